@@ -1,0 +1,38 @@
+"""eastwind: config-driven portfolio backtesting with a numba simulation kernel.
+
+The public API::
+
+    engine.simulate(close, weights, ...)   # arrays/frames in, SimulationResult out
+    engine.load_config(path)               # YAML file -> validated RunConfig
+    engine.run(config)                     # RunConfig -> BacktestResult (value, metrics, ...)
+"""
+
+from engine.backtest import BacktestResult, run
+from engine.config import RunConfig, load_config
+from engine.errors import (
+    BacktestError,
+    ConfigError,
+    DataError,
+    SimulationError,
+    StrategyError,
+)
+from engine.results import BatchResult, SimulationResult
+from engine.simulation import simulate
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BacktestError",
+    "BacktestResult",
+    "BatchResult",
+    "ConfigError",
+    "DataError",
+    "RunConfig",
+    "SimulationError",
+    "SimulationResult",
+    "StrategyError",
+    "__version__",
+    "load_config",
+    "run",
+    "simulate",
+]
