@@ -1,0 +1,183 @@
+"""Pandas views over the arrays the simulation kernel writes.
+
+A `SimulationResult` is one portfolio; a `BatchResult` is K portfolios simulated in one
+call over the same market. Both hold the kernel's arrays and build pandas objects on
+demand, so a sweep that only needs `value` never pays for the trade table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from engine.kernel import sim_nb as nb
+
+_COST_COLUMNS = {
+    "fees": nb.STAT_FEES,
+    "taxes": nb.STAT_TAXES,
+    "fx_costs": nb.STAT_FX_COSTS,
+    "slippage": nb.STAT_SLIPPAGE,
+    "borrow": nb.STAT_BORROW,
+    "interest": nb.STAT_INTEREST,
+}
+
+
+@dataclass(frozen=True, eq=False)
+class SimulationResult:
+    """One simulated portfolio: equity, cash, positions, trades, exposures and costs.
+
+    Money is in the base currency. ``stats`` is the kernel's per-bar array
+    ``[T, N_STATS]`` (columns ``engine.kernel.sim_nb.STAT_*``).
+    """
+
+    index: pd.Index
+    columns: pd.Index
+    init_cash: float
+    stats: npt.NDArray[np.float64]
+    quantities: npt.NDArray[np.float64]
+    records: np.ndarray
+    close: npt.NDArray[np.float64]
+    asset_fx: npt.NDArray[np.float64]
+    status: int
+    fail_bar: int
+
+    def _series(self, column: int, name: str) -> pd.Series:
+        return pd.Series(self.stats[:, column], index=self.index, name=name)
+
+    @cached_property
+    def value(self) -> pd.Series:
+        """Portfolio value at the end of each bar."""
+        return self._series(nb.STAT_VALUE, "value")
+
+    @cached_property
+    def cash(self) -> pd.Series:
+        """Cash at the end of each bar (negative when borrowing)."""
+        return self._series(nb.STAT_CASH, "cash")
+
+    @cached_property
+    def returns(self) -> pd.Series:
+        """Simple return of each bar; the first bar's is measured from the initial cash."""
+        value = self.stats[:, nb.STAT_VALUE]
+        previous = np.concatenate(([self.init_cash], value[:-1]))
+        return pd.Series(value / previous - 1.0, index=self.index, name="returns")
+
+    @cached_property
+    def positions(self) -> pd.DataFrame:
+        """Quantity held of each asset at the end of each bar."""
+        return pd.DataFrame(self.quantities, index=self.index, columns=self.columns)
+
+    @cached_property
+    def position_values(self) -> pd.DataFrame:
+        """Base-currency value of each position at the last known close."""
+        values = np.where(self.quantities != 0.0, self.quantities * self.close * self.asset_fx, 0.0)
+        return pd.DataFrame(values, index=self.index, columns=self.columns)
+
+    @cached_property
+    def weights(self) -> pd.DataFrame:
+        """Realised weight of each asset: position value over portfolio value."""
+        return self.position_values.div(self.value, axis=0)
+
+    @cached_property
+    def gross_exposure(self) -> pd.Series:
+        """Sum of absolute position values over portfolio value (gross leverage)."""
+        return pd.Series(
+            self.stats[:, nb.STAT_GROSS] / self.stats[:, nb.STAT_VALUE],
+            index=self.index,
+            name="gross_exposure",
+        )
+
+    @cached_property
+    def net_exposure(self) -> pd.Series:
+        """Sum of signed position values over portfolio value."""
+        return pd.Series(
+            self.stats[:, nb.STAT_NET] / self.stats[:, nb.STAT_VALUE],
+            index=self.index,
+            name="net_exposure",
+        )
+
+    @cached_property
+    def turnover(self) -> pd.Series:
+        """Traded value of each bar over the portfolio value before trading."""
+        pre = self.stats[:, nb.STAT_VALUE_PRE]
+        traded = self.stats[:, nb.STAT_TRADED]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(traded > 0.0, traded / pre, 0.0)
+        return pd.Series(ratio, index=self.index, name="turnover")
+
+    @cached_property
+    def costs(self) -> pd.DataFrame:
+        """Per-bar fees, taxes, fx conversion costs, slippage, borrow fees and cash interest."""
+        data = {name: self.stats[:, col] for name, col in _COST_COLUMNS.items()}
+        return pd.DataFrame(data, index=self.index)
+
+    @cached_property
+    def shortfall(self) -> pd.Series:
+        """Value of buys (or leverage-increasing orders) that could not be funded, per bar."""
+        return self._series(nb.STAT_SHORTFALL, "shortfall")
+
+    @cached_property
+    def trades(self) -> pd.DataFrame:
+        """One row per fill: date, symbol, signed quantity, fill price, fx and costs."""
+        rec = self.records
+        frame = pd.DataFrame(
+            {
+                "date": self.index[rec["bar"]],
+                "symbol": self.columns[rec["asset"]],
+                "side": np.where(rec["qty"] > 0.0, "buy", "sell"),
+                "qty": rec["qty"],
+                "price": rec["price"],
+                "fx": rec["fx"],
+                "value": rec["value"],
+                "fees": rec["fees"],
+                "tax": rec["tax"],
+                "fx_cost": rec["fx_cost"],
+                "slippage": rec["slippage"],
+            }
+        )
+        return frame
+
+    @property
+    def bankrupt_at(self) -> object | None:
+        """Index label of the bar where value first fell to zero or below, or None."""
+        return None if self.fail_bar < 0 else self.index[self.fail_bar]
+
+
+class BatchResult(Sequence[SimulationResult]):
+    """K portfolios simulated in one kernel call; index it for one `SimulationResult`."""
+
+    def __init__(self, results: list[SimulationResult]) -> None:
+        self._results = results
+
+    def __len__(self) -> int:
+        return len(self._results)
+
+    def __getitem__(self, k: int) -> SimulationResult:  # type: ignore[override]
+        return self._results[k]
+
+    def __iter__(self) -> Iterator[SimulationResult]:
+        return iter(self._results)
+
+    def _frame(self, column: int) -> pd.DataFrame:
+        first = self._results[0]
+        data = np.column_stack([r.stats[:, column] for r in self._results])
+        return pd.DataFrame(data, index=first.index, columns=pd.RangeIndex(len(self)))
+
+    @property
+    def value(self) -> pd.DataFrame:
+        """Value of every portfolio, one column each."""
+        return self._frame(nb.STAT_VALUE)
+
+    @property
+    def cash(self) -> pd.DataFrame:
+        """Cash of every portfolio, one column each."""
+        return self._frame(nb.STAT_CASH)
+
+    @property
+    def returns(self) -> pd.DataFrame:
+        """Per-bar returns of every portfolio, one column each."""
+        return pd.concat([r.returns for r in self._results], axis=1, keys=range(len(self)))

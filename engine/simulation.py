@@ -1,0 +1,433 @@
+"""`simulate`: pandas in, the numba kernel in the middle, `SimulationResult` out.
+
+This is the only place where frames become arrays for the kernel and where the kernel's
+status codes become exceptions or warnings that name dates and symbols.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from engine.errors import SimulationError
+from engine.kernel import sim_nb as nb
+from engine.results import BatchResult, SimulationResult
+
+SizeType = Literal["target_weight", "target_quantity", "target_value"]
+_SIZE_TYPES: dict[str, int] = {
+    "target_weight": nb.SIZE_TARGET_WEIGHT,
+    "target_quantity": nb.SIZE_TARGET_QUANTITY,
+    "target_value": nb.SIZE_TARGET_VALUE,
+}
+
+PerAsset = float | Sequence[float] | Mapping[str, float] | pd.Series | npt.NDArray[np.float64]
+
+
+class BankruptcyWarning(UserWarning):
+    """A simulated portfolio's value fell to zero or below; it stopped trading."""
+
+
+def simulate(
+    close: pd.DataFrame,
+    weights: pd.DataFrame | Sequence[pd.DataFrame] | npt.NDArray[np.float64],
+    *,
+    exec_price: pd.DataFrame | None = None,
+    fx: pd.DataFrame | None = None,
+    currency: Mapping[str, str] | Sequence[str] | pd.Series | None = None,
+    lot_size: PerAsset | None = None,
+    init_cash: float | Sequence[float] = 1_000_000.0,
+    fees: PerAsset = 0.0,
+    fixed_fees: PerAsset = 0.0,
+    min_fees: PerAsset = 0.0,
+    buy_tax: PerAsset = 0.0,
+    sell_tax: PerAsset = 0.0,
+    slippage: PerAsset = 0.0,
+    fx_cost: PerAsset = 0.0,
+    borrow_rate: PerAsset | pd.DataFrame = 0.0,
+    cash_rate: float | pd.Series = 0.0,
+    max_leverage: float | Sequence[float] | None = None,
+    size_type: SizeType = "target_weight",
+    base_currency: str | None = None,
+    year_days: float = 365.0,
+) -> SimulationResult | BatchResult:
+    """Simulate a portfolio that trades to the given targets.
+
+    Row t of `weights` executes at row t of the execution price: no lag is applied here.
+
+    Parameters
+    ----------
+    close
+        Adjusted close prices ``[T, N]`` (one column per asset), NaN where the asset
+        did not trade. Used for valuation, and for execution unless `exec_price` is given.
+    weights
+        Targets ``[T, N]`` in the units of `size_type`; NaN means no instruction for that
+        asset at that bar, a row of NaN means no rebalance. A list of frames or a 3-D
+        array ``[K, T, N]`` simulates K portfolios in one call.
+    exec_price
+        Execution prices ``[T, N]`` (e.g. the open); NaN means the asset cannot trade
+        then and its order waits for its next tradable bar.
+    fx
+        Price of one unit of each currency in the base currency, ``[T, C]``, one column
+        per currency code. Missing values carry the last known rate.
+    currency
+        Currency code of each asset (mapping symbol -> code, or a sequence in column
+        order). Assets whose currency is the base currency need no fx column.
+    lot_size
+        Board lot per asset; target quantities round toward zero to whole lots.
+        None trades fractional quantities.
+    init_cash
+        Starting cash in the base currency (one value, or one per portfolio).
+    fees, fixed_fees, min_fees
+        Per fill: ``max(fees * value, min_fees) + fixed_fees``, in base currency.
+    buy_tax, sell_tax
+        Taxes on the traded value of buys and of sells (e.g. stamp duty).
+    slippage
+        Adverse fractional move of the fill price; the target quantity is computed
+        from the quoted price.
+    fx_cost
+        Conversion cost on the traded value of assets quoted in a foreign currency.
+    borrow_rate
+        Annual borrow fee on short market value, accrued per calendar day; a scalar,
+        per-asset values, or a ``[T, N]`` frame whose row t applies to (t-1, t].
+    cash_rate
+        Annual interest on cash, paid when cash is negative; a scalar or a ``[T]`` series.
+    max_leverage
+        Cap on gross exposure over value. Orders that would breach it are scaled down,
+        and cash may then go negative (margin). None: no cap, and buys are limited
+        to the cash available (short proceeds included).
+    size_type
+        ``"target_weight"`` (fraction of portfolio value), ``"target_quantity"``
+        (units), or ``"target_value"`` (base currency).
+    base_currency
+        Code of the base currency; needed only when it cannot be inferred.
+    year_days
+        Calendar days per year for borrow and cash interest (ACT/365 by default).
+
+    Returns
+    -------
+    SimulationResult or BatchResult
+        One result for a 2-D `weights`, a `BatchResult` of K results otherwise.
+
+    Raises
+    ------
+    SimulationError
+        When inputs do not line up or hold invalid values; the message names the
+        argument, and the symbol and date where there is one.
+    """
+    close_frame = _as_frame(close, "close")
+    index, columns = close_frame.index, close_frame.columns
+    targets, batched = _targets_array(weights, index, columns)
+    n_portfolios = targets.shape[0]
+
+    close_arr = _prices(close_frame, "close")
+    exec_arr = close_arr if exec_price is None else _prices(
+        _aligned(exec_price, index, columns, "exec_price"), "exec_price"
+    )
+    fx_arr, asset_ccy, foreign = _currencies(fx, currency, index, columns, base_currency)
+
+    if size_type not in _SIZE_TYPES:
+        raise SimulationError(
+            f"size_type must be one of {sorted(_SIZE_TYPES)}, was {size_type!r}"
+        )
+    lots = (
+        np.zeros(len(columns), dtype=np.float64)
+        if lot_size is None
+        else _per_asset(lot_size, columns, "lot_size", n_portfolios)[0]
+    )
+
+    cost = {
+        name: _per_asset(value, columns, name, n_portfolios)
+        for name, value in {
+            "fees": fees,
+            "fixed_fees": fixed_fees,
+            "min_fees": min_fees,
+            "buy_tax": buy_tax,
+            "sell_tax": sell_tax,
+            "slippage": slippage,
+            "fx_cost": fx_cost,
+        }.items()
+    }
+    cost["fx_cost"] = np.ascontiguousarray(cost["fx_cost"] * foreign[None, :])
+    if np.any(cost["slippage"] >= 1.0):
+        raise SimulationError("slippage must be below 1 (a fraction of the price)")
+
+    borrow = _borrow_rates(borrow_rate, index, columns)
+    cash_rates = _cash_rates(cash_rate, index)
+    year_frac = _year_fractions(index, year_days, needed=bool(borrow.any() or cash_rates.any()))
+    cash0 = _per_portfolio(init_cash, n_portfolios, "init_cash", allow_inf=False)
+    if np.any(cash0 <= 0.0):
+        raise SimulationError(f"init_cash must be positive, was {init_cash}")
+    leverage = (
+        np.full(n_portfolios, np.inf)
+        if max_leverage is None
+        else _per_portfolio(max_leverage, n_portfolios, "max_leverage", allow_inf=True)
+    )
+    if np.any(leverage <= 0.0):
+        raise SimulationError(f"max_leverage must be positive or None, was {max_leverage}")
+
+    n_bars, n_assets = close_arr.shape
+    counts = (~np.isnan(targets)).reshape(n_portfolios, -1).sum(axis=1)
+    rec_start = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
+    records = np.zeros(int(rec_start[-1]), dtype=nb.TRADE_DTYPE)
+    qty = np.zeros((n_portfolios, n_bars, n_assets), dtype=np.float64)
+    stats = np.zeros((n_portfolios, n_bars, nb.N_STATS), dtype=np.float64)
+    rec_count = np.zeros(n_portfolios, dtype=np.int64)
+    status = np.zeros(n_portfolios, dtype=np.int64)
+    fail_bar = np.full(n_portfolios, -1, dtype=np.int64)
+
+    nb.simulate_nb(
+        close_arr, exec_arr, fx_arr, asset_ccy, targets, _SIZE_TYPES[size_type], lots,
+        cost["fees"], cost["fixed_fees"], cost["min_fees"], cost["buy_tax"],
+        cost["sell_tax"], cost["slippage"], cost["fx_cost"],
+        borrow, cash_rates, year_frac, cash0, leverage,
+        qty, stats, records, rec_start, rec_count, status, fail_bar,
+    )
+
+    asset_fx = _asset_fx_filled(fx_arr, asset_ccy)
+    close_filled = pd.DataFrame(close_arr).ffill().to_numpy()
+    results = []
+    for k in range(n_portfolios):
+        if status[k] == nb.STATUS_BANKRUPT:
+            warnings.warn(
+                f"portfolio {k} lost all its value on {index[fail_bar[k]]} and stopped trading",
+                BankruptcyWarning,
+                stacklevel=2,
+            )
+        start = rec_start[k]
+        results.append(
+            SimulationResult(
+                index=index,
+                columns=columns,
+                init_cash=float(cash0[k]),
+                stats=stats[k],
+                quantities=qty[k],
+                records=records[start : start + rec_count[k]],
+                close=close_filled,
+                asset_fx=asset_fx,
+                status=int(status[k]),
+                fail_bar=int(fail_bar[k]),
+            )
+        )
+    return BatchResult(results) if batched else results[0]
+
+
+def _as_frame(data: Any, name: str) -> pd.DataFrame:
+    if isinstance(data, pd.DataFrame):
+        frame = data
+    elif isinstance(data, np.ndarray) and data.ndim == 2:
+        frame = pd.DataFrame(data)
+    else:
+        raise SimulationError(f"{name} must be a 2-D DataFrame [bars x assets], got {type(data)}")
+    if frame.shape[0] == 0 or frame.shape[1] == 0:
+        raise SimulationError(f"{name} is empty (shape {frame.shape})")
+    if not frame.index.is_unique or not frame.columns.is_unique:
+        raise SimulationError(f"{name} has duplicate dates or symbols")
+    if isinstance(frame.index, pd.DatetimeIndex) and not frame.index.is_monotonic_increasing:
+        raise SimulationError(f"{name} dates are not sorted ascending")
+    return frame
+
+
+def _aligned(data: Any, index: pd.Index, columns: pd.Index, name: str) -> pd.DataFrame:
+    """Return `data` as a frame with exactly `index` x `columns`, or say what differs."""
+    if isinstance(data, np.ndarray):
+        if data.shape != (len(index), len(columns)):
+            raise SimulationError(
+                f"{name} has shape {data.shape}, expected {(len(index), len(columns))}"
+            )
+        return pd.DataFrame(data, index=index, columns=columns)
+    if not isinstance(data, pd.DataFrame):
+        raise SimulationError(f"{name} must be a DataFrame like close, got {type(data)}")
+    missing = columns.difference(data.columns)
+    extra = data.columns.difference(columns)
+    if len(missing) or len(extra):
+        raise SimulationError(
+            f"{name} columns differ from close: missing {list(missing)}, extra {list(extra)}"
+        )
+    if not data.index.equals(index):
+        if len(data.index) != len(index):
+            raise SimulationError(f"{name} has {len(data.index)} rows, close has {len(index)}")
+        first = int(np.argmax(data.index != index))
+        raise SimulationError(
+            f"{name} index differs from close at row {first}: {data.index[first]} vs {index[first]}"
+        )
+    return data[columns]
+
+
+def _prices(frame: pd.DataFrame, name: str) -> npt.NDArray[np.float64]:
+    arr = np.ascontiguousarray(frame.to_numpy(dtype=np.float64))
+    bad = ~np.isnan(arr) & ~(arr > 0.0)
+    if bad.any():
+        t, j = np.argwhere(bad)[0]
+        raise SimulationError(
+            f"{name} of {frame.columns[j]} on {frame.index[t]} is {arr[t, j]}; "
+            "prices must be positive (use NaN where the asset did not trade)"
+        )
+    return arr
+
+
+def _targets_array(
+    weights: Any, index: pd.Index, columns: pd.Index
+) -> tuple[npt.NDArray[np.float64], bool]:
+    if isinstance(weights, np.ndarray) and weights.ndim == 3:
+        if weights.shape[1:] != (len(index), len(columns)):
+            raise SimulationError(
+                f"weights has shape {weights.shape}, expected (K, {len(index)}, {len(columns)})"
+            )
+        arr, batched = weights.astype(np.float64), True
+    elif isinstance(weights, (list, tuple)):
+        if not weights:
+            raise SimulationError("weights is an empty list; give at least one weight frame")
+        frames = [_aligned(w, index, columns, f"weights[{k}]") for k, w in enumerate(weights)]
+        arr, batched = np.stack([f.to_numpy(dtype=np.float64) for f in frames]), True
+    else:
+        frame = _aligned(weights, index, columns, "weights")
+        arr, batched = frame.to_numpy(dtype=np.float64)[None], False
+    if np.isinf(arr).any():
+        raise SimulationError("weights contain inf; use finite targets or NaN for no instruction")
+    return np.ascontiguousarray(arr), batched
+
+
+def _currencies(
+    fx: pd.DataFrame | None,
+    currency: Mapping[str, str] | Sequence[str] | pd.Series | None,
+    index: pd.Index,
+    columns: pd.Index,
+    base_currency: str | None,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    """Return fx ``[T, C]`` (column 0 is the base currency), each asset's fx column, and a
+    0/1 flag per asset that is 1 where the asset trades in a foreign currency."""
+    n_assets = len(columns)
+    if currency is None:
+        codes = [base_currency or "BASE"] * n_assets
+    elif isinstance(currency, Mapping):
+        absent = [s for s in columns if s not in currency]
+        if absent:
+            raise SimulationError(f"currency has no entry for {absent}")
+        codes = [str(currency[s]) for s in columns]
+    else:
+        codes = [str(c) for c in currency]
+        if len(codes) != n_assets:
+            raise SimulationError(f"currency has {len(codes)} entries for {n_assets} assets")
+
+    fx_frame = pd.DataFrame(index=index) if fx is None else fx
+    if fx is not None:
+        if not isinstance(fx, pd.DataFrame):
+            raise SimulationError("fx must be a DataFrame with one column per currency code")
+        if not fx.index.equals(index):
+            raise SimulationError("fx index differs from close; reindex it to the same dates")
+    quoted = [c for c in dict.fromkeys(codes) if c not in fx_frame.columns]
+    if base_currency is None:
+        if len(quoted) > 1:
+            raise SimulationError(
+                f"no fx series for currencies {quoted}; give fx columns for all but the base "
+                "currency, or set base_currency"
+            )
+        base_currency = quoted[0] if quoted else None
+    unpriced = [c for c in quoted if c != base_currency]
+    if unpriced:
+        raise SimulationError(
+            f"no fx series for currency {unpriced[0]} (base {base_currency}); add an fx column"
+        )
+    ccy_names = [base_currency, *[c for c in dict.fromkeys(codes) if c != base_currency]]
+    fx_arr = np.ones((len(index), len(ccy_names)), dtype=np.float64)
+    for c, name in enumerate(ccy_names[1:], start=1):
+        col = fx_frame[name].to_numpy(dtype=np.float64)
+        bad = ~np.isnan(col) & ~(col > 0.0)
+        if bad.any():
+            t = int(np.argmax(bad))
+            raise SimulationError(f"fx of {name} on {index[t]} is {col[t]}; rates must be positive")
+        fx_arr[:, c] = col
+    position = {name: c for c, name in enumerate(ccy_names)}
+    asset_ccy = np.array([position[c] for c in codes], dtype=np.int64)
+    return np.ascontiguousarray(fx_arr), asset_ccy, (asset_ccy != 0).astype(np.float64)
+
+
+def _per_asset(
+    value: Any, columns: pd.Index, name: str, n_portfolios: int
+) -> npt.NDArray[np.float64]:
+    """Broadcast a scalar, per-asset or per-portfolio-per-asset value to ``[P, N]``."""
+    n_assets = len(columns)
+    if isinstance(value, pd.DataFrame):
+        raise SimulationError(f"{name} takes a scalar or one value per asset, not a frame")
+    if isinstance(value, Mapping) or isinstance(value, pd.Series):
+        mapping = dict(value.items()) if isinstance(value, pd.Series) else dict(value)
+        absent = [s for s in columns if s not in mapping]
+        if absent:
+            raise SimulationError(f"{name} has no value for {absent}")
+        arr = np.array([[mapping[s] for s in columns]], dtype=np.float64)
+    else:
+        arr = np.asarray(value, dtype=np.float64)
+        if arr.ndim == 0:
+            arr = np.full((1, n_assets), float(arr))
+        elif arr.ndim == 1 and arr.shape[0] == n_assets:
+            arr = arr[None, :]
+        elif arr.ndim == 2 and arr.shape == (n_portfolios, n_assets):
+            pass
+        else:
+            raise SimulationError(
+                f"{name} has shape {arr.shape}; give a scalar, {n_assets} per-asset values, "
+                f"or a ({n_portfolios}, {n_assets}) array"
+            )
+    if not np.all(np.isfinite(arr)) or np.any(arr < 0.0):
+        raise SimulationError(f"{name} must be finite and non-negative, was {value}")
+    return np.ascontiguousarray(arr)
+
+
+def _per_portfolio(
+    value: float | Sequence[float], n_portfolios: int, name: str, allow_inf: bool
+) -> npt.NDArray[np.float64]:
+    arr = np.asarray(value, dtype=np.float64)
+    if arr.ndim == 0:
+        arr = np.full(n_portfolios, float(arr))
+    if arr.shape != (n_portfolios,):
+        raise SimulationError(f"{name} needs one value or {n_portfolios}, got shape {arr.shape}")
+    if np.isnan(arr).any() or (not allow_inf and np.isinf(arr).any()):
+        raise SimulationError(f"{name} must be finite, was {value}")
+    return np.ascontiguousarray(arr)
+
+
+def _borrow_rates(
+    borrow_rate: Any, index: pd.Index, columns: pd.Index
+) -> npt.NDArray[np.float64]:
+    if isinstance(borrow_rate, pd.DataFrame):
+        arr = _aligned(borrow_rate, index, columns, "borrow_rate").to_numpy(np.float64)
+        if np.isnan(arr).any() or np.any(arr < 0.0):
+            raise SimulationError("borrow_rate frame must be non-negative with no NaN")
+        return np.ascontiguousarray(arr)
+    row = _per_asset(borrow_rate, columns, "borrow_rate", 1)[0]
+    return np.ascontiguousarray(np.broadcast_to(row, (len(index), len(columns))))
+
+
+def _cash_rates(cash_rate: float | pd.Series, index: pd.Index) -> npt.NDArray[np.float64]:
+    if isinstance(cash_rate, pd.Series):
+        if not cash_rate.index.equals(index):
+            raise SimulationError("cash_rate series index differs from close")
+        arr = cash_rate.to_numpy(dtype=np.float64)
+    else:
+        arr = np.full(len(index), float(cash_rate))
+    if not np.all(np.isfinite(arr)):
+        raise SimulationError("cash_rate must be finite (negative rates are allowed)")
+    return np.ascontiguousarray(arr)
+
+
+def _year_fractions(index: pd.Index, year_days: float, needed: bool) -> npt.NDArray[np.float64]:
+    if not isinstance(index, pd.DatetimeIndex):
+        if needed:
+            raise SimulationError(
+                "borrow_rate and cash_rate accrue per calendar day: close needs a DatetimeIndex"
+            )
+        return np.zeros(len(index), dtype=np.float64)
+    days = np.diff(index.normalize().asi8) / 86_400e9
+    return np.concatenate(([0.0], days / year_days)).astype(np.float64)
+
+
+def _asset_fx_filled(
+    fx_arr: npt.NDArray[np.float64], asset_ccy: npt.NDArray[np.int64]
+) -> npt.NDArray[np.float64]:
+    filled = pd.DataFrame(fx_arr).ffill().to_numpy()
+    return filled[:, asset_ccy]
