@@ -422,7 +422,8 @@ def _year_fractions(index: pd.Index, year_days: float, needed: bool) -> npt.NDAr
                 "borrow_rate and cash_rate accrue per calendar day: close needs a DatetimeIndex"
             )
         return np.zeros(len(index), dtype=np.float64)
-    days = np.diff(index.normalize().asi8) / 86_400e9
+    normalized = index.normalize()
+    days = np.asarray((normalized[1:] - normalized[:-1]) / pd.Timedelta(days=1), dtype=np.float64)
     return np.concatenate(([0.0], days / year_days)).astype(np.float64)
 
 
