@@ -125,15 +125,15 @@ def simulate(
     n_portfolios = targets.shape[0]
 
     close_arr = _prices(close_frame, "close")
-    exec_arr = close_arr if exec_price is None else _prices(
-        _aligned(exec_price, index, columns, "exec_price"), "exec_price"
+    exec_arr = (
+        close_arr
+        if exec_price is None
+        else _prices(_aligned(exec_price, index, columns, "exec_price"), "exec_price")
     )
     fx_arr, asset_ccy, foreign = _currencies(fx, currency, index, columns, base_currency)
 
     if size_type not in _SIZE_TYPES:
-        raise SimulationError(
-            f"size_type must be one of {sorted(_SIZE_TYPES)}, was {size_type!r}"
-        )
+        raise SimulationError(f"size_type must be one of {sorted(_SIZE_TYPES)}, was {size_type!r}")
     lots = (
         np.zeros(len(columns), dtype=np.float64)
         if lot_size is None
@@ -181,11 +181,32 @@ def simulate(
     fail_bar = np.full(n_portfolios, -1, dtype=np.int64)
 
     nb.simulate_nb(
-        close_arr, exec_arr, fx_arr, asset_ccy, targets, _SIZE_TYPES[size_type], lots,
-        cost["fees"], cost["fixed_fees"], cost["min_fees"], cost["buy_tax"],
-        cost["sell_tax"], cost["slippage"], cost["fx_cost"],
-        borrow, cash_rates, year_frac, cash0, leverage,
-        qty, stats, records, rec_start, rec_count, status, fail_bar,
+        close_arr,
+        exec_arr,
+        fx_arr,
+        asset_ccy,
+        targets,
+        _SIZE_TYPES[size_type],
+        lots,
+        cost["fees"],
+        cost["fixed_fees"],
+        cost["min_fees"],
+        cost["buy_tax"],
+        cost["sell_tax"],
+        cost["slippage"],
+        cost["fx_cost"],
+        borrow,
+        cash_rates,
+        year_frac,
+        cash0,
+        leverage,
+        qty,
+        stats,
+        records,
+        rec_start,
+        rec_count,
+        status,
+        fail_bar,
     )
 
     asset_fx = _asset_fx_filled(fx_arr, asset_ccy)
@@ -391,9 +412,7 @@ def _per_portfolio(
     return np.ascontiguousarray(arr)
 
 
-def _borrow_rates(
-    borrow_rate: Any, index: pd.Index, columns: pd.Index
-) -> npt.NDArray[np.float64]:
+def _borrow_rates(borrow_rate: Any, index: pd.Index, columns: pd.Index) -> npt.NDArray[np.float64]:
     if isinstance(borrow_rate, pd.DataFrame):
         arr = _aligned(borrow_rate, index, columns, "borrow_rate").to_numpy(np.float64)
         if np.isnan(arr).any() or np.any(arr < 0.0):

@@ -103,8 +103,22 @@ def fee_nb(value: float, rate: float, fixed: float, minimum: float) -> float:
 
 @njit(cache=True)
 def _execute_nb(
-    k, t, j, d, px, fxj, slip, fee_rate, fixed, minimum, tax_rate, fxc_rate,
-    qty, stats_t, records, r,
+    k,
+    t,
+    j,
+    d,
+    px,
+    fxj,
+    slip,
+    fee_rate,
+    fixed,
+    minimum,
+    tax_rate,
+    fxc_rate,
+    qty,
+    stats_t,
+    records,
+    r,
 ):
     # Fill one order of signed size d; update qty and stats_t; write record r; return cash delta.
     fill = px * (1.0 + slip) if d > 0.0 else px * (1.0 - slip)
@@ -298,9 +312,22 @@ def simulate_one_nb(
                     if d >= 0.0:
                         continue
                     cash += _execute_nb(
-                        k, t, j, d, mark[j], last_fx[asset_ccy[j]], slippage[p, j],
-                        fees[p, j], fixed_fees[p, j], min_fees[p, j], sell_tax[p, j],
-                        fx_cost[p, j], qty, st, records, r,
+                        k,
+                        t,
+                        j,
+                        d,
+                        mark[j],
+                        last_fx[asset_ccy[j]],
+                        slippage[p, j],
+                        fees[p, j],
+                        fixed_fees[p, j],
+                        min_fees[p, j],
+                        sell_tax[p, j],
+                        fx_cost[p, j],
+                        qty,
+                        st,
+                        records,
+                        r,
                     )
                     r += 1
 
@@ -338,9 +365,22 @@ def simulate_one_nb(
                     if d <= 0.0:
                         continue
                     cash += _execute_nb(
-                        k, t, j, d, mark[j], last_fx[asset_ccy[j]], slippage[p, j],
-                        fees[p, j], fixed_fees[p, j], min_fees[p, j], buy_tax[p, j],
-                        fx_cost[p, j], qty, st, records, r,
+                        k,
+                        t,
+                        j,
+                        d,
+                        mark[j],
+                        last_fx[asset_ccy[j]],
+                        slippage[p, j],
+                        fees[p, j],
+                        fixed_fees[p, j],
+                        min_fees[p, j],
+                        buy_tax[p, j],
+                        fx_cost[p, j],
+                        qty,
+                        st,
+                        records,
+                        r,
                     )
                     r += 1
                 st[STAT_SHORTFALL] = shortfall
@@ -373,10 +413,32 @@ def simulate_one_nb(
 
 @njit(cache=True, parallel=True)
 def simulate_nb(
-    close, exec_price, fx, asset_ccy, targets, size_type, lot_size,
-    fees, fixed_fees, min_fees, buy_tax, sell_tax, slippage, fx_cost,
-    borrow_rate, cash_rate, year_frac, init_cash, max_leverage,
-    qty_out, stats_out, records, rec_start, rec_count_out, status_out, fail_bar_out,
+    close,
+    exec_price,
+    fx,
+    asset_ccy,
+    targets,
+    size_type,
+    lot_size,
+    fees,
+    fixed_fees,
+    min_fees,
+    buy_tax,
+    sell_tax,
+    slippage,
+    fx_cost,
+    borrow_rate,
+    cash_rate,
+    year_frac,
+    init_cash,
+    max_leverage,
+    qty_out,
+    stats_out,
+    records,
+    rec_start,
+    rec_count_out,
+    status_out,
+    fail_bar_out,
 ):
     """Simulate K portfolios over one market, in parallel over portfolios.
 
@@ -385,8 +447,31 @@ def simulate_nb(
     """
     for k in prange(targets.shape[0]):
         simulate_one_nb(
-            k, close, exec_price, fx, asset_ccy, targets, size_type, lot_size,
-            fees, fixed_fees, min_fees, buy_tax, sell_tax, slippage, fx_cost,
-            borrow_rate, cash_rate, year_frac, init_cash, max_leverage,
-            qty_out, stats_out, records, rec_start, rec_count_out, status_out, fail_bar_out,
+            k,
+            close,
+            exec_price,
+            fx,
+            asset_ccy,
+            targets,
+            size_type,
+            lot_size,
+            fees,
+            fixed_fees,
+            min_fees,
+            buy_tax,
+            sell_tax,
+            slippage,
+            fx_cost,
+            borrow_rate,
+            cash_rate,
+            year_frac,
+            init_cash,
+            max_leverage,
+            qty_out,
+            stats_out,
+            records,
+            rec_start,
+            rec_count_out,
+            status_out,
+            fail_bar_out,
         )
