@@ -1,0 +1,10 @@
+"""The strategy library: every strategy `eastwind` knows, by name."""
+
+from __future__ import annotations
+
+from engine.strategy import Strategy
+from strategies.equal_weight import EqualWeight
+
+REGISTRY: dict[str, type[Strategy]] = {cls.name: cls for cls in (EqualWeight,)}
+
+__all__ = ["REGISTRY"]
