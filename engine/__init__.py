@@ -7,6 +7,8 @@ The public API::
     engine.run(config)                     # RunConfig -> BacktestResult (value, metrics, ...)
 """
 
+from engine.backtest import BacktestResult, run
+from engine.config import RunConfig, load_config
 from engine.errors import (
     BacktestError,
     ConfigError,
@@ -21,12 +23,16 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BacktestError",
+    "BacktestResult",
     "BatchResult",
     "ConfigError",
     "DataError",
+    "RunConfig",
     "SimulationError",
     "SimulationResult",
     "StrategyError",
     "__version__",
+    "load_config",
+    "run",
     "simulate",
 ]

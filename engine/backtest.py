@@ -1,0 +1,92 @@
+"""Run a configured backtest: market -> strategy weights -> lag -> simulation -> metrics.
+
+This is the orchestration layer: it imports config, data, strategies and the simulator,
+and holds no YAML parsing or printing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from engine.config import RunConfig, validate_strategy_params
+from engine.data import Market, synthetic_market
+from engine.errors import BacktestError, StrategyError
+from engine.metrics import summary_metrics
+from engine.results import SimulationResult
+from engine.simulation import simulate
+from strategies import REGISTRY
+
+
+@dataclass(frozen=True, eq=False)
+class BacktestResult:
+    """A finished backtest: its config, market, target weights, simulation and metrics."""
+
+    config: RunConfig
+    market: Market
+    weights: pd.DataFrame
+    simulation: SimulationResult
+    metrics: dict[str, float]
+
+    @property
+    def value(self) -> pd.Series:
+        """Portfolio value at the end of each bar, in the base currency."""
+        return self.simulation.value
+
+
+def load_market(config: RunConfig) -> Market:
+    """Build the market the config's ``data`` section describes."""
+    data = config.data
+    return synthetic_market(
+        data.symbols, data.start, data.end, seed=data.seed, base_currency=data.base_currency
+    )
+
+
+def target_weights(config: RunConfig, market: Market) -> pd.DataFrame:
+    """Return the configured strategy's target weights, before the execution lag."""
+    params = validate_strategy_params(
+        config, {name: cls.params_model for name, cls in REGISTRY.items()}
+    )
+    strategy = REGISTRY[config.strategy.name](params)
+    try:
+        weights = strategy.target_weights(market)
+    except BacktestError:
+        raise
+    except Exception as exc:
+        raise StrategyError(f"strategy {config.strategy.name!r} failed: {exc}") from exc
+    if not (weights.index.equals(market.index) and weights.columns.equals(market.close.columns)):
+        raise StrategyError(
+            f"strategy {config.strategy.name!r} returned weights that are not shaped like "
+            "market.close"
+        )
+    return weights
+
+
+def run(config: RunConfig) -> BacktestResult:
+    """Run the backtest `config` describes and return its result with metrics."""
+    market = load_market(config)
+    weights = target_weights(config, market)
+    p = config.portfolio
+    simulation = simulate(
+        market.close,
+        weights.shift(p.lag),
+        exec_price=market.open if p.execution == "open" else None,
+        fx=market.fx,
+        currency=market.currency,
+        lot_size=market.lot_size if p.lots else None,
+        base_currency=market.base_currency,
+        init_cash=p.init_cash,
+        fees=p.fees,
+        fixed_fees=p.fixed_fees,
+        min_fees=p.min_fees,
+        buy_tax=p.buy_tax,
+        sell_tax=p.sell_tax,
+        slippage=p.slippage,
+        fx_cost=p.fx_cost,
+        borrow_rate=p.borrow_rate,
+        cash_rate=p.cash_rate,
+        max_leverage=p.max_leverage,
+    )
+    metrics = summary_metrics(simulation.value, p.init_cash)
+    return BacktestResult(config, market, weights, simulation, metrics)
