@@ -32,7 +32,8 @@ class SimulationResult:
     """One simulated portfolio: equity, cash, positions, trades, exposures and costs.
 
     Money is in the base currency. ``stats`` is the kernel's per-bar array
-    ``[T, N_STATS]`` (columns ``engine.kernel.sim_nb.STAT_*``).
+    ``[T, N_STATS]`` (columns ``engine.kernel.sim_nb.STAT_*``); ``close`` and ``fx``
+    are the kernel's inputs (NaN gaps included), shared by all portfolios of a batch.
     """
 
     index: pd.Index
@@ -42,7 +43,8 @@ class SimulationResult:
     quantities: npt.NDArray[np.float64]
     records: np.ndarray
     close: npt.NDArray[np.float64]
-    asset_fx: npt.NDArray[np.float64]
+    fx: npt.NDArray[np.float64]
+    asset_ccy: npt.NDArray[np.int64]
     status: int
     fail_bar: int
 
@@ -74,7 +76,10 @@ class SimulationResult:
     @cached_property
     def position_values(self) -> pd.DataFrame:
         """Base-currency value of each position at the last known close."""
-        values = np.where(self.quantities != 0.0, self.quantities * self.close * self.asset_fx, 0.0)
+        close = pd.DataFrame(self.close).ffill().to_numpy()
+        asset_fx = pd.DataFrame(self.fx).ffill().to_numpy()[:, self.asset_ccy]
+        held = self.quantities != 0.0
+        values = np.where(held, self.quantities * close * asset_fx, 0.0)
         return pd.DataFrame(values, index=self.index, columns=self.columns)
 
     @cached_property

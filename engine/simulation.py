@@ -180,7 +180,8 @@ def simulate(
     status = np.zeros(n_portfolios, dtype=np.int64)
     fail_bar = np.full(n_portfolios, -1, dtype=np.int64)
 
-    nb.simulate_nb(
+    kernel = nb.simulate_serial_nb if n_portfolios == 1 else nb.simulate_nb
+    kernel(
         close_arr,
         exec_arr,
         fx_arr,
@@ -209,8 +210,6 @@ def simulate(
         fail_bar,
     )
 
-    asset_fx = _asset_fx_filled(fx_arr, asset_ccy)
-    close_filled = pd.DataFrame(close_arr).ffill().to_numpy()
     results = []
     for k in range(n_portfolios):
         if status[k] == nb.STATUS_BANKRUPT:
@@ -228,8 +227,9 @@ def simulate(
                 stats=stats[k],
                 quantities=qty[k],
                 records=records[start : start + rec_count[k]],
-                close=close_filled,
-                asset_fx=asset_fx,
+                close=close_arr,
+                fx=fx_arr,
+                asset_ccy=asset_ccy,
                 status=int(status[k]),
                 fail_bar=int(fail_bar[k]),
             )
@@ -276,14 +276,13 @@ def _aligned(data: Any, index: pd.Index, columns: pd.Index, name: str) -> pd.Dat
         raise SimulationError(
             f"{name} index differs from close at row {first}: {data.index[first]} vs {index[first]}"
         )
-    return data[columns]
+    return data if data.columns.equals(columns) else data[columns]
 
 
 def _prices(frame: pd.DataFrame, name: str) -> npt.NDArray[np.float64]:
     arr = np.ascontiguousarray(frame.to_numpy(dtype=np.float64))
-    bad = ~np.isnan(arr) & ~(arr > 0.0)
-    if bad.any():
-        t, j = np.argwhere(bad)[0]
+    if (arr <= 0.0).any() or np.isinf(arr).any():
+        t, j = np.argwhere((arr <= 0.0) | np.isinf(arr))[0]
         raise SimulationError(
             f"{name} of {frame.columns[j]} on {frame.index[t]} is {arr[t, j]}; "
             "prices must be positive (use NaN where the asset did not trade)"
@@ -412,14 +411,16 @@ def _per_portfolio(
     return np.ascontiguousarray(arr)
 
 
-def _borrow_rates(borrow_rate: Any, index: pd.Index, columns: pd.Index) -> npt.NDArray[np.float64]:
+def _borrow_rates(
+    borrow_rate: Any, index: pd.Index, columns: pd.Index
+) -> npt.NDArray[np.float64]:
+    """Return ``[T, N]`` rates for a frame, else one ``[1, N]`` row the kernel reuses."""
     if isinstance(borrow_rate, pd.DataFrame):
         arr = _aligned(borrow_rate, index, columns, "borrow_rate").to_numpy(np.float64)
         if np.isnan(arr).any() or np.any(arr < 0.0):
             raise SimulationError("borrow_rate frame must be non-negative with no NaN")
         return np.ascontiguousarray(arr)
-    row = _per_asset(borrow_rate, columns, "borrow_rate", 1)[0]
-    return np.ascontiguousarray(np.broadcast_to(row, (len(index), len(columns))))
+    return _per_asset(borrow_rate, columns, "borrow_rate", 1)
 
 
 def _cash_rates(cash_rate: float | pd.Series, index: pd.Index) -> npt.NDArray[np.float64]:
@@ -444,10 +445,3 @@ def _year_fractions(index: pd.Index, year_days: float, needed: bool) -> npt.NDAr
     normalized = index.normalize()
     days = np.asarray((normalized[1:] - normalized[:-1]) / pd.Timedelta(days=1), dtype=np.float64)
     return np.concatenate(([0.0], days / year_days)).astype(np.float64)
-
-
-def _asset_fx_filled(
-    fx_arr: npt.NDArray[np.float64], asset_ccy: npt.NDArray[np.int64]
-) -> npt.NDArray[np.float64]:
-    filled = pd.DataFrame(fx_arr).ffill().to_numpy()
-    return filled[:, asset_ccy]

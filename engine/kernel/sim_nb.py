@@ -165,7 +165,7 @@ def simulate_one_nb(
     sell_tax,  # (P, N) rate on sells
     slippage,  # (P, N) fractional adverse price move
     fx_cost,  # (P, N) conversion cost rate (0 for base-currency assets)
-    borrow_rate,  # (T, N) annual borrow rate on short value
+    borrow_rate,  # (B, N) annual borrow rate on short value; B = T, or 1 for constant rates
     cash_rate,  # (T,) annual interest rate on cash
     year_frac,  # (T,) years elapsed since the previous bar (0 at bar 0)
     init_cash,  # (K,)
@@ -210,9 +210,10 @@ def simulate_one_nb(
         if t > 0 and dt > 0.0:
             interest = cash * cash_rate[t] * dt
             borrow = 0.0
+            bt = t if borrow_rate.shape[0] > 1 else 0
             for j in range(n_assets):
                 if qty[j] < 0.0:
-                    borrow -= qty[j] * last_px[j] * last_fx[asset_ccy[j]] * borrow_rate[t, j] * dt
+                    borrow -= qty[j] * last_px[j] * last_fx[asset_ccy[j]] * borrow_rate[bt, j] * dt
             cash += interest - borrow
             st[STAT_INTEREST] = interest
             st[STAT_BORROW] = borrow
@@ -446,6 +447,68 @@ def simulate_nb(
     ``records`` are written in place. Returns None.
     """
     for k in prange(targets.shape[0]):
+        simulate_one_nb(
+            k,
+            close,
+            exec_price,
+            fx,
+            asset_ccy,
+            targets,
+            size_type,
+            lot_size,
+            fees,
+            fixed_fees,
+            min_fees,
+            buy_tax,
+            sell_tax,
+            slippage,
+            fx_cost,
+            borrow_rate,
+            cash_rate,
+            year_frac,
+            init_cash,
+            max_leverage,
+            qty_out,
+            stats_out,
+            records,
+            rec_start,
+            rec_count_out,
+            status_out,
+            fail_bar_out,
+        )
+
+
+@njit(cache=True)
+def simulate_serial_nb(
+    close,
+    exec_price,
+    fx,
+    asset_ccy,
+    targets,
+    size_type,
+    lot_size,
+    fees,
+    fixed_fees,
+    min_fees,
+    buy_tax,
+    sell_tax,
+    slippage,
+    fx_cost,
+    borrow_rate,
+    cash_rate,
+    year_frac,
+    init_cash,
+    max_leverage,
+    qty_out,
+    stats_out,
+    records,
+    rec_start,
+    rec_count_out,
+    status_out,
+    fail_bar_out,
+):
+    """Same as `simulate_nb`, one portfolio after another (no thread start-up cost)."""
+    for k in range(targets.shape[0]):
         simulate_one_nb(
             k,
             close,
