@@ -152,7 +152,13 @@ def simulate(
             "fx_cost": fx_cost,
         }.items()
     }
-    cost["fx_cost"] = np.ascontiguousarray(cost["fx_cost"] * foreign[None, :])
+    cost["fx_cost"] = cost["fx_cost"] * foreign[None, :]
+    # the kernel reads every cost array with one row index: all get 1 row, or all K
+    rows = max(arr.shape[0] for arr in cost.values())
+    cost = {
+        name: np.ascontiguousarray(np.broadcast_to(arr, (rows, len(columns))))
+        for name, arr in cost.items()
+    }
     if np.any(cost["slippage"] >= 1.0):
         raise SimulationError("slippage must be below 1 (a fraction of the price)")
 

@@ -1,6 +1,7 @@
 """Portfolio simulation kernel. NumPy in, NumPy out; no pandas, no I/O, no project imports.
 
-Shapes: T = bars, N = assets, C = currencies, K = portfolios, P = 1 or K (cost rows).
+Shapes: T = bars, N = assets, C = currencies, K = portfolios, P = 1 or K: the rows of
+every cost array (the same P for all of them; the wrapper broadcasts).
 Float arrays are float64; integer arrays int64.
 
 Semantics (DESIGN.md, "Simulation semantics"), per portfolio and bar ``t``:
@@ -99,6 +100,16 @@ def round_to_lot_nb(q: float, lot: float) -> float:
 def fee_nb(value: float, rate: float, fixed: float, minimum: float) -> float:
     """Return the fee on one fill of traded value `value` (>= 0)."""
     return max(rate * value, minimum) + fixed
+
+
+@njit(cache=True)
+def _scaled_nb(q, scale, lot, unit_value, value_pre):
+    # Scale an order and round it to lots; what is left of a near-zero scale is float
+    # noise, not an order (it would still pay the fixed fee).
+    scaled = round_to_lot_nb(q * scale, lot)
+    if abs(scaled) * unit_value <= _NOISE * value_pre:
+        return 0.0
+    return scaled
 
 
 @njit(cache=True)
@@ -292,12 +303,18 @@ def simulate_one_nb(
                             gross_kept += abs(qty[j] + reduce[j]) * mark[j] * fxj
                             gross_added += abs(order[j] - reduce[j]) * mark[j] * fxj
                     room = lev * (value_pre - cost_full) - gross_kept
-                    if gross_added > room:
+                    if gross_added > 0.0 and gross_added > room:
                         scale = max(room, 0.0) / gross_added
                         for j in range(n_assets):
                             inc = order[j] - reduce[j]
                             if inc != 0.0:
-                                new_inc = round_to_lot_nb(inc * scale, lot_size[j])
+                                new_inc = _scaled_nb(
+                                    inc,
+                                    scale,
+                                    lot_size[j],
+                                    mark[j] * last_fx[asset_ccy[j]],
+                                    value_pre,
+                                )
                                 shortfall += abs(inc - new_inc) * mark[j] * last_fx[asset_ccy[j]]
                                 order[j] = reduce[j] + new_inc
 
@@ -356,7 +373,13 @@ def simulate_one_nb(
                         for j in range(n_assets):
                             d = order[j]
                             if d > 0.0:
-                                new_d = round_to_lot_nb(d * scale, lot_size[j])
+                                new_d = _scaled_nb(
+                                    d,
+                                    scale,
+                                    lot_size[j],
+                                    mark[j] * last_fx[asset_ccy[j]],
+                                    value_pre,
+                                )
                                 shortfall += (d - new_d) * mark[j] * last_fx[asset_ccy[j]]
                                 order[j] = new_d
 
