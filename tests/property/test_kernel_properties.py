@@ -1,0 +1,221 @@
+"""Accounting invariants of `engine.simulate` on random markets (hypothesis).
+
+Every property holds for any market, target path and cost setting the strategies in
+`tests/strategies.py` can draw: gaps, late listings, two currencies with fx gaps, board
+lots, fee schedules, taxes, slippage, leverage caps, borrow and cash interest.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pandas as pd
+from hypothesis import given
+from hypothesis import strategies as st
+
+import engine
+from engine.simulation import BankruptcyWarning
+from tests.reference import simulate_reference
+from tests.strategies import Case, markets
+
+
+def _simulate(case: Case, **overrides):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", BankruptcyWarning)
+        return engine.simulate(case.close, case.weights, **{**case.kwargs, **overrides})
+
+
+def _money_tol(case: Case) -> float:
+    return 1e-9 * case.kwargs["init_cash"]
+
+
+def _asset_fx(case: Case) -> np.ndarray:
+    """Base-currency rate of each asset's currency, last known value carried forward."""
+    n_bars, n_assets = case.close.shape
+    if "fx" not in case.kwargs:
+        return np.ones((n_bars, n_assets))
+    hkd = case.kwargs["fx"]["HKD"].ffill().to_numpy()
+    codes = [case.kwargs["currency"][s] for s in case.close.columns]
+    return np.column_stack([hkd if c == "HKD" else np.ones(n_bars) for c in codes])
+
+
+@given(markets(open_execution=True))
+def test_value_with_any_market_equals_cash_plus_positions_at_last_known_prices(case):
+    result = _simulate(case)
+    last_close = case.close.ffill().to_numpy()
+    qty = result.positions.to_numpy()
+    held = np.where(qty != 0.0, qty * last_close * _asset_fx(case), 0.0).sum(axis=1)
+    np.testing.assert_allclose(
+        result.value, result.cash.to_numpy() + held, rtol=1e-12, atol=_money_tol(case)
+    )
+
+
+@given(markets(open_execution=True))
+def test_costs_with_any_market_are_never_negative(case):
+    result = _simulate(case)
+    for column in ("fees", "tax", "fx_cost", "slippage"):
+        assert (result.trades[column] >= 0.0).all(), column
+    costs = result.costs
+    assert (costs[["fees", "taxes", "fx_costs", "slippage", "borrow"]] >= 0.0).all().all()
+
+
+@given(markets(lots=False).filter(lambda c: True), st.sampled_from([1.0, 10.0, 100.0]))
+def test_quantities_with_board_lots_are_whole_lots_at_every_bar(case, lot):
+    result = _simulate(case, lot_size=lot)
+    lots = result.positions.to_numpy() / lot
+    np.testing.assert_allclose(lots, np.round(lots), atol=1e-9)
+
+
+@given(markets(open_execution=True))
+def test_fills_with_nan_execution_price_never_happen_and_positions_move_only_on_fills(case):
+    result = _simulate(case)
+    exec_price = case.kwargs["exec_price"]
+    for date, symbol in zip(result.trades["date"], result.trades["symbol"], strict=True):
+        assert not math.isnan(exec_price.at[date, symbol]), (date, symbol)
+    changed = result.positions.diff().fillna(result.positions).ne(0.0)
+    filled = pd.DataFrame(False, index=changed.index, columns=changed.columns)
+    for date, symbol in zip(result.trades["date"], result.trades["symbol"], strict=True):
+        filled.at[date, symbol] = True
+    assert not (changed & ~filled).any().any()
+
+
+@given(markets(leverage=False), st.sampled_from([0.5, 1.0, 1.5, 2.5]))
+def test_gross_leverage_with_cap_stays_below_cap_after_increasing_fills(case, cap):
+    result = _simulate(case, max_leverage=cap)
+    trades = result.trades
+    qty_before = result.positions.shift(1).fillna(0.0)
+    increasing_bars = set()
+    for date, symbol, q in zip(trades["date"], trades["symbol"], trades["qty"], strict=True):
+        before = qty_before.at[date, symbol]
+        if abs(before + q) > abs(before) + 1e-12:
+            increasing_bars.add(date)
+    gross = result.gross_exposure
+    for date in increasing_bars:
+        assert gross.at[date] <= cap + 1e-9, (date, gross.at[date])
+
+
+@given(markets(leverage=False))
+def test_cash_without_cap_is_not_made_negative_by_buys(case):
+    result = _simulate(case)
+    trades = result.trades
+    buys = trades[trades["qty"] > 0.0]
+    outflow = (
+        (buys["value"] + buys["fees"] + buys["tax"] + buys["fx_cost"]).groupby(buys["date"]).sum()
+    )
+    for date, spent in outflow.items():
+        cash_after = result.cash.at[date]
+        if cash_after + spent >= 0.0:  # cash before the buys was not negative
+            assert cash_after >= -_money_tol(case), (date, cash_after)
+
+
+@given(markets(lots=False), st.sampled_from([1.0, 10.0]))
+def test_fills_with_any_market_never_overshoot_the_target_quantity(case, lot):
+    targets = (case.weights * 100.0).round()  # whole units
+    result = _simulate(
+        Case(case.close, targets, case.kwargs), size_type="target_quantity", lot_size=lot
+    )
+    previous = result.positions.shift(1).fillna(0.0)
+    for date, symbol, q in zip(
+        result.trades["date"], result.trades["symbol"], result.trades["qty"], strict=True
+    ):
+        given_target = targets.loc[:date, symbol].dropna().iloc[-1]
+        goal = np.trunc(given_target / lot) * lot  # board lots round toward zero
+        start = previous.at[date, symbol]
+        low, high = min(start, goal), max(start, goal)
+        assert low - 1e-9 <= start + q <= high + 1e-9, (date, symbol, start, q, goal)
+
+
+def _reference_inputs(case: Case) -> dict:
+    close = case.close.to_numpy()
+    n_bars, n_assets = close.shape
+    kw = case.kwargs
+
+    def per_asset(name):
+        value = kw.get(name, 0.0)
+        return np.broadcast_to(np.asarray(value, dtype=float), (n_assets,)).copy()
+
+    if "fx" in kw:
+        fx = np.column_stack([np.ones(n_bars), kw["fx"]["HKD"].to_numpy()])
+        asset_ccy = np.array([1 if kw["currency"][s] == "HKD" else 0 for s in case.close.columns])
+    else:
+        fx, asset_ccy = np.ones((n_bars, 1)), np.zeros(n_assets, dtype=int)
+    index = case.close.index
+    year_frac = np.concatenate(([0.0], np.diff(index.normalize()) / pd.Timedelta(days=365)))
+    fx_cost = per_asset("fx_cost") * (asset_ccy != 0)
+    return {
+        "close": close,
+        "exec_price": kw["exec_price"].to_numpy() if "exec_price" in kw else close,
+        "fx": fx,
+        "asset_ccy": asset_ccy,
+        "targets": case.weights.to_numpy(),
+        "size_type": 0,
+        "lot_size": per_asset("lot_size") if "lot_size" in kw else np.zeros(n_assets),
+        "fees": per_asset("fees"),
+        "fixed_fees": per_asset("fixed_fees"),
+        "min_fees": per_asset("min_fees"),
+        "buy_tax": per_asset("buy_tax"),
+        "sell_tax": per_asset("sell_tax"),
+        "slippage": per_asset("slippage"),
+        "fx_cost": fx_cost,
+        "borrow_rate": np.broadcast_to(per_asset("borrow_rate"), (n_bars, n_assets)),
+        "cash_rate": np.full(n_bars, kw.get("cash_rate", 0.0)),
+        "year_frac": year_frac,
+        "init_cash": kw["init_cash"],
+        "max_leverage": kw.get("max_leverage") or math.inf,
+    }
+
+
+@given(markets(open_execution=True))
+def test_kernel_with_every_feature_on_agrees_with_the_plain_python_reference(case):
+    result = _simulate(case)
+    expected = simulate_reference(**_reference_inputs(case))
+    tol = _money_tol(case)
+    np.testing.assert_allclose(result.value, expected.value, rtol=1e-9, atol=tol)
+    np.testing.assert_allclose(result.cash, expected.cash, rtol=1e-9, atol=tol)
+    np.testing.assert_allclose(result.positions, expected.qty, rtol=1e-9, atol=1e-9)
+    assert len(result.trades) == len(expected.fills)
+
+
+@given(st.lists(markets(max_assets=3, max_bars=30), min_size=2, max_size=3))
+def test_batch_with_k_portfolios_equals_k_separate_calls_bit_for_bit(cases):
+    base = cases[0]
+    n_assets = base.close.shape[1]
+    weights = [
+        c.weights.iloc[:, :n_assets].reindex(base.close.index).set_axis(base.close.columns, axis=1)
+        if c.close.shape[1] >= n_assets
+        else base.weights * (k + 1) * 0.3
+        for k, c in enumerate(cases)
+    ]
+    cash = [1e5 * (k + 1) for k in range(len(weights))]
+    caps = [None if k % 2 == 0 else 1.5 for k in range(len(weights))]
+    fee_rows = np.array([[0.001 * (k + 1)] * n_assets for k in range(len(weights))])
+    common = {
+        k: v for k, v in base.kwargs.items() if k not in ("init_cash", "max_leverage", "fees")
+    }
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", BankruptcyWarning)
+        batch = engine.simulate(
+            base.close,
+            weights,
+            init_cash=cash,
+            fees=fee_rows,
+            max_leverage=[c if c else math.inf for c in caps],
+            **common,
+        )
+        for k, w in enumerate(weights):
+            alone = engine.simulate(
+                base.close, w, init_cash=cash[k], fees=fee_rows[k], max_leverage=caps[k], **common
+            )
+            np.testing.assert_array_equal(batch[k].stats, alone.stats)
+            np.testing.assert_array_equal(batch[k].quantities, alone.quantities)
+
+
+@given(markets(open_execution=True))
+def test_simulate_twice_with_same_inputs_is_bit_identical(case):
+    first, second = _simulate(case), _simulate(case)
+    np.testing.assert_array_equal(first.stats, second.stats)
+    np.testing.assert_array_equal(first.quantities, second.quantities)
+    assert first.records.tobytes() == second.records.tobytes()

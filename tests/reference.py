@@ -1,0 +1,216 @@
+"""A slow, plain-Python oracle of the simulation semantics, for one portfolio.
+
+Written from the rules in DESIGN.md and the kernel's module docstring, in a different
+shape from the kernel (orders as small dicts, one helper per rule), so that the two can
+be held to the same numbers. No numba, no engine imports.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+LOT_TOL = 1e-9
+NOISE = 1e-12
+
+
+@dataclass
+class ReferenceResult:
+    value: np.ndarray
+    cash: np.ndarray
+    qty: np.ndarray
+    fills: list[dict] = field(default_factory=list)
+
+
+def to_lot(q: float, lot: float) -> float:
+    if lot <= 0:
+        return q
+    whole = math.floor(abs(q) / lot + LOT_TOL) * lot
+    return math.copysign(whole, q) if whole else 0.0
+
+
+def fee(value: float, rate: float, fixed: float, minimum: float) -> float:
+    return max(rate * value, minimum) + fixed
+
+
+def scaled(size: float, k: float, order: dict, value_before: float) -> float:
+    """Scale an order by k, round to lots, and drop what is left as float noise."""
+    new = to_lot(size * k, order["lot"])
+    return 0.0 if abs(new) * order["px"] * order["fx"] <= NOISE * value_before else new
+
+
+def simulate_reference(
+    close,
+    exec_price,
+    fx,
+    asset_ccy,
+    targets,
+    size_type,
+    lot_size,
+    fees,
+    fixed_fees,
+    min_fees,
+    buy_tax,
+    sell_tax,
+    slippage,
+    fx_cost,
+    borrow_rate,
+    cash_rate,
+    year_frac,
+    init_cash,
+    max_leverage,
+) -> ReferenceResult:
+    """Simulate one portfolio; cost arguments are per-asset 1-D arrays, rates ``[T, N]``.
+
+    ``size_type``: 0 weight, 1 quantity, 2 value. ``max_leverage``: ``math.inf`` for none.
+    """
+    n_bars, n_assets = close.shape
+    cash = float(init_cash)
+    qty = [0.0] * n_assets
+    last_px: list[float | None] = [None] * n_assets
+    last_fx: dict[int, float] = {}
+    pending: dict[int, float] = {}
+    out = ReferenceResult(np.zeros(n_bars), np.zeros(n_bars), np.zeros((n_bars, n_assets)))
+    bankrupt = False
+
+    def rate_of(j: int) -> float:
+        return last_fx.get(int(asset_ccy[j]), math.nan)
+
+    for t in range(n_bars):
+        # accrue over (t-1, t] on what was held, at the previous bar's prices
+        if t > 0 and year_frac[t] > 0:
+            borrow = sum(
+                -qty[j] * last_px[j] * rate_of(j) * borrow_rate[t][j] * year_frac[t]
+                for j in range(n_assets)
+                if qty[j] < 0
+            )
+            cash += cash * cash_rate[t] * year_frac[t] - borrow
+
+        for c in range(fx.shape[1]):
+            if not math.isnan(fx[t][c]):
+                last_fx[c] = float(fx[t][c])
+        for j in range(n_assets):
+            if not math.isnan(close[t][j]):
+                last_px[j] = float(close[t][j])
+        for j in range(n_assets):
+            if not math.isnan(targets[t][j]):
+                pending[j] = float(targets[t][j])
+
+        def quote(j: int, t: int = t) -> float | None:
+            p = exec_price[t][j]
+            return float(p) if (not math.isnan(p) and p > 0) else last_px[j]
+
+        value_before = cash + sum(qty[j] * quote(j) * rate_of(j) for j in range(n_assets) if qty[j])
+
+        orders = []
+        if pending and not bankrupt and value_before > 0:
+            for j in sorted(pending):
+                p, r = exec_price[t][j], rate_of(j)
+                if math.isnan(p) or p <= 0 or math.isnan(r) or r <= 0:
+                    continue
+                goal = pending.pop(j)
+                if size_type == 0:
+                    goal = goal * value_before / (p * r)
+                elif size_type == 2:
+                    goal = goal / (p * r)
+                size = to_lot(goal, lot_size[j]) - qty[j]
+                if abs(size) * p * r <= NOISE * value_before:
+                    continue
+                toward_zero = 0.0
+                if qty[j] and (size > 0) != (qty[j] > 0):
+                    toward_zero = math.copysign(min(abs(size), abs(qty[j])), size)
+                orders.append(
+                    {
+                        "j": j,
+                        "size": size,
+                        "reduce": toward_zero,
+                        "px": float(p),
+                        "fx": r,
+                        "lot": lot_size[j],
+                    }
+                )
+
+        shortfall = 0.0
+        if orders:
+            if math.isfinite(max_leverage):
+                full_costs = 0.0
+                for o in orders:
+                    j, v = o["j"], abs(o["size"]) * o["px"] * o["fx"]
+                    s = slippage[j]
+                    v_fill = v * (1 + s)
+                    tax = buy_tax[j] if o["size"] > 0 else sell_tax[j]
+                    full_costs += fee(v_fill, fees[j], fixed_fees[j], min_fees[j])
+                    full_costs += (tax + fx_cost[j]) * v_fill + v * s
+                by_asset = {o["j"]: o for o in orders}
+                kept = added = 0.0
+                for j in range(n_assets):
+                    o = by_asset.get(j)
+                    if not qty[j] and o is None:
+                        continue
+                    px = o["px"] if o else quote(j)
+                    red = o["reduce"] if o else 0.0
+                    kept += abs(qty[j] + red) * px * rate_of(j)
+                    if o:
+                        added += abs(o["size"] - red) * px * rate_of(j)
+                room = max_leverage * (value_before - full_costs) - kept
+                if added > 0 and added > room:
+                    k = max(room, 0.0) / added
+                    for o in orders:
+                        grow = o["size"] - o["reduce"]
+                        if grow:
+                            new = scaled(grow, k, o, value_before)
+                            shortfall += abs(grow - new) * o["px"] * o["fx"]
+                            o["size"] = o["reduce"] + new
+
+            orders.sort(key=lambda o: o["size"] * o["px"] * o["fx"])
+
+            def fill(o: dict, t: int = t) -> None:
+                nonlocal cash
+                j, size = o["j"], o["size"]
+                s = slippage[j]
+                price = o["px"] * (1 + s) if size > 0 else o["px"] * (1 - s)
+                traded = abs(size) * price * o["fx"]
+                paid = fee(traded, fees[j], fixed_fees[j], min_fees[j])
+                tax = (buy_tax[j] if size > 0 else sell_tax[j]) * traded
+                conv = fx_cost[j] * traded
+                cash -= size * price * o["fx"] + paid + tax + conv
+                qty[j] += size
+                if last_px[j] is None:
+                    last_px[j] = o["px"]
+                out.fills.append(
+                    {"bar": t, "asset": j, "qty": size, "price": price, "fees": paid, "tax": tax}
+                )
+
+            for o in orders:
+                if o["size"] < 0:
+                    fill(o)
+            buys = [o for o in orders if o["size"] > 0]
+            if buys and not math.isfinite(max_leverage):
+                need = 0.0
+                variable = fixed = 0.0
+                for o in buys:
+                    j = o["j"]
+                    v = o["size"] * o["px"] * (1 + slippage[j]) * o["fx"]
+                    need += v + fee(v, fees[j], fixed_fees[j], min_fees[j])
+                    need += (buy_tax[j] + fx_cost[j]) * v
+                    variable += v * (1 + fees[j] + buy_tax[j] + fx_cost[j])
+                    fixed += fixed_fees[j] + min_fees[j]
+                if need > cash and variable > 0:
+                    k = max(cash - fixed, 0.0) / variable
+                    for o in buys:
+                        new = scaled(o["size"], k, o, value_before)
+                        shortfall += (o["size"] - new) * o["px"] * o["fx"]
+                        o["size"] = new
+            for o in buys:
+                if o["size"] > 0:
+                    fill(o)
+
+        held = sum(qty[j] * last_px[j] * rate_of(j) for j in range(n_assets) if qty[j])
+        out.value[t] = cash + held
+        out.cash[t] = cash
+        out.qty[t] = qty
+        if out.value[t] <= 0:
+            bankrupt = True
+    return out
