@@ -186,8 +186,7 @@ def simulate(
     status = np.zeros(n_portfolios, dtype=np.int64)
     fail_bar = np.full(n_portfolios, -1, dtype=np.int64)
 
-    kernel = nb.simulate_serial_nb if n_portfolios == 1 else nb.simulate_nb
-    kernel(
+    arrays = (
         close_arr,
         exec_arr,
         fx_arr,
@@ -215,6 +214,12 @@ def simulate(
         status,
         fail_bar,
     )
+    if n_portfolios == 1:
+        # one portfolio: skip the parallel wrapper, whose thread start-up costs more
+        # than a typical single simulation
+        nb.simulate_one_nb(0, *arrays)
+    else:
+        nb.simulate_nb(*arrays)
 
     results = []
     for k in range(n_portfolios):
