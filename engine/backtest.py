@@ -7,11 +7,19 @@ and holds no YAML parsing or printing.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 
 from engine.config import RunConfig, validate_strategy_params
-from engine.data import Market, synthetic_market
+from engine.data import (
+    Columns,
+    FileSpec,
+    Market,
+    SeriesFile,
+    load_files_market,
+    synthetic_market,
+)
 from engine.errors import BacktestError, StrategyError
 from engine.metrics import summary_metrics
 from engine.results import SimulationResult
@@ -36,10 +44,34 @@ class BacktestResult:
 
 
 def load_market(config: RunConfig) -> Market:
-    """Build the market the config's ``data`` section describes."""
+    """Build the market the config's ``data`` section describes.
+
+    Relative file paths are taken from the folder of the config file.
+    """
     data = config.data
-    return synthetic_market(
-        data.symbols, data.start, data.end, seed=data.seed, base_currency=data.base_currency
+    start, end = pd.Timestamp(data.start), pd.Timestamp(data.end)
+    if data.source == "synthetic":
+        return synthetic_market(
+            data.symbols, start, end, seed=data.seed, base_currency=data.base_currency
+        )
+    here = config.path.parent if config.path else Path.cwd()
+    spec = FileSpec(
+        root=here / str(data.path),
+        files=data.files,
+        pattern=data.pattern,
+        wide=data.wide,
+        columns=Columns(**data.columns.model_dump()),
+        fx={c: SeriesFile(**f.model_dump()) for c, f in data.fx.items()},
+        extras={n: SeriesFile(**f.model_dump()) for n, f in data.extras.items()},
+    )
+    metadata = {s: m.model_dump(exclude_none=True) for s, m in data.metadata.items()}
+    return load_files_market(
+        spec,
+        data.symbols,
+        start=start,
+        end=end,
+        base_currency=data.base_currency,
+        metadata=metadata,
     )
 
 

@@ -27,20 +27,61 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class ColumnsConfig(_Model):
+    """Column names in per-symbol price files; null for a column the files lack."""
+
+    date: str = "date"
+    open: str | None = "open"
+    high: str | None = "high"
+    low: str | None = "low"
+    close: str = "close"
+    volume: str | None = "volume"
+
+
+class SeriesFileConfig(_Model):
+    """One dated column of one file: an fx rate or an extra series."""
+
+    file: str
+    column: str = "close"
+    date: str = "date"
+    quote: Literal["base_per_unit", "units_per_base"] = Field(
+        default="base_per_unit",
+        description="fx only: units_per_base for quotes like HKD=X (HKD per USD)",
+    )
+
+
+class AssetMetadataConfig(_Model):
+    """Overrides of an asset's built-in metadata."""
+
+    currency: str | None = None
+    exchange: str | None = None
+    lot_size: Annotated[float, Field(ge=0.0)] | None = None
+
+
 class DataConfig(_Model):
     """Where prices come from and for which symbols and dates."""
 
-    source: Literal["synthetic"] = "synthetic"
+    source: Literal["synthetic", "csv"] = "synthetic"
     symbols: Annotated[list[str], Field(min_length=1)]
     start: dt.date
     end: dt.date
     seed: int = 7
     base_currency: Literal["USD", "HKD"] = "USD"
+    path: str | None = Field(default=None, description="csv: folder, relative to the config")
+    files: dict[str, str] = Field(default_factory=dict)
+    pattern: str = "{symbol}.csv"
+    wide: str | None = None
+    columns: ColumnsConfig = Field(default_factory=ColumnsConfig)
+    fx: dict[str, SeriesFileConfig] = Field(default_factory=dict)
+    extras: dict[str, SeriesFileConfig] = Field(default_factory=dict)
+    metadata: dict[str, AssetMetadataConfig] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _window(self) -> DataConfig:
         if self.end < self.start:
             raise ValueError(f"end {self.end} is before start {self.start}")
+        if self.source == "csv" and self.path is None:
+            raise ValueError("source csv needs data.path, the folder that holds the files")
         return self
 
 

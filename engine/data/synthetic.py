@@ -1,89 +1,27 @@
-"""Market data: the `Market` container and the offline synthetic source.
+"""The offline synthetic source: a seeded factor model.
 
-`Market` holds one date index with close/open prices ``[T, N]`` (NaN where an asset did
-not trade), per-asset metadata, fx to the base currency and named extra series.
-
-The synthetic source is a seeded factor model. Each series is generated on one fixed
-business-day grid and seeded from a stable hash of (seed, component), so a symbol's
-prices on a date do not depend on the requested window or on the other symbols — the
-property real data has. Every market it builds is labelled ``source="synthetic"``.
+The model is deliberately small for now (market and region factors with volatility
+clustering, fat-tailed idiosyncratic noise, HKD held in its band). Each series is
+generated on one fixed business-day grid and seeded from a stable hash of
+(seed, component), so a symbol's prices on a date do not depend on the requested
+window or on the other symbols, as with real data. Every market it builds is
+labelled ``source="synthetic"``.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
+from engine.data.market import Market, asset_info
 from engine.errors import DataError
 
 _GRID_START = pd.Timestamp("2000-01-03")
 _GRID_END = pd.Timestamp("2035-12-31")
 _TRADING_DAYS = 252.0
-
-
-@dataclass(frozen=True)
-class AssetInfo:
-    """Static metadata of one asset."""
-
-    currency: str
-    lot_size: float
-    region: str
-
-
-# Board lots as set by HKEX for each counter; US shares trade in single units.
-_KNOWN: dict[str, AssetInfo] = {
-    "0700.HK": AssetInfo("HKD", 100, "HK"),
-    "9988.HK": AssetInfo("HKD", 100, "HK"),
-    "1810.HK": AssetInfo("HKD", 200, "HK"),
-    "1024.HK": AssetInfo("HKD", 100, "HK"),
-    "3690.HK": AssetInfo("HKD", 100, "HK"),
-    "9618.HK": AssetInfo("HKD", 50, "HK"),
-}
-
-
-def asset_info(symbol: str) -> AssetInfo:
-    """Return the built-in metadata of `symbol` (suffix ``.HK`` means HKD, else USD)."""
-    if symbol in _KNOWN:
-        return _KNOWN[symbol]
-    if symbol.endswith(".HK"):
-        return AssetInfo("HKD", 100, "HK")
-    return AssetInfo("USD", 1, "US")
-
-
-@dataclass(frozen=True, eq=False)
-class Market:
-    """Aligned prices and metadata for a set of assets over one date index.
-
-    ``fx`` has one column per currency: the price of one unit of it in `base_currency`.
-    """
-
-    close: pd.DataFrame
-    open: pd.DataFrame
-    currency: dict[str, str]
-    lot_size: dict[str, float]
-    fx: pd.DataFrame
-    base_currency: str
-    source: str
-    extras: dict[str, pd.DataFrame | pd.Series] = field(default_factory=dict)
-
-    @property
-    def index(self) -> pd.DatetimeIndex:
-        """The bar dates."""
-        return self.close.index  # type: ignore[return-value]
-
-    @property
-    def symbols(self) -> list[str]:
-        """Asset symbols in column order."""
-        return list(self.close.columns)
-
-    @property
-    def is_synthetic(self) -> bool:
-        """True when the prices are made up by the synthetic source."""
-        return self.source == "synthetic"
 
 
 def _rng(seed: int, component: str) -> np.random.Generator:
@@ -163,7 +101,8 @@ def synthetic_market(
         idio_vol = rng.uniform(0.15, 0.35) / np.sqrt(_TRADING_DAYS)
         drift = rng.uniform(0.0, 0.10) / _TRADING_DAYS
         idio = rng.standard_t(df=4, size=n) / np.sqrt(2.0) * idio_vol
-        log_ret = drift + beta * market + regions[info.region] + idio
+        region = "HK" if info.exchange == "XHKG" else "US"
+        log_ret = drift + beta * market + regions[region] + idio
         level = rng.uniform(20.0, 400.0)
         close = level * np.exp(np.cumsum(log_ret))
         gap = rng.normal(0.0, 0.004, size=n)
@@ -188,7 +127,8 @@ def synthetic_market(
         close=close_frame,
         open=open_frame,
         currency={s: asset_info(s).currency for s in symbols},
-        lot_size={s: float(asset_info(s).lot_size) for s in symbols},
+        lot_size={s: asset_info(s).lot_size for s in symbols},
+        exchange={s: asset_info(s).exchange for s in symbols},
         fx=fx,
         base_currency=base_currency,
         source="synthetic",

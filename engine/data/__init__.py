@@ -1,0 +1,28 @@
+"""Market data: the `Market` container and its sources (synthetic, csv).
+
+See DESIGN.md, "Market data". Sources produce per-symbol series; `assemble_market`
+aligns and checks them.
+"""
+
+from engine.data.files import Columns, FileSpec, SeriesFile, load_files_market
+from engine.data.market import (
+    KNOWN_ASSETS,
+    AssetInfo,
+    Market,
+    assemble_market,
+    asset_info,
+)
+from engine.data.synthetic import synthetic_market
+
+__all__ = [
+    "KNOWN_ASSETS",
+    "AssetInfo",
+    "Columns",
+    "FileSpec",
+    "Market",
+    "SeriesFile",
+    "assemble_market",
+    "asset_info",
+    "load_files_market",
+    "synthetic_market",
+]

@@ -1,0 +1,198 @@
+"""The `csv` source: prices from user files (CSV or parquet), one per symbol or one wide file.
+
+Per-symbol files have a date column and price columns (names mapped in the config);
+a wide file has a date column and one column per symbol. Yahoo-style placeholder rows
+(zero volume and open = high = low = close, which Yahoo writes for Hong Kong half-days
+and some other dates) are detected where the columns exist, set to NaN (not traded) and
+listed on the market.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from engine.data.market import Market, assemble_market, asset_info
+from engine.errors import DataError
+
+FX_QUOTES = ("base_per_unit", "units_per_base")
+
+
+@dataclass(frozen=True)
+class Columns:
+    """Column names in the user's files."""
+
+    date: str = "date"
+    open: str | None = "open"
+    high: str | None = "high"
+    low: str | None = "low"
+    close: str = "close"
+    volume: str | None = "volume"
+
+
+@dataclass(frozen=True)
+class SeriesFile:
+    """One column of one file: an fx rate or an extra series."""
+
+    file: str
+    column: str = "close"
+    date: str = "date"
+    quote: str = "base_per_unit"  # fx only: "units_per_base" for quotes like HKD=X
+
+
+@dataclass(frozen=True)
+class FileSpec:
+    """Where the files are and how to read them (the config's ``data`` section)."""
+
+    root: Path
+    files: Mapping[str, str] = field(default_factory=dict)
+    pattern: str = "{symbol}.csv"
+    wide: str | None = None
+    columns: Columns = field(default_factory=Columns)
+    fx: Mapping[str, SeriesFile] = field(default_factory=dict)
+    extras: Mapping[str, SeriesFile] = field(default_factory=dict)
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """Read a CSV or parquet file, with a clear error when it is missing or unreadable."""
+    if not path.exists():
+        raise DataError(f"{path}: file not found")
+    try:
+        if path.suffix.lower() in (".parquet", ".pq"):
+            return pd.read_parquet(path)
+        return pd.read_csv(path)
+    except (ValueError, OSError, ImportError) as exc:
+        raise DataError(f"{path}: cannot read it ({exc})") from None
+
+
+def _dated(table: pd.DataFrame, date_column: str, path: Path) -> pd.DataFrame:
+    if date_column not in table.columns:
+        raise DataError(
+            f"{path}: no date column {date_column!r}; columns are {list(table.columns)}"
+        )
+    try:
+        dates = pd.to_datetime(table[date_column], format="mixed")
+    except (ValueError, TypeError) as exc:
+        raise DataError(
+            f"{path}: column {date_column!r} holds something that is not a date ({exc})"
+        ) from None
+    if getattr(dates.dt, "tz", None) is not None:
+        dates = dates.dt.tz_localize(None)
+    return table.drop(columns=[date_column]).set_index(
+        pd.DatetimeIndex(dates.dt.normalize(), name="date")
+    )
+
+
+def _column(table: pd.DataFrame, name: str, path: Path) -> pd.Series:
+    if name not in table.columns:
+        raise DataError(f"{path}: no column {name!r}; columns are {list(table.columns)}")
+    return pd.to_numeric(table[name], errors="coerce").astype(np.float64)
+
+
+def placeholder_rows(table: pd.DataFrame, columns: Columns) -> pd.Index:
+    """Return the dates of rows with zero volume and open = high = low = close."""
+    names = [columns.open, columns.high, columns.low, columns.close, columns.volume]
+    if any(n is None or n not in table.columns for n in names):
+        return pd.DatetimeIndex([])
+    o, h, low, c, v = (table[n] for n in names)  # type: ignore[index]
+    flat = (v == 0) & (o == h) & (h == low) & (low == c)
+    return table.index[flat.to_numpy()]
+
+
+def _symbol_path(spec: FileSpec, symbol: str) -> Path:
+    if symbol in spec.files:
+        return spec.root / spec.files[symbol]
+    direct = spec.root / spec.pattern.format(symbol=symbol)
+    if direct.exists():
+        return direct
+    found = sorted(spec.root.rglob(spec.pattern.format(symbol=symbol)))
+    if len(found) == 1:
+        return found[0]
+    if len(found) > 1:
+        raise DataError(
+            f"{symbol}: several files match under {spec.root}: {[str(p) for p in found]}; "
+            f"name one under data.files.{symbol}"
+        )
+    raise DataError(
+        f"{symbol}: no file {spec.pattern.format(symbol=symbol)!r} under {spec.root}; "
+        f"name it under data.files.{symbol}"
+    )
+
+
+def read_series(spec: FileSpec, item: SeriesFile) -> pd.Series:
+    """Read one dated column of one file (an fx rate or an extra series)."""
+    path = spec.root / item.file
+    table = _dated(read_table(path), item.date, path)
+    series = _column(table, item.column, path).dropna()
+    return series.sort_index()
+
+
+def load_files_market(
+    spec: FileSpec,
+    symbols: Sequence[str],
+    *,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    base_currency: str,
+    metadata: Mapping[str, Mapping[str, object]] | None = None,
+) -> Market:
+    """Build a `Market` from user files; see `FileSpec` for the layout.
+
+    Raises
+    ------
+    DataError
+        Naming the file, symbol and date for a missing file or column, unsorted or
+        duplicate dates, non-positive prices, a symbol without prices in the window,
+        or a currency without an fx series.
+    """
+    info = {s: asset_info(s, metadata) for s in symbols}
+    closes: dict[str, pd.Series] = {}
+    opens: dict[str, pd.Series] = {}
+    flagged: list[tuple[str, pd.Timestamp]] = []
+    if spec.wide:
+        path = spec.root / spec.wide
+        table = _dated(read_table(path), spec.columns.date, path)
+        for symbol in symbols:
+            closes[symbol] = _column(table, symbol, path)
+    else:
+        for symbol in symbols:
+            path = _symbol_path(spec, symbol)
+            table = _dated(read_table(path), spec.columns.date, path)
+            close = _column(table, spec.columns.close, path)
+            has_open = spec.columns.open is not None and spec.columns.open in table.columns
+            opened = _column(table, spec.columns.open, path) if has_open else None  # type: ignore[arg-type]
+            fake = placeholder_rows(table, spec.columns)
+            if len(fake):
+                close.loc[fake] = np.nan
+                if opened is not None:
+                    opened.loc[fake] = np.nan
+                flagged += [(symbol, d) for d in fake if start <= d <= end]
+            closes[symbol] = close
+            if opened is not None:
+                opens[symbol] = opened
+
+    fx = {}
+    for currency, item in spec.fx.items():
+        if item.quote not in FX_QUOTES:
+            raise DataError(
+                f"data.fx.{currency}.quote must be one of {FX_QUOTES}, was {item.quote!r}"
+            )
+        rate = read_series(spec, item)
+        fx[currency] = 1.0 / rate if item.quote == "units_per_base" else rate
+    extras = {name: read_series(spec, item) for name, item in spec.extras.items()}
+    return assemble_market(
+        closes,
+        opens,
+        info,
+        fx,
+        base_currency=base_currency,
+        source="csv",
+        start=start,
+        end=end,
+        extras=extras,
+        placeholders=flagged,
+    )

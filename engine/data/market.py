@@ -1,0 +1,246 @@
+"""`Market`: aligned prices, fx and metadata over one date index, and how sources build it.
+
+Every source (synthetic, csv, yahoo) produces per-symbol price series; `assemble_market`
+aligns them on the union of their dates, checks them, and attaches fx and metadata.
+Gaps stay NaN: the simulator values a gap at the last known price and trades an asset
+only where it has a price. Nothing is filled silently except fx, which is taken as of
+its last quote (FX trades on weekdays, exchanges on their own calendars).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from engine.errors import DataError
+
+
+@dataclass(frozen=True)
+class AssetInfo:
+    """Static metadata of one asset: trading currency, exchange (MIC) and board lot."""
+
+    currency: str
+    exchange: str
+    lot_size: float
+
+
+# Board lots as set by HKEX for each counter; US shares and ETFs trade in single units.
+KNOWN_ASSETS: dict[str, AssetInfo] = {
+    "0700.HK": AssetInfo("HKD", "XHKG", 100),
+    "9988.HK": AssetInfo("HKD", "XHKG", 100),
+    "1810.HK": AssetInfo("HKD", "XHKG", 200),
+    "1024.HK": AssetInfo("HKD", "XHKG", 100),
+    "3690.HK": AssetInfo("HKD", "XHKG", 100),
+    "9618.HK": AssetInfo("HKD", "XHKG", 50),
+    "9888.HK": AssetInfo("HKD", "XHKG", 50),
+    "9999.HK": AssetInfo("HKD", "XHKG", 100),
+    "0981.HK": AssetInfo("HKD", "XHKG", 500),
+    "2015.HK": AssetInfo("HKD", "XHKG", 100),
+    "9868.HK": AssetInfo("HKD", "XHKG", 100),
+    "0020.HK": AssetInfo("HKD", "XHKG", 1000),
+    "2800.HK": AssetInfo("HKD", "XHKG", 500),
+    "3032.HK": AssetInfo("HKD", "XHKG", 100),
+    "3033.HK": AssetInfo("HKD", "XHKG", 200),
+    "^HSI": AssetInfo("HKD", "XHKG", 0),
+    "^IXIC": AssetInfo("USD", "XNAS", 0),
+    "^NDX": AssetInfo("USD", "XNAS", 0),
+    "^GSPC": AssetInfo("USD", "XNYS", 0),
+}
+
+
+def asset_info(
+    symbol: str, overrides: Mapping[str, Mapping[str, object]] | None = None
+) -> AssetInfo:
+    """Return metadata for `symbol`: an override, the built-in table, or a US listing.
+
+    A symbol without an exchange suffix is taken as a US listing (USD, lot 1). A
+    Hong Kong symbol (``.HK``) outside the table has no known board lot, so it must be
+    given in the config.
+
+    Raises
+    ------
+    DataError
+        For a ``.HK`` or other suffixed symbol whose lot size is unknown.
+    """
+    given = dict((overrides or {}).get(symbol, {}))
+    base = KNOWN_ASSETS.get(symbol)
+    if base is None:
+        if "." not in symbol.lstrip("^"):
+            base = AssetInfo("USD", "XNYS", 1)
+        elif {"currency", "exchange", "lot_size"} <= given.keys():
+            base = AssetInfo("", "", 0)
+        else:
+            raise DataError(
+                f"{symbol}: no built-in metadata (currency, exchange, board lot); add "
+                f"data.metadata.{symbol}: {{currency: HKD, exchange: XHKG, lot_size: 100}}"
+            )
+    return AssetInfo(
+        currency=str(given.get("currency", base.currency)),
+        exchange=str(given.get("exchange", base.exchange)),
+        lot_size=float(given.get("lot_size", base.lot_size)),  # type: ignore[arg-type]
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class Market:
+    """Aligned prices and metadata for a set of assets over one date index.
+
+    ``close`` and ``open`` are ``[T, N]`` with NaN where an asset did not trade; ``fx``
+    has one column per foreign currency: the price of one unit of it in
+    `base_currency`. ``extras`` holds named series, ``[T, N]`` frames or ``[T]``
+    series. ``placeholders`` lists the (symbol, date) rows a source marked as not
+    traded (e.g. Yahoo's zero-volume half-day rows), which are NaN in the prices.
+    """
+
+    close: pd.DataFrame
+    open: pd.DataFrame
+    currency: dict[str, str]
+    lot_size: dict[str, float]
+    fx: pd.DataFrame
+    base_currency: str
+    source: str
+    extras: dict[str, pd.DataFrame | pd.Series] = field(default_factory=dict)
+    exchange: dict[str, str] = field(default_factory=dict)
+    placeholders: list[tuple[str, pd.Timestamp]] = field(default_factory=list)
+
+    @property
+    def index(self) -> pd.DatetimeIndex:
+        """The bar dates."""
+        return self.close.index  # type: ignore[return-value]
+
+    @property
+    def symbols(self) -> list[str]:
+        """Asset symbols in column order."""
+        return list(self.close.columns)
+
+    @property
+    def is_synthetic(self) -> bool:
+        """True when the prices are made up by the synthetic source."""
+        return self.source == "synthetic"
+
+    def to_frame(self) -> pd.DataFrame:
+        """Return prices as a tidy frame: one row per (date, symbol) with open and close."""
+        tidy = pd.concat(
+            {
+                "close": self.close.stack(future_stack=True),
+                "open": self.open.stack(future_stack=True),
+            },
+            axis=1,
+        )
+        tidy.index.names = ["date", "symbol"]
+        return tidy.dropna(how="all").reset_index()
+
+
+def check_series(symbol: str, prices: pd.Series, field_name: str = "close") -> None:
+    """Raise `DataError` naming the symbol and date for unsorted or duplicate dates or a
+    non-positive price."""
+    index = prices.index
+    if index.has_duplicates:
+        raise DataError(f"{symbol}: date {index[index.duplicated()][0].date()} appears twice")
+    if not index.is_monotonic_increasing:
+        position = int(np.argmax(np.diff(index.asi8) < 0)) + 1
+        raise DataError(
+            f"{symbol}: dates are not sorted: {index[position].date()} follows "
+            f"{index[position - 1].date()}"
+        )
+    bad = prices[(prices <= 0) | np.isinf(prices)]
+    if len(bad):
+        raise DataError(
+            f"{symbol}: {field_name} on {bad.index[0].date()} is {bad.iloc[0]}; prices must be "
+            "positive"
+        )
+
+
+def assemble_market(
+    closes: Mapping[str, pd.Series],
+    opens: Mapping[str, pd.Series],
+    info: Mapping[str, AssetInfo],
+    fx: Mapping[str, pd.Series],
+    *,
+    base_currency: str,
+    source: str,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    extras: Mapping[str, pd.DataFrame | pd.Series] | None = None,
+    placeholders: list[tuple[str, pd.Timestamp]] | None = None,
+) -> Market:
+    """Align per-symbol series on the union of their dates within [start, end] and check them.
+
+    Parameters
+    ----------
+    closes, opens
+        Symbol -> price series on that symbol's own trading dates (NaN allowed).
+    info
+        Symbol -> metadata.
+    fx
+        Currency -> price of one unit in `base_currency`, on the fx source's dates.
+    base_currency, source
+        Reporting currency and the source label (``"synthetic"``, ``"csv"``, ``"yahoo"``).
+    start, end
+        Inclusive window.
+    extras
+        Named extra series on their own dates; aligned to the market's dates.
+    placeholders
+        (symbol, date) rows already set to NaN because they were not real trades.
+
+    Raises
+    ------
+    DataError
+        For a start after the end, a symbol with no price in the window, a currency
+        with no fx series, or invalid prices.
+    """
+    if start > end:
+        raise DataError(f"start {start.date()} is after end {end.date()}")
+    for symbol, series in closes.items():
+        check_series(symbol, series, "close")
+        if symbol in opens:
+            check_series(symbol, opens[symbol], "open")
+    window = {s: c.loc[start:end] for s, c in closes.items()}
+    empty = [s for s, c in window.items() if c.isna().all()]
+    if empty:
+        raise DataError(
+            f"{empty[0]}: no price between {start.date()} and {end.date()}; check the symbol, "
+            "the window or the file"
+        )
+    dates = sorted(set().union(*(set(c.index) for c in window.values())))
+    index = pd.DatetimeIndex(dates, name="date")
+    close = pd.DataFrame({s: window[s].reindex(index) for s in closes}, index=index)
+    opened = pd.DataFrame(
+        {s: (opens[s].reindex(index) if s in opens else close[s]) for s in closes}, index=index
+    )
+
+    foreign = sorted({info[s].currency for s in closes} - {base_currency})
+    fx_frame = pd.DataFrame(index=index)
+    for currency in foreign:
+        if currency not in fx:
+            users = [s for s in closes if info[s].currency == currency]
+            raise DataError(
+                f"{users[0]}: trades in {currency} but there is no fx series for {currency} "
+                f"in {base_currency}; add it under data.fx"
+            )
+        rate = fx[currency].sort_index()
+        check_series(f"fx {currency}", rate)
+        fx_frame[currency] = rate.reindex(index, method="ffill")
+        missing = fx_frame[currency].isna()
+        if missing.all():
+            raise DataError(f"fx {currency}: no rate on or before {index[-1].date()}")
+
+    aligned_extras: dict[str, pd.DataFrame | pd.Series] = {}
+    for name, series in (extras or {}).items():
+        aligned_extras[name] = series.reindex(index)
+
+    return Market(
+        close=close,
+        open=opened,
+        currency={s: info[s].currency for s in closes},
+        lot_size={s: info[s].lot_size for s in closes},
+        fx=fx_frame,
+        base_currency=base_currency,
+        source=source,
+        extras=aligned_extras,
+        exchange={s: info[s].exchange for s in closes},
+        placeholders=sorted(placeholders or []),
+    )

@@ -1,0 +1,214 @@
+"""The csv source: real files from ../shared/data/real, and every validation error.
+
+Expected values are read independently from the raw files with the standard library's
+csv module, not with the loader's pandas code. Tests on real data skip when the shared
+folder is absent; the error tests write their own small files.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+import engine
+from engine.data import Columns, FileSpec, SeriesFile, load_files_market
+from engine.errors import DataError
+
+REAL = Path(__file__).resolve().parents[3] / "shared" / "data" / "real"
+needs_real = pytest.mark.skipif(not REAL.exists(), reason="shared real data is absent")
+HK = ["0700.HK", "9988.HK", "1810.HK", "1024.HK"]
+START, END = pd.Timestamp("2020-12-31"), pd.Timestamp("2025-03-14")
+
+
+def _raw_rows(path: Path) -> dict[str, dict[str, str]]:
+    with path.open(newline="") as handle:
+        return {row["date"]: row for row in csv.DictReader(handle)}
+
+
+def _real_spec() -> FileSpec:
+    files = {s: f"hk/{s}.csv" for s in HK} | {"QQQ": "us/QQQ.csv"}
+    return FileSpec(
+        root=REAL,
+        files=files,
+        fx={"HKD": SeriesFile("fx/USDHKD.csv", "close", quote="units_per_base")},
+        extras={"southbound_net_buy": SeriesFile("flows/southbound_daily.csv", "net_buy")},
+    )
+
+
+@pytest.fixture(scope="module")
+def real_market():
+    if not REAL.exists():
+        pytest.skip("shared real data is absent")
+    return load_files_market(_real_spec(), [*HK, "QQQ"], start=START, end=END, base_currency="USD")
+
+
+@needs_real
+def test_files_market_with_real_hk_and_us_files_matches_raw_closes(real_market):
+    for symbol, folder in [("0700.HK", "hk"), ("1024.HK", "hk"), ("QQQ", "us")]:
+        raw = _raw_rows(REAL / folder / f"{symbol}.csv")
+        for day in ["2021-03-01", "2023-06-15", "2025-03-14"]:
+            expected = float(raw[day]["close"])
+            assert real_market.close.at[pd.Timestamp(day), symbol] == expected, (symbol, day)
+
+
+@needs_real
+def test_files_market_with_real_files_aligns_on_union_of_trading_days(real_market):
+    hk_days = {
+        d for d in _raw_rows(REAL / "hk" / "0700.HK.csv") if "2020-12-31" <= d <= "2025-03-14"
+    }
+    us_days = {d for d in _raw_rows(REAL / "us" / "QQQ.csv") if "2020-12-31" <= d <= "2025-03-14"}
+    assert len(hk_days) == 1032 and len(us_days) == 1055  # as SOURCES.md states
+    assert {d.strftime("%Y-%m-%d") for d in real_market.index} == hk_days | us_days
+    # a US-only day (HK holiday) is NaN for HK stocks, never filled
+    us_only = sorted(us_days - hk_days)[0]
+    assert math.isnan(real_market.close.at[pd.Timestamp(us_only), "0700.HK"])
+
+
+@needs_real
+def test_files_market_with_yahoo_placeholder_rows_marks_them_untraded(real_market):
+    expected = []
+    for symbol in HK:
+        for day, row in _raw_rows(REAL / "hk" / f"{symbol}.csv").items():
+            o, h, low, c = (row[k] for k in ("open", "high", "low", "close"))
+            if (
+                "2020-12-31" <= day <= "2025-03-14"
+                and float(row["volume"]) == 0
+                and o == h == low == c
+            ):
+                expected.append((symbol, pd.Timestamp(day)))
+    assert sorted(expected) == real_market.placeholders
+    assert ("0700.HK", pd.Timestamp("2024-12-31")) in real_market.placeholders  # SOURCES.md
+    for symbol, day in expected:
+        assert math.isnan(real_market.close.at[day, symbol])
+
+
+@needs_real
+def test_files_market_with_hkd_per_usd_quote_inverts_to_usd_per_hkd(real_market):
+    raw = _raw_rows(REAL / "fx" / "USDHKD.csv")
+    assert real_market.fx.at[pd.Timestamp("2023-06-15"), "HKD"] == 1.0 / float(
+        raw["2023-06-15"]["close"]
+    )
+    assert real_market.fx["HKD"].between(1 / 7.86, 1 / 7.74).all()
+    assert real_market.currency["0700.HK"] == "HKD" and real_market.lot_size["1810.HK"] == 200
+
+
+@needs_real
+def test_files_market_with_market_wide_flow_series_aligns_it_to_market_dates(real_market):
+    flows = real_market.extras["southbound_net_buy"]
+    raw = _raw_rows(REAL / "flows" / "southbound_daily.csv")
+    assert flows.at[pd.Timestamp("2025-03-10")] == float(raw["2025-03-10"]["net_buy"])
+    assert flows.index.equals(real_market.index)
+
+
+@needs_real
+def test_run_with_real_files_long_hk_tech_short_qqq_runs_end_to_end(tmp_path):
+    config = {
+        "name": "hk_tech_vs_qqq_real",
+        "data": {
+            "source": "csv",
+            "path": str(REAL),
+            "symbols": [*HK, "QQQ"],
+            "start": "2021-03-01",
+            "end": "2025-03-14",
+            "base_currency": "USD",
+            "files": {s: f"hk/{s}.csv" for s in HK} | {"QQQ": "us/QQQ.csv"},
+            "fx": {"HKD": {"file": "fx/USDHKD.csv", "quote": "units_per_base"}},
+        },
+        "strategy": {
+            "name": "fixed_weights",
+            "params": {"weights": dict.fromkeys(HK, 0.25) | {"QQQ": -1.0}, "rebalance": "monthly"},
+        },
+        "portfolio": {"fees": 0.001, "sell_tax": 0.001, "borrow_rate": 0.02, "max_leverage": 2.5},
+    }
+    path = tmp_path / "real.yaml"
+    path.write_text(yaml.safe_dump(config))
+
+    result = engine.run(engine.load_config(path))
+
+    positions = result.simulation.positions
+    lots = pd.Series(result.market.lot_size)
+    held = positions[HK]
+    np.testing.assert_array_equal(held % lots[HK], 0.0)  # whole board lots
+    assert (positions["QQQ"].iloc[-1] < 0) and (held.iloc[-1] > 0).all()
+    net = result.simulation.net_exposure.iloc[-1]
+    assert abs(net) < 0.15  # dollar-neutral up to drift since the last rebalance
+    assert result.simulation.costs["borrow"].sum() > 0.0
+    assert np.isfinite(list(result.metrics.values())).all()
+    trades = result.simulation.trades
+    for symbol, day in result.market.placeholders:
+        assert not ((trades["symbol"] == symbol) & (trades["date"] == day)).any()
+
+
+def _write_csv(path: Path, rows: list[tuple[str, float]]) -> None:
+    path.write_text("date,close\n" + "".join(f"{d},{c}\n" for d, c in rows))
+
+
+@pytest.mark.parametrize(
+    ("rows", "match"),
+    [
+        ([("2024-01-03", 10.0), ("2024-01-02", 11.0)], r"AAA: dates are not sorted: 2024-01-02"),
+        ([("2024-01-02", 10.0), ("2024-01-02", 11.0)], r"AAA: date 2024-01-02 appears twice"),
+        ([("2024-01-02", 10.0), ("2024-01-03", -1.0)], r"AAA: close on 2024-01-03 is -1.0"),
+        ([("2024-01-02", 10.0), ("2024-01-03", 0.0)], r"AAA: close on 2024-01-03 is 0.0"),
+        ([("2023-01-02", 10.0)], r"AAA: no price between 2024-01-01 and 2024-12-31"),
+    ],
+)
+def test_files_market_with_bad_prices_raises_naming_symbol_and_date(tmp_path, rows, match):
+    _write_csv(tmp_path / "AAA.csv", rows)
+    spec = FileSpec(root=tmp_path, columns=Columns(open=None, high=None, low=None, volume=None))
+    with pytest.raises(DataError, match=match):
+        load_files_market(
+            spec,
+            ["AAA"],
+            start=pd.Timestamp("2024-01-01"),
+            end=pd.Timestamp("2024-12-31"),
+            base_currency="USD",
+        )
+
+
+def test_files_market_with_foreign_asset_and_no_fx_names_the_currency(tmp_path):
+    _write_csv(tmp_path / "0700.HK.csv", [("2024-01-02", 300.0)])
+    with pytest.raises(DataError, match=r"0700\.HK: trades in HKD but there is no fx series"):
+        load_files_market(
+            FileSpec(root=tmp_path),
+            ["0700.HK"],
+            start=pd.Timestamp("2024-01-01"),
+            end=pd.Timestamp("2024-12-31"),
+            base_currency="USD",
+        )
+
+
+def test_files_market_with_missing_file_and_unknown_hk_lot_say_how_to_fix(tmp_path):
+    window = {"start": pd.Timestamp("2024-01-01"), "end": pd.Timestamp("2024-12-31")}
+    with pytest.raises(DataError, match=r"BBB: no file 'BBB.csv' .* data\.files\.BBB"):
+        load_files_market(FileSpec(root=tmp_path), ["BBB"], base_currency="USD", **window)
+    with pytest.raises(DataError, match=r"0005\.HK: no built-in metadata .* data\.metadata"):
+        load_files_market(FileSpec(root=tmp_path), ["0005.HK"], base_currency="USD", **window)
+
+
+def test_files_market_with_wide_parquet_file_reads_one_column_per_symbol(tmp_path):
+    pytest.importorskip("pyarrow")
+    wide = pd.DataFrame(
+        {
+            "date": pd.to_datetime(["2024-01-02", "2024-01-03"]),
+            "AAA": [10.0, 11.0],
+            "BBB": [5.0, np.nan],
+        }
+    )
+    wide.to_parquet(tmp_path / "prices.parquet")
+    market = load_files_market(
+        FileSpec(root=tmp_path, wide="prices.parquet"),
+        ["AAA", "BBB"],
+        start=pd.Timestamp("2024-01-01"),
+        end=pd.Timestamp("2024-12-31"),
+        base_currency="USD",
+    )
+    assert market.close["AAA"].tolist() == [10.0, 11.0]
+    assert math.isnan(market.close.at[pd.Timestamp("2024-01-03"), "BBB"])
+    assert set(market.to_frame().columns) == {"date", "symbol", "close", "open"}
