@@ -422,9 +422,7 @@ def _per_portfolio(
     return np.ascontiguousarray(arr)
 
 
-def _borrow_rates(
-    borrow_rate: Any, index: pd.Index, columns: pd.Index
-) -> npt.NDArray[np.float64]:
+def _borrow_rates(borrow_rate: Any, index: pd.Index, columns: pd.Index) -> npt.NDArray[np.float64]:
     """Return ``[T, N]`` rates for a frame, else one ``[1, N]`` row the kernel reuses."""
     if isinstance(borrow_rate, pd.DataFrame):
         arr = _aligned(borrow_rate, index, columns, "borrow_rate").to_numpy(np.float64)
