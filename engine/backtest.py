@@ -17,7 +17,9 @@ from engine.data import (
     FileSpec,
     Market,
     SeriesFile,
+    YahooCache,
     load_files_market,
+    load_yahoo_market,
     synthetic_market,
 )
 from engine.errors import BacktestError, StrategyError
@@ -55,6 +57,17 @@ def load_market(config: RunConfig) -> Market:
             data.symbols, start, end, seed=data.seed, base_currency=data.base_currency
         )
     here = config.path.parent if config.path else Path.cwd()
+    metadata = {s: m.model_dump(exclude_none=True) for s, m in data.metadata.items()}
+    if data.source == "yahoo":
+        cache = YahooCache(here / data.cache if data.cache else None)
+        return load_yahoo_market(
+            data.symbols,
+            start=start,
+            end=end,
+            base_currency=data.base_currency,
+            cache=cache,
+            metadata=metadata,
+        )
     spec = FileSpec(
         root=here / str(data.path),
         files=data.files,
@@ -64,7 +77,6 @@ def load_market(config: RunConfig) -> Market:
         fx={c: SeriesFile(**f.model_dump()) for c, f in data.fx.items()},
         extras={n: SeriesFile(**f.model_dump()) for n, f in data.extras.items()},
     )
-    metadata = {s: m.model_dump(exclude_none=True) for s, m in data.metadata.items()}
     return load_files_market(
         spec,
         data.symbols,

@@ -61,13 +61,14 @@ class AssetMetadataConfig(_Model):
 class DataConfig(_Model):
     """Where prices come from and for which symbols and dates."""
 
-    source: Literal["synthetic", "csv"] = "synthetic"
+    source: Literal["synthetic", "csv", "yahoo"] = "synthetic"
     symbols: Annotated[list[str], Field(min_length=1)]
     start: dt.date
     end: dt.date
     seed: int = 7
     base_currency: Literal["USD", "HKD"] = "USD"
     path: str | None = Field(default=None, description="csv: folder, relative to the config")
+    cache: str | None = Field(default=None, description="yahoo: cache folder (default: user cache)")
     files: dict[str, str] = Field(default_factory=dict)
     pattern: str = "{symbol}.csv"
     wide: str | None = None

@@ -1,4 +1,4 @@
-"""Market data: the `Market` container and its sources (synthetic, csv).
+"""Market data: the `Market` container and its sources (synthetic, csv, yahoo).
 
 See DESIGN.md, "Market data". Sources produce per-symbol series; `assemble_market`
 aligns and checks them.
@@ -13,6 +13,7 @@ from engine.data.market import (
     asset_info,
 )
 from engine.data.synthetic import synthetic_market
+from engine.data.yahoo import YahooCache, load_yahoo_market
 
 __all__ = [
     "KNOWN_ASSETS",
@@ -21,8 +22,10 @@ __all__ = [
     "FileSpec",
     "Market",
     "SeriesFile",
+    "YahooCache",
     "assemble_market",
     "asset_info",
     "load_files_market",
+    "load_yahoo_market",
     "synthetic_market",
 ]

@@ -87,7 +87,7 @@ def _dated(table: pd.DataFrame, date_column: str, path: Path) -> pd.DataFrame:
     )
 
 
-def _column(table: pd.DataFrame, name: str, path: Path) -> pd.Series:
+def _column(table: pd.DataFrame, name: str, path: Path | str) -> pd.Series:
     if name not in table.columns:
         raise DataError(f"{path}: no column {name!r}; columns are {list(table.columns)}")
     return pd.to_numeric(table[name], errors="coerce").astype(np.float64)
@@ -101,6 +101,21 @@ def placeholder_rows(table: pd.DataFrame, columns: Columns) -> pd.Index:
     o, h, low, c, v = (table[n] for n in names)  # type: ignore[index]
     flat = (v == 0) & (o == h) & (h == low) & (low == c)
     return table.index[flat.to_numpy()]
+
+
+def ohlc_series(
+    table: pd.DataFrame, columns: Columns, path: Path | str
+) -> tuple[pd.Series, pd.Series | None, pd.Index]:
+    """Return close, open (None if absent) and the placeholder dates, set to NaN in both."""
+    close = _column(table, columns.close, path)
+    has_open = columns.open is not None and columns.open in table.columns
+    opened = _column(table, columns.open, path) if has_open else None  # type: ignore[arg-type]
+    fake = placeholder_rows(table, columns)
+    if len(fake):
+        close.loc[fake] = np.nan
+        if opened is not None:
+            opened.loc[fake] = np.nan
+    return close, opened, fake
 
 
 def _symbol_path(spec: FileSpec, symbol: str) -> Path:
@@ -162,18 +177,11 @@ def load_files_market(
         for symbol in symbols:
             path = _symbol_path(spec, symbol)
             table = _dated(read_table(path), spec.columns.date, path)
-            close = _column(table, spec.columns.close, path)
-            has_open = spec.columns.open is not None and spec.columns.open in table.columns
-            opened = _column(table, spec.columns.open, path) if has_open else None  # type: ignore[arg-type]
-            fake = placeholder_rows(table, spec.columns)
-            if len(fake):
-                close.loc[fake] = np.nan
-                if opened is not None:
-                    opened.loc[fake] = np.nan
-                flagged += [(symbol, d) for d in fake if start <= d <= end]
+            close, opened, fake = ohlc_series(table, spec.columns, path)
             closes[symbol] = close
             if opened is not None:
                 opens[symbol] = opened
+            flagged += [(symbol, d) for d in fake if start <= d <= end]
 
     fx = {}
     for currency, item in spec.fx.items():

@@ -1,0 +1,244 @@
+"""The `yahoo` source: yfinance downloads of adjusted OHLCV, cached on disk as parquet.
+
+Each symbol (stock, index or fx pair such as ``HKD=X``) is cached in one parquet file,
+``<cache>/<symbol>.parquet``, holding all its fields (open, high, low, close, volume)
+and, in the file's metadata, the date range that was requested, so a later request
+knows which part it still lacks. The fields are always fetched together, so one file
+per symbol keeps them consistent and is written atomically.
+
+`_download` is the only function that touches the network; tests replace it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+import pandas as pd
+
+from engine.data.files import Columns, ohlc_series
+from engine.data.market import Market, assemble_market, asset_info
+from engine.errors import DataError
+
+FIELDS = ("open", "high", "low", "close", "volume")
+_META_KEY = b"eastwind"
+
+
+def default_cache_dir() -> Path:
+    """Return the user's cache folder for eastwind's downloads."""
+    root = os.environ.get("EASTWIND_CACHE") or os.environ.get("XDG_CACHE_HOME")
+    return (
+        Path(root) / "eastwind" / "yahoo" if root else Path.home() / ".cache" / "eastwind" / "yahoo"
+    )
+
+
+def _download(symbols: list[str], start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+    """Download adjusted daily OHLCV with yfinance; `end` is inclusive."""
+    import yfinance as yf
+
+    return yf.download(
+        symbols,
+        start=start.strftime("%Y-%m-%d"),
+        end=(end + pd.Timedelta(days=1)).strftime("%Y-%m-%d"),
+        auto_adjust=True,
+        actions=False,
+        group_by="column",
+        progress=False,
+        threads=False,
+        multi_level_index=True,
+    )
+
+
+def split_download(frame: pd.DataFrame, symbols: Iterable[str]) -> dict[str, pd.DataFrame]:
+    """Split a yfinance frame into one ``[dates, FIELDS]`` frame per symbol.
+
+    Accepts MultiIndex columns in either order (field, ticker) or (ticker, field) and
+    flat columns for a single symbol; drops rows where a symbol has no field at all.
+    """
+    symbols = list(symbols)
+    out: dict[str, pd.DataFrame] = {}
+    if frame is None or frame.empty:
+        return out
+    columns = frame.columns
+    for symbol in symbols:
+        if isinstance(columns, pd.MultiIndex):
+            level = next(
+                (i for i in range(columns.nlevels) if symbol in columns.get_level_values(i)), None
+            )
+            if level is None:
+                continue
+            part = frame.xs(symbol, axis=1, level=level)
+        elif len(symbols) == 1:
+            part = frame
+        else:
+            raise DataError(f"yfinance returned flat columns for {len(symbols)} symbols")
+        part = part.rename(columns=lambda c: str(c).lower().replace(" ", "_"))
+        missing = [f for f in ("close",) if f not in part.columns]
+        if missing:
+            raise DataError(f"{symbol}: the download has no {missing[0]} column")
+        part = part.reindex(columns=list(FIELDS)).astype("float64")
+        index = pd.DatetimeIndex(part.index)
+        if index.tz is not None:
+            index = index.tz_localize(None)
+        part.index = pd.DatetimeIndex(index.normalize(), name="date")
+        part = part.dropna(how="all")
+        out[symbol] = part[~part.index.duplicated(keep="last")].sort_index()
+    return out
+
+
+class YahooCache:
+    """A folder of per-symbol parquet files with the date range each one covers."""
+
+    def __init__(self, folder: Path | str | None = None) -> None:
+        self.folder = Path(folder) if folder else default_cache_dir()
+
+    def path(self, symbol: str) -> Path:
+        """Return the cache file of `symbol`."""
+        safe = symbol.replace("/", "_").replace("^", "_idx_")
+        return self.folder / f"{safe}.parquet"
+
+    def read(self, symbol: str) -> tuple[pd.DataFrame, tuple[pd.Timestamp, pd.Timestamp]] | None:
+        """Return the cached frame and the requested range it covers, or None."""
+        import pyarrow.parquet as pq
+
+        path = self.path(symbol)
+        if not path.exists():
+            return None
+        try:
+            table = pq.read_table(path)
+        except (OSError, ValueError) as exc:
+            raise DataError(
+                f"{symbol}: cache file {path} is unreadable ({exc}); delete it"
+            ) from None
+        meta = json.loads((table.schema.metadata or {}).get(_META_KEY, b"{}"))
+        frame = table.to_pandas()
+        if not meta:
+            return frame, (frame.index.min(), frame.index.max())
+        return frame, (pd.Timestamp(meta["start"]), pd.Timestamp(meta["end"]))
+
+    def write(
+        self, symbol: str, frame: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp
+    ) -> None:
+        """Write `frame` as the cache of `symbol` covering [start, end], atomically."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        self.folder.mkdir(parents=True, exist_ok=True)
+        table = pa.Table.from_pandas(frame, preserve_index=True)
+        meta = dict(table.schema.metadata or {})
+        meta[_META_KEY] = json.dumps({"start": str(start.date()), "end": str(end.date())}).encode()
+        table = table.replace_schema_metadata(meta)
+        fd, tmp = tempfile.mkstemp(dir=self.folder, suffix=".tmp")
+        os.close(fd)
+        try:
+            pq.write_table(table, tmp)
+            os.replace(tmp, self.path(symbol))
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+
+def fetch(
+    symbols: Iterable[str],
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    cache: YahooCache,
+    offline: bool = False,
+) -> dict[str, pd.DataFrame]:
+    """Return OHLCV per symbol for [start, end], downloading only what the cache lacks.
+
+    A symbol whose cache covers the range is read with no network. Otherwise the missing
+    head and tail are downloaded and merged into the cache (a top-up). When a download
+    fails, a symbol with cached data keeps what the cache has; one without raises.
+
+    Raises
+    ------
+    DataError
+        Naming the symbol, when neither the network nor the cache has it.
+    """
+    result: dict[str, pd.DataFrame] = {}
+    for symbol in symbols:
+        cached = cache.read(symbol)
+        frame, (have_start, have_end) = cached if cached else (None, (None, None))
+        gaps = []
+        if frame is None:
+            gaps.append((start, end))
+        else:
+            if start < have_start:
+                gaps.append((start, have_start - pd.Timedelta(days=1)))
+            if end > have_end:
+                gaps.append((have_end + pd.Timedelta(days=1), end))
+        errors = []
+        for gap_start, gap_end in gaps if not offline else []:
+            try:
+                got = split_download(_download([symbol], gap_start, gap_end), [symbol]).get(symbol)
+            except DataError:
+                raise
+            except Exception as exc:  # the network, yfinance or Yahoo said no
+                errors.append(f"{type(exc).__name__}: {exc}")
+                continue
+            if got is None or got.empty:
+                errors.append(f"no rows for {gap_start.date()}..{gap_end.date()}")
+                if frame is None:
+                    continue
+            parts = [p for p in (frame, got) if p is not None and not p.empty]
+            frame = pd.concat(parts).sort_index() if parts else frame
+            frame = frame[~frame.index.duplicated(keep="last")]
+            have_start = min(gap_start, have_start) if have_start is not None else gap_start
+            have_end = max(gap_end, have_end) if have_end is not None else gap_end
+            cache.write(symbol, frame, have_start, have_end)
+        if frame is None or frame.loc[start:end].empty:
+            why = "; ".join(errors) or ("offline" if offline else "no data")
+            raise DataError(
+                f"{symbol}: not in the cache {cache.folder} and the download failed ({why}); "
+                "check the symbol, or run `eastwind data fetch CONFIG` with network"
+            )
+        result[symbol] = frame.loc[start:end]
+    return result
+
+
+def fx_pair(currency: str, base_currency: str) -> tuple[str, str]:
+    """Return the Yahoo symbol of `currency` in `base_currency` and how it is quoted."""
+    if base_currency == "USD":
+        return f"{currency}=X", "units_per_base"  # HKD=X is HKD per USD
+    return f"{currency}{base_currency}=X", "base_per_unit"  # USDHKD=X is HKD per USD
+
+
+def load_yahoo_market(
+    symbols: list[str],
+    *,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    base_currency: str,
+    cache: YahooCache,
+    metadata: dict[str, dict[str, object]] | None = None,
+    offline: bool = False,
+) -> Market:
+    """Build a `Market` from Yahoo prices (through the cache) and the fx pairs it needs."""
+    info = {s: asset_info(s, metadata) for s in symbols}
+    frames = fetch(symbols, start, end, cache, offline=offline)
+    closes, opens, flagged = {}, {}, []
+    for symbol, frame in frames.items():
+        close, opened, fake = ohlc_series(frame, Columns(), f"yahoo {symbol}")
+        closes[symbol], opens[symbol] = close, opened
+        flagged += [(symbol, d) for d in fake]
+    fx = {}
+    for currency in sorted({i.currency for i in info.values()} - {base_currency}):
+        pair, quote = fx_pair(currency, base_currency)
+        rate = fetch([pair], start - pd.Timedelta(days=10), end, cache, offline=offline)[pair]
+        close = rate["close"].dropna()
+        fx[currency] = 1.0 / close if quote == "units_per_base" else close
+    return assemble_market(
+        closes,
+        opens,
+        info,
+        fx,
+        base_currency=base_currency,
+        source="yahoo",
+        start=start,
+        end=end,
+        placeholders=flagged,
+    )

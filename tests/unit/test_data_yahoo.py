@@ -1,0 +1,110 @@
+"""The yahoo source without network: only `_download` is replaced, by frames shaped like
+yfinance's own output (``Price``/``Ticker`` MultiIndex columns, a ``Date`` index)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from engine.data import yahoo
+from engine.data.yahoo import YahooCache, fetch, load_yahoo_market, split_download
+from engine.errors import DataError
+
+FIELDS = ["Close", "High", "Low", "Open", "Volume"]
+
+
+def yf_frame(symbols: list[str], start: str, end: str, multi: bool = True) -> pd.DataFrame:
+    """A frame laid out as yfinance 1.x returns it for `symbols` (end inclusive here)."""
+    dates = pd.bdate_range(start, end, name="Date")
+    data = {}
+    for k, symbol in enumerate(symbols):
+        base = 100.0 + 10 * k + np.arange(len(dates))
+        for field in FIELDS:
+            value = base * 10 if field == "Volume" else base + {"High": 1, "Low": -1}.get(field, 0)
+            data[(field, symbol)] = value
+    frame = pd.DataFrame(data, index=dates)
+    frame.columns = pd.MultiIndex.from_tuples(frame.columns, names=["Price", "Ticker"])
+    if not multi:
+        frame.columns = frame.columns.droplevel("Ticker")
+    return frame
+
+
+class FakeYahoo:
+    """Stands in for the network: serves yf_frame, records calls, can be switched off."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[tuple[str, ...], pd.Timestamp, pd.Timestamp]] = []
+        self.online = True
+
+    def __call__(self, symbols, start, end):
+        self.calls.append((tuple(symbols), start, end))
+        if not self.online:
+            raise ConnectionError("no network")
+        return yf_frame(list(symbols), str(start.date()), str(end.date()))
+
+
+@pytest.fixture
+def fake(monkeypatch):
+    network = FakeYahoo()
+    monkeypatch.setattr(yahoo, "_download", network)
+    return network
+
+
+def test_split_download_with_multi_symbol_frame_returns_lowercase_fields_per_symbol():
+    parts = split_download(yf_frame(["AAA", "BBB"], "2024-01-01", "2024-01-05"), ["AAA", "BBB"])
+    assert list(parts["BBB"].columns) == ["open", "high", "low", "close", "volume"]
+    assert parts["BBB"]["close"].iloc[0] == 110.0 and parts["AAA"]["high"].iloc[0] == 101.0
+
+
+def test_split_download_with_single_symbol_flat_or_multiindex_gives_same_frame():
+    flat = split_download(yf_frame(["AAA"], "2024-01-01", "2024-01-05", multi=False), ["AAA"])
+    multi = split_download(yf_frame(["AAA"], "2024-01-01", "2024-01-05"), ["AAA"])
+    pd.testing.assert_frame_equal(flat["AAA"], multi["AAA"])
+
+
+def test_fetch_with_empty_cache_downloads_then_reuses_cache_offline(tmp_path, fake):
+    cache = YahooCache(tmp_path)
+    start, end = pd.Timestamp("2024-01-01"), pd.Timestamp("2024-03-29")
+    first = fetch(["AAA"], start, end, cache)
+    assert len(fake.calls) == 1 and cache.path("AAA").exists()
+
+    fake.online = False
+    again = fetch(["AAA"], start, end, cache)
+    assert len(fake.calls) == 1  # served from the cache, no network call
+    pd.testing.assert_frame_equal(first["AAA"], again["AAA"], check_freq=False)
+
+
+def test_fetch_with_longer_window_tops_up_only_the_missing_tail(tmp_path, fake):
+    cache = YahooCache(tmp_path)
+    fetch(["AAA"], pd.Timestamp("2024-01-01"), pd.Timestamp("2024-02-29"), cache)
+    result = fetch(["AAA"], pd.Timestamp("2024-01-01"), pd.Timestamp("2024-03-29"), cache)
+    assert fake.calls[-1][1:] == (pd.Timestamp("2024-03-01"), pd.Timestamp("2024-03-29"))
+    assert result["AAA"].index[-1] == pd.Timestamp("2024-03-29")
+    assert result["AAA"].index.is_unique and result["AAA"].index.is_monotonic_increasing
+
+
+def test_fetch_with_no_network_and_no_cache_names_the_symbol(tmp_path, fake):
+    fake.online = False
+    with pytest.raises(DataError, match=r"9988\.HK: not in the cache .*eastwind data fetch"):
+        fetch(
+            ["9988.HK"],
+            pd.Timestamp("2024-01-01"),
+            pd.Timestamp("2024-02-01"),
+            YahooCache(tmp_path),
+        )
+
+
+def test_load_yahoo_market_with_hk_asset_fetches_hkd_pair_and_inverts_it(tmp_path, fake):
+    market = load_yahoo_market(
+        ["0700.HK", "QQQ"],
+        start=pd.Timestamp("2024-01-02"),
+        end=pd.Timestamp("2024-01-31"),
+        base_currency="USD",
+        cache=YahooCache(tmp_path),
+    )
+    assert ("HKD=X",) in [c[0] for c in fake.calls]
+    pair_call = next(c for c in fake.calls if c[0] == ("HKD=X",))
+    raw = yf_frame(["HKD=X"], str(pair_call[1].date()), "2024-01-31")[("Close", "HKD=X")]
+    assert market.fx.at[pd.Timestamp("2024-01-10"), "HKD"] == 1.0 / raw.loc["2024-01-10"]
+    assert market.source == "yahoo" and market.lot_size["0700.HK"] == 100
