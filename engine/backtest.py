@@ -45,10 +45,11 @@ class BacktestResult:
         return self.simulation.value
 
 
-def load_market(config: RunConfig) -> Market:
+def load_market(config: RunConfig, offline: bool = False) -> Market:
     """Build the market the config's ``data`` section describes.
 
-    Relative file paths are taken from the folder of the config file.
+    Relative file paths are taken from the folder of the config file. With `offline`,
+    the yahoo source reads its cache only.
     """
     data = config.data
     start, end = pd.Timestamp(data.start), pd.Timestamp(data.end)
@@ -67,6 +68,7 @@ def load_market(config: RunConfig) -> Market:
             base_currency=data.base_currency,
             cache=cache,
             metadata=metadata,
+            offline=offline,
         )
     spec = FileSpec(
         root=here / str(data.path),

@@ -18,9 +18,10 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from engine.backtest import BacktestResult, run
+from engine.backtest import BacktestResult, load_market, run
 from engine.config import load_config
-from engine.errors import BacktestError
+from engine.data.coverage import coverage
+from engine.errors import BacktestError, ConfigError
 
 EXIT_USER_ERROR = 2
 
@@ -85,6 +86,30 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _data(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    if args.action == "fetch" and config.data.source != "yahoo":
+        raise ConfigError(
+            f"{args.config}: data.source: 'fetch' fills the yahoo cache, but the source is "
+            f"{config.data.source!r}; set data.source: yahoo"
+        )
+    market = load_market(config, offline=args.action == "show")
+    table = Table(
+        title=f"{config.name}: {market.source} data"
+        + (" [bold yellow](SYNTHETIC DATA)[/]" if market.is_synthetic else "")
+    )
+    frame = coverage(market)
+    for column in frame.columns:
+        table.add_column(column, justify="left" if column in ("symbol", "exchange") else "right")
+    for row in frame.itertuples(index=False):
+        table.add_row(*(str(v) for v in row))
+    console = Console()
+    console.print(table)
+    for symbol, day in market.placeholders:
+        console.print(f"placeholder row (not traded): {symbol} {day.date()}")
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="eastwind",
@@ -102,6 +127,17 @@ def _parser() -> argparse.ArgumentParser:
     run_cmd.add_argument("--out", help="output folder (default: report.out or out/<name>)")
     run_cmd.add_argument("--quiet", action="store_true", help="print nothing on success")
     run_cmd.set_defaults(handler=_run)
+    data_cmd = commands.add_parser(
+        "data",
+        help="fill the price cache or show coverage",
+        description="fetch: download the config's symbols into the yahoo cache. "
+        "show: print coverage per symbol (first/last date, rows, gaps, placeholder rows) "
+        "without touching the network.",
+        epilog="example: eastwind data fetch configs/hk_ai_vs_nasdaq.yaml",
+    )
+    data_cmd.add_argument("action", choices=["fetch", "show"])
+    data_cmd.add_argument("config", help="path to the YAML config")
+    data_cmd.set_defaults(handler=_data)
     return parser
 
 

@@ -1,0 +1,57 @@
+"""Coverage of a market per symbol: first and last date, rows, gaps and placeholder rows.
+
+A gap is a session of the symbol's exchange (from exchange-calendars) between its first
+and last price on which it has no price: a suspension, a missing row, or a placeholder
+row that was set aside. Exchanges without a known calendar fall back to the market's
+own dates.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import pandas as pd
+
+from engine.data.market import Market
+
+
+@lru_cache(maxsize=16)
+def _sessions(mic: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DatetimeIndex | None:
+    import exchange_calendars as xcals
+
+    try:
+        calendar = xcals.get_calendar(mic, start=start, end=end)
+    except (xcals.errors.InvalidCalendarName, xcals.errors.DateOutOfBounds, ValueError):
+        return None
+    sessions = calendar.sessions_in_range(calendar.first_session, calendar.last_session)
+    return pd.DatetimeIndex(sessions).tz_localize(None)
+
+
+def coverage(market: Market) -> pd.DataFrame:
+    """Return one row per symbol: exchange, first, last, rows, gaps, placeholders."""
+    flagged = pd.Series([s for s, _ in market.placeholders], dtype=object).value_counts()
+    rows = []
+    for symbol in market.symbols:
+        prices = market.close[symbol].dropna()
+        first, last = prices.index[0], prices.index[-1]
+        mic = market.exchange.get(symbol, "")
+        sessions = _sessions(mic, first, last) if mic else None
+        expected = (
+            sessions
+            if sessions is not None
+            else market.index[(market.index >= first) & (market.index <= last)]
+        )
+        rows.append(
+            {
+                "symbol": symbol,
+                "exchange": mic or "?",
+                "currency": market.currency[symbol],
+                "lot": market.lot_size[symbol],
+                "first": first.date(),
+                "last": last.date(),
+                "rows": len(prices),
+                "gaps": len(expected.difference(prices.index)),
+                "placeholders": int(flagged.get(symbol, 0)),
+            }
+        )
+    return pd.DataFrame(rows)

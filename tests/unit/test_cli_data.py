@@ -1,0 +1,71 @@
+"""`eastwind data fetch|show`: coverage per symbol, placeholders, and the yahoo cache."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from engine.cli import main
+from engine.data import yahoo
+from tests.unit.test_data_yahoo import FakeYahoo
+
+ROOT = Path(__file__).resolve().parents[2]
+REAL = ROOT.parent / "shared" / "data" / "real"
+
+
+def _config(tmp_path: Path, data: dict) -> Path:
+    path = tmp_path / "c.yaml"
+    document = {"name": "c", "data": data, "strategy": {"name": "equal_weight"}}
+    path.write_text(yaml.safe_dump(document))
+    return path
+
+
+@pytest.mark.skipif(not REAL.exists(), reason="shared real data is absent")
+def test_data_show_with_real_hk_files_lists_coverage_and_placeholder_rows(tmp_path, capsys):
+    config = _config(
+        tmp_path,
+        {
+            "source": "csv",
+            "path": str(REAL),
+            "symbols": ["0700.HK"],
+            "start": "2024-12-01",
+            "end": "2025-01-31",
+            "files": {"0700.HK": "hk/0700.HK.csv"},
+            "fx": {"HKD": {"file": "fx/USDHKD.csv", "quote": "units_per_base"}},
+        },
+    )
+    assert main(["data", "show", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert "placeholder row (not traded): 0700.HK 2024-12-31" in out
+    assert "XHKG" in out
+
+
+def test_data_fetch_with_yahoo_source_fills_cache_then_show_works_offline(
+    tmp_path, monkeypatch, capsys
+):
+    network = FakeYahoo()
+    monkeypatch.setattr(yahoo, "_download", network)
+    config = _config(
+        tmp_path,
+        {
+            "source": "yahoo",
+            "cache": "cache",
+            "symbols": ["AAPL", "MSFT"],
+            "start": "2024-01-02",
+            "end": "2024-02-29",
+        },
+    )
+    assert main(["data", "fetch", str(config)]) == 0
+    assert (tmp_path / "cache" / "AAPL.parquet").exists()
+    network.online = False
+    calls = len(network.calls)
+    assert main(["data", "show", str(config)]) == 0
+    assert len(network.calls) == calls  # show never touches the network
+    assert "AAPL" in capsys.readouterr().out
+
+
+def test_data_fetch_with_non_yahoo_source_exits_2_naming_the_setting(capsys):
+    assert main(["data", "fetch", str(ROOT / "configs" / "demo.yaml")]) == 2
+    assert "data.source" in capsys.readouterr().err
