@@ -55,7 +55,12 @@ def load_market(config: RunConfig, offline: bool = False) -> Market:
     start, end = pd.Timestamp(data.start), pd.Timestamp(data.end)
     if data.source == "synthetic":
         return synthetic_market(
-            data.symbols, start, end, seed=data.seed, base_currency=data.base_currency
+            data.symbols,
+            start,
+            end,
+            seed=data.seed,
+            base_currency=data.base_currency,
+            flow_link=data.flow_link,
         )
     here = config.path.parent if config.path else Path.cwd()
     metadata = {s: m.model_dump(exclude_none=True) for s, m in data.metadata.items()}

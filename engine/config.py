@@ -66,6 +66,9 @@ class DataConfig(_Model):
     start: dt.date
     end: dt.date
     seed: int = 7
+    flow_link: Annotated[float, Field(ge=0.0, le=2.0)] = Field(
+        default=0.1, description="synthetic: strength of the flow -> next-week return link"
+    )
     base_currency: Literal["USD", "HKD"] = "USD"
     path: str | None = Field(default=None, description="csv: folder, relative to the config")
     cache: str | None = Field(default=None, description="yahoo: cache folder (default: user cache)")

@@ -1,27 +1,76 @@
-"""The offline synthetic source: a seeded factor model.
+"""The offline synthetic source: a seeded, regime-switching factor model.
 
-The model is deliberately small for now (market and region factors with volatility
-clustering, fat-tailed idiosyncratic noise, HKD held in its band). Each series is
-generated on one fixed business-day grid and seeded from a stable hash of
-(seed, component), so a symbol's prices on a date do not depend on the requested
-window or on the other symbols, as with real data. Every market it builds is
-labelled ``source="synthetic"``.
+Daily log returns on one weekday grid (2000-01-03 .. 2035-12-31)::
+
+    r[i, t] = drift_i + beta_i * (market_t + region_t) + sector_t + idio[i, t] + flow_effect[i, t]
+
+- ``market`` switches between a calm and a stressed regime (a two-state Markov chain:
+  higher volatility and a negative drift in stress); every factor and every
+  idiosyncratic series has GARCH(1,1)-like volatility clustering and Student-t shocks
+  (fat tails).
+- Each asset trades on its exchange's sessions (exchange-calendars: XHKG and XNYS have
+  different holidays); returns on days the exchange is closed accrue into the next
+  session. Known late listings start at their listing date; Hong Kong stocks have
+  occasional suspensions (NaN runs) after which the price resumes where the latent
+  path went.
+- USD/HKD stays inside the 7.75-7.85 band.
+- ``southbound_net_buy`` (HKD millions, per HK stock) is a noisy read of a persistent
+  latent signal that also drives the stock's return over the next week; `flow_link`
+  sets the strength (0 removes the link).
+
+Every component is seeded from a SHA-256 of (seed, component name) and generated on the
+whole grid, so a symbol's series on a date depends on neither the window nor the other
+symbols requested, as with real data. Every market built here is labelled synthetic.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
 
-from engine.data.market import Market, asset_info
+from engine.data.market import Market, assemble_market, asset_info
 from engine.errors import DataError
 
-_GRID_START = pd.Timestamp("2000-01-03")
-_GRID_END = pd.Timestamp("2035-12-31")
-_TRADING_DAYS = 252.0
+GRID_START = pd.Timestamp("2000-01-03")
+GRID_END = pd.Timestamp("2035-12-31")
+_DAYS = 252.0
+FLOW_HORIZON = 5  # bars over which a flow signal feeds into returns
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How a synthetic asset behaves: factor loadings, noise and listing date."""
+
+    sector: str
+    beta: float
+    idio_vol: float
+    drift: float
+    listed: str | None = None
+
+
+_PROFILES: dict[str, Profile] = {
+    "0700.HK": Profile("china_internet", 1.1, 0.25, 0.06, None),
+    "9988.HK": Profile("china_internet", 1.2, 0.30, 0.02, "2019-11-26"),
+    "1810.HK": Profile("china_hardware", 1.2, 0.35, 0.06, "2018-07-09"),
+    "1024.HK": Profile("china_internet", 1.3, 0.40, -0.02, "2021-02-05"),
+    "3690.HK": Profile("china_internet", 1.3, 0.35, 0.04, "2018-09-20"),
+    "9618.HK": Profile("china_internet", 1.1, 0.30, 0.02, "2020-06-18"),
+    "9999.HK": Profile("china_internet", 1.0, 0.28, 0.05, "2020-06-11"),
+    "QQQ": Profile("us_tech", 1.0, 0.02, 0.09, None),
+    "SPY": Profile("broad", 0.9, 0.01, 0.07, None),
+    "AAPL": Profile("us_tech", 1.0, 0.20, 0.12, None),
+    "MSFT": Profile("us_tech", 1.0, 0.18, 0.12, None),
+    "NVDA": Profile("us_semis", 1.5, 0.35, 0.20, None),
+    "AMZN": Profile("us_tech", 1.2, 0.25, 0.10, None),
+    "GOOGL": Profile("us_tech", 1.0, 0.22, 0.10, "2004-08-19"),
+    "META": Profile("us_tech", 1.2, 0.30, 0.10, "2012-05-18"),
+    "TSLA": Profile("us_auto", 1.6, 0.50, 0.15, "2010-06-29"),
+}
 
 
 def _rng(seed: int, component: str) -> np.random.Generator:
@@ -29,21 +78,112 @@ def _rng(seed: int, component: str) -> np.random.Generator:
     return np.random.default_rng(int.from_bytes(digest[:8], "little"))
 
 
+def _profile(seed: int, symbol: str, exchange: str) -> Profile:
+    if symbol in _PROFILES:
+        return _PROFILES[symbol]
+    rng = _rng(seed, f"profile:{symbol}")
+    sector = "china_internet" if exchange == "XHKG" else "us_tech"
+    return Profile(sector, rng.uniform(0.8, 1.3), rng.uniform(0.15, 0.35), rng.uniform(0, 0.1))
+
+
+@lru_cache(maxsize=1)
 def _grid() -> pd.DatetimeIndex:
-    return pd.bdate_range(_GRID_START, _GRID_END)
+    return pd.bdate_range(GRID_START, GRID_END)
 
 
-def _factor(seed: int, name: str, n: int, annual_vol: float) -> np.ndarray:
-    """Daily factor returns with GARCH-like volatility clustering."""
-    rng = _rng(seed, f"factor:{name}")
-    shocks = rng.standard_t(df=5, size=n) / np.sqrt(5.0 / 3.0)
-    daily = annual_vol / np.sqrt(_TRADING_DAYS)
+@lru_cache(maxsize=8)
+def _sessions(exchange: str) -> pd.DatetimeIndex:
+    import exchange_calendars as xcals
+
+    mic = exchange if exchange in ("XHKG", "XNYS", "XNAS") else "XNYS"
+    calendar = xcals.get_calendar(mic, start=GRID_START, end=GRID_END)
+    return pd.DatetimeIndex(calendar.sessions).tz_localize(None)
+
+
+def _garch(rng: np.random.Generator, n: int, annual_vol: float, df: float = 4.0) -> np.ndarray:
+    """Student-t shocks with GARCH(1,1) variance (unit long-run variance scaled to vol)."""
+    shocks = rng.standard_t(df, size=n) / np.sqrt(df / (df - 2.0))
+    daily_var = (annual_vol / np.sqrt(_DAYS)) ** 2
     out = np.empty(n, dtype=np.float64)
-    variance = daily**2
+    var = daily_var
     for t in range(n):
-        out[t] = np.sqrt(variance) * shocks[t]
-        variance = 0.05 * daily**2 + 0.85 * variance + 0.10 * out[t] ** 2
+        out[t] = np.sqrt(var) * shocks[t]
+        var = 0.04 * daily_var + 0.86 * var + 0.10 * out[t] ** 2
     return out
+
+
+@lru_cache(maxsize=32)
+def _market_factor(seed: int) -> np.ndarray:
+    rng = _rng(seed, "factor:market")
+    n = len(_grid())
+    stress = np.zeros(n, dtype=bool)
+    state = False
+    draws = rng.random(n)
+    for t in range(n):  # calm -> stress 1% a day, stress -> calm 4% a day
+        state = draws[t] < (0.96 if state else 0.01)
+        stress[t] = state
+    base = _garch(rng, n, 0.13)
+    return np.where(stress, 2.0 * base - 0.25 / _DAYS, base + 0.02 / _DAYS)
+
+
+@lru_cache(maxsize=64)
+def _factor(seed: int, name: str, annual_vol: float) -> np.ndarray:
+    return _garch(_rng(seed, f"factor:{name}"), len(_grid()), annual_vol)
+
+
+@lru_cache(maxsize=8)
+def _usdhkd(seed: int) -> np.ndarray:
+    walk = np.cumsum(_rng(seed, "fx:USDHKD").normal(0.0, 0.04, len(_grid())))
+    return 7.80 + 0.045 * np.tanh(walk / 8.0)
+
+
+def _suspensions(rng: np.random.Generator, n: int, per_year: float) -> np.ndarray:
+    halted = np.zeros(n, dtype=bool)
+    for start in np.flatnonzero(rng.random(n) < per_year / _DAYS):
+        halted[start : start + 1 + rng.geometric(0.2)] = True
+    return halted
+
+
+def _asset(
+    seed: int, symbol: str, exchange: str, flow_link: float
+) -> tuple[pd.Series, pd.Series, pd.Series | None]:
+    """Return close and open on the asset's sessions, and its flow series (HK only)."""
+    grid = _grid()
+    n = len(grid)
+    p = _profile(seed, symbol, exchange)
+    region = "HK" if exchange == "XHKG" else "US"
+    rng = _rng(seed, f"asset:{symbol}")
+    log_ret = (
+        p.drift / _DAYS
+        + p.beta * (_market_factor(seed) + _factor(seed, f"region:{region}", 0.12))
+        + _factor(seed, f"sector:{p.sector}", 0.10)
+        + _garch(rng, n, p.idio_vol)
+    )
+    flows = None
+    if region == "HK":
+        frng = _rng(seed, f"flow:{symbol}")
+        signal = np.zeros(n)
+        noise = frng.normal(size=n)
+        for t in range(1, n):  # persistent latent demand, AR(1)
+            signal[t] = 0.9 * signal[t - 1] + np.sqrt(1 - 0.81) * noise[t]
+        daily_idio = p.idio_vol / np.sqrt(_DAYS)
+        effect = flow_link * daily_idio * signal
+        for k in range(1, FLOW_HORIZON + 1):  # today's demand moves the next week's prices
+            log_ret[k:] += effect[:-k] / FLOW_HORIZON
+        flows = pd.Series(300.0 * (signal + 1.5 * frng.normal(size=n)), index=grid)
+
+    level = np.exp(np.cumsum(log_ret)) * _rng(seed, f"level:{symbol}").uniform(20.0, 400.0)
+    gap = _rng(seed, f"open:{symbol}").normal(0.0, 0.004, n)
+    opened = np.concatenate(([level[0]], level[:-1])) * np.exp(gap)
+    halted = _suspensions(_rng(seed, f"halt:{symbol}"), n, 0.3 if region == "HK" else 0.0)
+    listed = pd.Timestamp(p.listed) if p.listed else GRID_START
+    keep = (~halted) & (grid >= listed)
+    sessions = _sessions(exchange)
+    close = pd.Series(np.where(keep, level, np.nan), index=grid).reindex(sessions)
+    open_ = pd.Series(np.where(keep, opened, np.nan), index=grid).reindex(sessions)
+    if flows is not None:
+        flows = flows.where(keep).reindex(sessions)
+    return close, open_, flows
 
 
 def synthetic_market(
@@ -52,6 +192,7 @@ def synthetic_market(
     end: str | pd.Timestamp,
     seed: int = 7,
     base_currency: str = "USD",
+    flow_link: float = 0.1,
 ) -> Market:
     """Build a deterministic synthetic market for `symbols` between `start` and `end`.
 
@@ -65,12 +206,15 @@ def synthetic_market(
         Seed of every random component; the same seed gives identical data.
     base_currency
         ``"USD"`` or ``"HKD"``: the currency the fx columns convert into.
+    flow_link
+        Strength of the link from southbound flows to the next week's returns, in units
+        of the stock's daily idiosyncratic volatility (0 = no link).
 
     Raises
     ------
     DataError
-        For an empty or duplicated symbol list, a window outside the grid, or
-        `start` after `end`.
+        For an empty or duplicated symbol list, a window outside the grid, `start`
+        after `end`, or a symbol with no price in the window (e.g. not yet listed).
     """
     if not symbols:
         raise DataError("no symbols requested; list at least one under data.symbols")
@@ -80,56 +224,34 @@ def synthetic_market(
     start_ts, end_ts = pd.Timestamp(start), pd.Timestamp(end)
     if start_ts > end_ts:
         raise DataError(f"start {start_ts.date()} is after end {end_ts.date()}")
-    if start_ts < _GRID_START or end_ts > _GRID_END:
+    if start_ts < GRID_START or end_ts > GRID_END:
         raise DataError(
-            f"synthetic data covers {_GRID_START.date()} .. {_GRID_END.date()}; "
+            f"synthetic data covers {GRID_START.date()} .. {GRID_END.date()}; "
             f"the window {start_ts.date()} .. {end_ts.date()} is outside it"
         )
     if base_currency not in ("USD", "HKD"):
         raise DataError(f"base currency {base_currency!r} is not supported; use USD or HKD")
 
-    grid = _grid()
-    n = len(grid)
-    market = _factor(seed, "market", n, 0.14)
-    regions = {"HK": _factor(seed, "region:HK", n, 0.16), "US": _factor(seed, "region:US", n, 0.08)}
-
-    closes, opens = {}, {}
+    info = {s: asset_info(s) for s in symbols}
+    closes, opens, flows = {}, {}, {}
     for symbol in symbols:
-        info = asset_info(symbol)
-        rng = _rng(seed, f"asset:{symbol}")
-        beta = rng.uniform(0.8, 1.3)
-        idio_vol = rng.uniform(0.15, 0.35) / np.sqrt(_TRADING_DAYS)
-        drift = rng.uniform(0.0, 0.10) / _TRADING_DAYS
-        idio = rng.standard_t(df=4, size=n) / np.sqrt(2.0) * idio_vol
-        region = "HK" if info.exchange == "XHKG" else "US"
-        log_ret = drift + beta * market + regions[region] + idio
-        level = rng.uniform(20.0, 400.0)
-        close = level * np.exp(np.cumsum(log_ret))
-        gap = rng.normal(0.0, 0.004, size=n)
-        opens[symbol] = np.concatenate(([close[0]], close[:-1])) * np.exp(gap)
-        closes[symbol] = close
-
-    window = (grid >= start_ts) & (grid <= end_ts)
-    if not window.any():
-        raise DataError(f"no business days between {start_ts.date()} and {end_ts.date()}")
-    index = grid[window]
-    close_frame = pd.DataFrame(closes, index=grid).loc[index]
-    open_frame = pd.DataFrame(opens, index=grid).loc[index]
-
-    usdhkd = 7.80 + 0.045 * np.tanh(np.cumsum(_rng(seed, "fx:USDHKD").normal(0.0, 0.05, n)))
-    hkd_in_usd = pd.Series(1.0 / usdhkd, index=grid).loc[index]
-    if base_currency == "USD":
-        fx = pd.DataFrame({"HKD": hkd_in_usd})
-    else:
-        fx = pd.DataFrame({"USD": 1.0 / hkd_in_usd})
-
-    return Market(
-        close=close_frame,
-        open=open_frame,
-        currency={s: asset_info(s).currency for s in symbols},
-        lot_size={s: asset_info(s).lot_size for s in symbols},
-        exchange={s: asset_info(s).exchange for s in symbols},
-        fx=fx,
+        close, opened, flow = _asset(seed, symbol, info[symbol].exchange, flow_link)
+        closes[symbol], opens[symbol] = close, opened
+        if flow is not None:
+            flows[symbol] = flow
+    hkd_in_usd = pd.Series(1.0 / _usdhkd(seed), index=_grid())
+    fx = {"HKD": hkd_in_usd} if base_currency == "USD" else {"USD": 1.0 / hkd_in_usd}
+    extras: dict[str, pd.DataFrame | pd.Series] = {}
+    if flows:
+        extras["southbound_net_buy"] = pd.DataFrame(flows).reindex(columns=list(symbols))
+    return assemble_market(
+        closes,
+        opens,
+        info,
+        fx,
         base_currency=base_currency,
         source="synthetic",
+        start=start_ts,
+        end=end_ts,
+        extras=extras,
     )
