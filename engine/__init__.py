@@ -5,10 +5,12 @@ The public API::
     engine.simulate(close, weights, ...)   # arrays/frames in, SimulationResult out
     engine.load_config(path)               # YAML file -> validated RunConfig
     engine.run(config)                     # RunConfig -> BacktestResult (value, metrics, ...)
+    engine.load_market(config.data)        # the data section -> Market
 """
 
-from engine.backtest import BacktestResult, run
+from engine.backtest import BacktestResult, load_market, run
 from engine.config import RunConfig, load_config
+from engine.data import Market
 from engine.errors import (
     BacktestError,
     ConfigError,
@@ -27,12 +29,14 @@ __all__ = [
     "BatchResult",
     "ConfigError",
     "DataError",
+    "Market",
     "RunConfig",
     "SimulationError",
     "SimulationResult",
     "StrategyError",
     "__version__",
     "load_config",
+    "load_market",
     "run",
     "simulate",
 ]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from engine.config import RunConfig, validate_strategy_params
+from engine.config import DataConfig, RunConfig, validate_strategy_params
 from engine.data import (
     Columns,
     FileSpec,
@@ -45,13 +45,18 @@ class BacktestResult:
         return self.simulation.value
 
 
-def load_market(config: RunConfig, offline: bool = False) -> Market:
-    """Build the market the config's ``data`` section describes.
+def load_market(
+    config: RunConfig | DataConfig, offline: bool = False, base_dir: Path | None = None
+) -> Market:
+    """Build the market a config's ``data`` section describes.
 
-    Relative file paths are taken from the folder of the config file. With `offline`,
-    the yahoo source reads its cache only.
+    Relative file paths are taken from `base_dir`, else from the folder of the config
+    file, else from the working directory. With `offline`, the yahoo source reads its
+    cache only.
     """
-    data = config.data
+    data = config.data if isinstance(config, RunConfig) else config
+    if base_dir is None and isinstance(config, RunConfig) and config.path:
+        base_dir = config.path.parent
     start, end = pd.Timestamp(data.start), pd.Timestamp(data.end)
     if data.source == "synthetic":
         return synthetic_market(
@@ -62,7 +67,7 @@ def load_market(config: RunConfig, offline: bool = False) -> Market:
             base_currency=data.base_currency,
             flow_link=data.flow_link,
         )
-    here = config.path.parent if config.path else Path.cwd()
+    here = base_dir or Path.cwd()
     metadata = {s: m.model_dump(exclude_none=True) for s, m in data.metadata.items()}
     if data.source == "yahoo":
         cache = YahooCache(here / data.cache if data.cache else None)

@@ -11,6 +11,7 @@ from engine.data.market import (
     Market,
     assemble_market,
     asset_info,
+    market_from_frame,
 )
 from engine.data.synthetic import synthetic_market
 from engine.data.yahoo import YahooCache, load_yahoo_market
@@ -27,5 +28,6 @@ __all__ = [
     "asset_info",
     "load_files_market",
     "load_yahoo_market",
+    "market_from_frame",
     "synthetic_market",
 ]

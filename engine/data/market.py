@@ -121,6 +121,11 @@ class Market:
         """True when the prices are made up by the synthetic source."""
         return self.source == "synthetic"
 
+    @classmethod
+    def from_frame(cls, tidy: pd.DataFrame, **kwargs: object) -> Market:
+        """Build a market from a tidy frame; see `market_from_frame` for the arguments."""
+        return market_from_frame(tidy, **kwargs)  # type: ignore[arg-type]
+
     def to_frame(self) -> pd.DataFrame:
         """Return prices as a tidy frame: one row per (date, symbol) with open and close."""
         tidy = pd.concat(
@@ -132,6 +137,46 @@ class Market:
         )
         tidy.index.names = ["date", "symbol"]
         return tidy.dropna(how="all").reset_index()
+
+
+def market_from_frame(
+    tidy: pd.DataFrame,
+    *,
+    base_currency: str = "USD",
+    fx: Mapping[str, pd.Series] | None = None,
+    metadata: Mapping[str, Mapping[str, object]] | None = None,
+    source: str = "frame",
+) -> Market:
+    """Build a `Market` from a tidy frame with columns date, symbol, close and optionally open.
+
+    The inverse of `Market.to_frame`: metadata comes from the built-in table and
+    `metadata` overrides; foreign currencies need `fx` series.
+    """
+    missing = {"date", "symbol", "close"} - set(tidy.columns)
+    if missing:
+        raise DataError(f"tidy frame lacks columns {sorted(missing)}; it needs date, symbol, close")
+    frame = tidy.assign(date=pd.to_datetime(tidy["date"]))
+    if frame.duplicated(["date", "symbol"]).any():
+        row = frame[frame.duplicated(["date", "symbol"])].iloc[0]
+        raise DataError(f"{row['symbol']}: date {row['date'].date()} appears twice")
+    symbols = list(dict.fromkeys(frame["symbol"]))
+    closes, opens = {}, {}
+    for symbol, rows in frame.groupby("symbol", sort=False):
+        rows = rows.set_index("date").sort_index()
+        closes[symbol] = rows["close"].astype(np.float64)
+        if "open" in rows:
+            opens[symbol] = rows["open"].astype(np.float64)
+    dates = frame["date"]
+    return assemble_market(
+        {s: closes[s] for s in symbols},
+        opens,
+        {s: asset_info(s, metadata) for s in symbols},
+        dict(fx or {}),
+        base_currency=base_currency,
+        source=source,
+        start=dates.min(),
+        end=dates.max(),
+    )
 
 
 def check_series(symbol: str, prices: pd.Series, field_name: str = "close") -> None:

@@ -6,7 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine.data import synthetic_market
+import engine
+from engine.config import DataConfig
+from engine.data import Market, synthetic_market
 from engine.errors import DataError
 
 
@@ -114,3 +116,17 @@ def test_synthetic_southbound_flows_with_link_predict_next_week_returns():
     assert (
         "southbound_net_buy" in linked.extras and "AAPL" not in linked.extras["southbound_net_buy"]
     )
+
+
+def test_market_with_tidy_frame_round_trip_keeps_prices_and_metadata():
+    market = synthetic_market(["AAPL", "MSFT"], "2024-01-01", "2024-03-31", seed=2)
+    again = Market.from_frame(market.to_frame(), base_currency="USD")
+    pd.testing.assert_frame_equal(again.close, market.close, check_freq=False)
+    pd.testing.assert_frame_equal(again.open, market.open, check_freq=False)
+    assert again.lot_size == market.lot_size and again.currency == market.currency
+
+
+def test_load_market_with_data_section_only_builds_the_market():
+    data = DataConfig(symbols=["QQQ"], start="2024-01-01", end="2024-02-01")
+    market = engine.load_market(data)
+    assert market.symbols == ["QQQ"] and market.is_synthetic
