@@ -181,11 +181,11 @@ def fetch(
                 errors.append(f"{type(exc).__name__}: {exc}")
                 continue
             if got is None or got.empty:
+                # yfinance reports many failures as an empty frame: never record an empty
+                # answer as coverage, or a later run with network would not retry it
                 errors.append(f"no rows for {gap_start.date()}..{gap_end.date()}")
-                if frame is None:
-                    continue
-            parts = [p for p in (frame, got) if p is not None and not p.empty]
-            frame = pd.concat(parts).sort_index() if parts else frame
+                continue
+            frame = got if frame is None else pd.concat([frame, got]).sort_index()
             frame = frame[~frame.index.duplicated(keep="last")]
             have_start = min(gap_start, have_start) if have_start is not None else gap_start
             have_end = max(gap_end, have_end) if have_end is not None else gap_end

@@ -108,3 +108,17 @@ def test_load_yahoo_market_with_hk_asset_fetches_hkd_pair_and_inverts_it(tmp_pat
     raw = yf_frame(["HKD=X"], str(pair_call[1].date()), "2024-01-31")[("Close", "HKD=X")]
     assert market.fx.at[pd.Timestamp("2024-01-10"), "HKD"] == 1.0 / raw.loc["2024-01-10"]
     assert market.source == "yahoo" and market.lot_size["0700.HK"] == 100
+
+
+def test_fetch_with_empty_download_keeps_cache_range_so_a_later_run_retries(
+    tmp_path, fake, monkeypatch
+):
+    cache = YahooCache(tmp_path)
+    fetch(["AAA"], pd.Timestamp("2024-01-01"), pd.Timestamp("2024-01-31"), cache)
+    # yfinance often answers a failed download with an empty frame instead of raising
+    monkeypatch.setattr(yahoo, "_download", lambda symbols, start, end: pd.DataFrame())
+
+    result = fetch(["AAA"], pd.Timestamp("2024-01-01"), pd.Timestamp("2024-02-29"), cache)
+
+    assert result["AAA"].index[-1] == pd.Timestamp("2024-01-31")  # what the cache had
+    assert cache.read("AAA")[1] == (pd.Timestamp("2024-01-01"), pd.Timestamp("2024-01-31"))
