@@ -8,23 +8,21 @@ own dates.
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import pandas as pd
 
+from engine.data import calendars
 from engine.data.market import Market
 
 
-@lru_cache(maxsize=16)
 def _sessions(mic: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DatetimeIndex | None:
     import exchange_calendars as xcals
 
-    try:
-        calendar = xcals.get_calendar(mic, start=start, end=end)
-    except (xcals.errors.InvalidCalendarName, xcals.errors.DateOutOfBounds, ValueError):
+    if not (calendars.SPAN_START <= start and end <= calendars.SPAN_END):
         return None
-    sessions = calendar.sessions_in_range(calendar.first_session, calendar.last_session)
-    return pd.DatetimeIndex(sessions).tz_localize(None)
+    try:
+        return calendars.sessions(mic, start, end)
+    except xcals.errors.InvalidCalendarName:
+        return None
 
 
 def coverage(market: Market) -> pd.DataFrame:

@@ -33,6 +33,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
+from engine.data import calendars
 from engine.data.market import Market, assemble_market, asset_info
 from engine.errors import DataError
 
@@ -91,15 +92,6 @@ def _grid() -> pd.DatetimeIndex:
     return pd.bdate_range(GRID_START, GRID_END)
 
 
-@lru_cache(maxsize=8)
-def _sessions(exchange: str) -> pd.DatetimeIndex:
-    import exchange_calendars as xcals
-
-    mic = exchange if exchange in ("XHKG", "XNYS", "XNAS") else "XNYS"
-    calendar = xcals.get_calendar(mic, start=GRID_START, end=GRID_END)
-    return pd.DatetimeIndex(calendar.sessions).tz_localize(None)
-
-
 def _garch(rng: np.random.Generator, n: int, annual_vol: float, df: float = 4.0) -> np.ndarray:
     """Student-t shocks with GARCH(1,1) variance (unit long-run variance scaled to vol)."""
     shocks = rng.standard_t(df, size=n) / np.sqrt(df / (df - 2.0))
@@ -145,9 +137,9 @@ def _suspensions(rng: np.random.Generator, n: int, per_year: float) -> np.ndarra
 
 
 def _asset(
-    seed: int, symbol: str, exchange: str, flow_link: float
+    seed: int, symbol: str, exchange: str, flow_link: float, sessions: pd.DatetimeIndex
 ) -> tuple[pd.Series, pd.Series, pd.Series | None]:
-    """Return close and open on the asset's sessions, and its flow series (HK only)."""
+    """Return close, open and (HK only) flows of one asset on the given sessions."""
     grid = _grid()
     n = len(grid)
     p = _profile(seed, symbol, exchange)
@@ -178,7 +170,6 @@ def _asset(
     halted = _suspensions(_rng(seed, f"halt:{symbol}"), n, 0.3 if region == "HK" else 0.0)
     listed = pd.Timestamp(p.listed) if p.listed else GRID_START
     keep = (~halted) & (grid >= listed)
-    sessions = _sessions(exchange)
     close = pd.Series(np.where(keep, level, np.nan), index=grid).reindex(sessions)
     open_ = pd.Series(np.where(keep, opened, np.nan), index=grid).reindex(sessions)
     if flows is not None:
@@ -235,7 +226,10 @@ def synthetic_market(
     info = {s: asset_info(s) for s in symbols}
     closes, opens, flows = {}, {}, {}
     for symbol in symbols:
-        close, opened, flow = _asset(seed, symbol, info[symbol].exchange, flow_link)
+        exchange = info[symbol].exchange
+        mic = exchange if exchange in ("XHKG", "XNYS", "XNAS") else "XNYS"
+        sessions = calendars.sessions(mic, start_ts - pd.Timedelta(days=7), end_ts)
+        close, opened, flow = _asset(seed, symbol, exchange, flow_link, sessions)
         closes[symbol], opens[symbol] = close, opened
         if flow is not None:
             flows[symbol] = flow

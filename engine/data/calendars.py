@@ -1,0 +1,62 @@
+"""Exchange sessions from exchange-calendars, cached on disk.
+
+Building a calendar computes its holidays from rules, which takes about half a second
+per exchange; the sessions of 2000-2035 are therefore computed once per installed
+exchange-calendars version and kept as a small ``.npy`` file in the user's cache folder
+(``$EASTWIND_CACHE`` or ``~/.cache/eastwind``). A missing or unwritable cache only costs
+the recomputation.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+SPAN_START = pd.Timestamp("2000-01-03")
+SPAN_END = pd.Timestamp("2035-12-31")
+
+
+def cache_root() -> Path:
+    """Return eastwind's cache folder."""
+    root = os.environ.get("EASTWIND_CACHE") or os.environ.get("XDG_CACHE_HOME")
+    return Path(root) / "eastwind" if root else Path.home() / ".cache" / "eastwind"
+
+
+@lru_cache(maxsize=16)
+def all_sessions(mic: str) -> pd.DatetimeIndex:
+    """Return every session of exchange `mic` from 2000-01-03 to 2035-12-31.
+
+    Raises
+    ------
+    exchange_calendars.errors.InvalidCalendarName
+        For an exchange code exchange-calendars does not know.
+    """
+    import exchange_calendars as xcals
+
+    path = cache_root() / "calendars" / f"{mic}-{xcals.__version__}.npy"
+    try:
+        return pd.DatetimeIndex(np.load(path).astype("datetime64[ns]"))
+    except (OSError, ValueError):
+        pass
+    calendar = xcals.get_calendar(mic, start=SPAN_START, end=SPAN_END)
+    sessions = pd.DatetimeIndex(calendar.sessions).tz_localize(None)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npy")
+        with os.fdopen(fd, "wb") as handle:
+            np.save(handle, sessions.to_numpy(dtype="datetime64[D]"))
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only home: recompute next time
+    return sessions
+
+
+def sessions(mic: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DatetimeIndex:
+    """Return the sessions of `mic` in [start, end] (within 2000-2035)."""
+    every = all_sessions(mic)
+    return every[(every >= start) & (every <= end)]
