@@ -133,7 +133,7 @@ def _parser() -> argparse.ArgumentParser:
         description="fetch: download the config's symbols into the yahoo cache. "
         "show: print coverage per symbol (first/last date, rows, gaps, placeholder rows) "
         "without touching the network.",
-        epilog="example: eastwind data fetch configs/hk_ai_vs_nasdaq.yaml",
+        epilog="example: eastwind data show configs/demo.yaml",
     )
     data_cmd.add_argument("action", choices=["fetch", "show"])
     data_cmd.add_argument("config", help="path to the YAML config")
