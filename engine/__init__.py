@@ -19,7 +19,7 @@ from engine.errors import (
     StrategyError,
 )
 from engine.results import BatchResult, SimulationResult
-from engine.simulation import simulate
+from engine.simulation import Charge, simulate
 
 __version__ = "0.1.0"
 
@@ -27,6 +27,7 @@ __all__ = [
     "BacktestError",
     "BacktestResult",
     "BatchResult",
+    "Charge",
     "ConfigError",
     "DataError",
     "Market",

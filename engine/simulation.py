@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -28,6 +29,18 @@ _SIZE_TYPES: dict[str, int] = {
 PerAsset = float | Sequence[float] | Mapping[str, float] | pd.Series | npt.NDArray[np.float64]
 
 
+@dataclass(frozen=True)
+class Charge:
+    """An extra per-fill charge: ``clip(rate * value, minimum, maximum)``, in base currency.
+
+    Each field is a scalar or per asset, like `simulate`'s `fees`.
+    """
+
+    rate: PerAsset = 0.0
+    minimum: PerAsset = 0.0
+    maximum: PerAsset = float("inf")
+
+
 class BankruptcyWarning(UserWarning):
     """A simulated portfolio's value fell to zero or below; it stopped trading."""
 
@@ -44,6 +57,7 @@ def simulate(
     fees: PerAsset = 0.0,
     fixed_fees: PerAsset = 0.0,
     min_fees: PerAsset = 0.0,
+    charges: Sequence[Charge] = (),
     buy_tax: PerAsset = 0.0,
     sell_tax: PerAsset = 0.0,
     slippage: PerAsset = 0.0,
@@ -84,6 +98,10 @@ def simulate(
         Starting cash in the base currency (one value, or one per portfolio).
     fees, fixed_fees, min_fees
         Per fill: ``max(fees * value, min_fees) + fixed_fees``, in base currency.
+    charges
+        Extra charges per fill, each ``clip(rate * value, minimum, maximum)`` in base
+        currency and each field per asset like `fees` (e.g. exchange levies, or a
+        settlement fee with a minimum and a maximum).
     buy_tax, sell_tax
         Taxes on the traded value of buys and of sells (e.g. stamp duty).
     slippage
@@ -153,12 +171,25 @@ def simulate(
         }.items()
     }
     cost["fx_cost"] = cost["fx_cost"] * foreign[None, :]
+    charge_fields = [
+        [
+            _per_asset(value, columns, f"charges[{m}].{name}", n_portfolios, allow_inf=True)
+            for name, value in (("rate", c.rate), ("minimum", c.minimum), ("maximum", c.maximum))
+        ]
+        for m, c in enumerate(charges)
+    ]
     # the kernel reads every cost array with one row index: all get 1 row, or all K
-    rows = max(arr.shape[0] for arr in cost.values())
+    rows = max(arr.shape[0] for arr in [*cost.values(), *(f for c in charge_fields for f in c)])
     cost = {
         name: np.ascontiguousarray(np.broadcast_to(arr, (rows, len(columns))))
         for name, arr in cost.items()
     }
+    charge_arr = np.zeros((rows, len(columns), len(charge_fields), 3), dtype=np.float64)
+    for m, fields in enumerate(charge_fields):
+        for f, arr in enumerate(fields):
+            charge_arr[:, :, m, f] = np.broadcast_to(arr, (rows, len(columns)))
+        if np.any(charge_arr[:, :, m, 2] < charge_arr[:, :, m, 1]):
+            raise SimulationError(f"charges[{m}]: maximum is below minimum")
     if np.any(cost["slippage"] >= 1.0):
         raise SimulationError("slippage must be below 1 (a fraction of the price)")
 
@@ -197,6 +228,7 @@ def simulate(
         cost["fees"],
         cost["fixed_fees"],
         cost["min_fees"],
+        charge_arr,
         cost["buy_tax"],
         cost["sell_tax"],
         cost["slippage"],
@@ -379,7 +411,7 @@ def _currencies(
 
 
 def _per_asset(
-    value: Any, columns: pd.Index, name: str, n_portfolios: int
+    value: Any, columns: pd.Index, name: str, n_portfolios: int, allow_inf: bool = False
 ) -> npt.NDArray[np.float64]:
     """Broadcast a scalar, per-asset or per-portfolio-per-asset value to ``[P, N]``."""
     n_assets = len(columns)
@@ -404,7 +436,8 @@ def _per_asset(
                 f"{name} has shape {arr.shape}; give a scalar, {n_assets} per-asset values, "
                 f"or a ({n_portfolios}, {n_assets}) array"
             )
-    if not np.all(np.isfinite(arr)) or np.any(arr < 0.0):
+    finite = ~np.isnan(arr) if allow_inf else np.isfinite(arr)
+    if not np.all(finite) or np.any(arr < 0.0):
         raise SimulationError(f"{name} must be finite and non-negative, was {value}")
     return np.ascontiguousarray(arr)
 

@@ -31,8 +31,9 @@ def to_lot(q: float, lot: float) -> float:
     return math.copysign(whole, q) if whole else 0.0
 
 
-def fee(value: float, rate: float, fixed: float, minimum: float) -> float:
-    return max(rate * value, minimum) + fixed
+def fee(value: float, rate: float, fixed: float, minimum: float, charges=()) -> float:
+    extra = sum(min(max(r * value, lo), hi) for r, lo, hi in charges)
+    return max(rate * value, minimum) + fixed + extra
 
 
 def scaled(size: float, k: float, order: dict, value_before: float) -> float:
@@ -52,6 +53,7 @@ def simulate_reference(
     fees,
     fixed_fees,
     min_fees,
+    charges,
     buy_tax,
     sell_tax,
     slippage,
@@ -63,6 +65,8 @@ def simulate_reference(
     max_leverage,
 ) -> ReferenceResult:
     """Simulate one portfolio; cost arguments are per-asset 1-D arrays, rates ``[T, N]``.
+
+    ``charges[j]`` lists (rate, minimum, maximum) of each extra charge of asset j.
 
     ``size_type``: 0 weight, 1 quantity, 2 value. ``max_leverage``: ``math.inf`` for none.
     """
@@ -141,7 +145,7 @@ def simulate_reference(
                     s = slippage[j]
                     v_fill = v * (1 + s)
                     tax = buy_tax[j] if o["size"] > 0 else sell_tax[j]
-                    full_costs += fee(v_fill, fees[j], fixed_fees[j], min_fees[j])
+                    full_costs += fee(v_fill, fees[j], fixed_fees[j], min_fees[j], charges[j])
                     full_costs += (tax + fx_cost[j]) * v_fill + v * s
                 by_asset = {o["j"]: o for o in orders}
                 kept = added = 0.0
@@ -172,7 +176,7 @@ def simulate_reference(
                 s = slippage[j]
                 price = o["px"] * (1 + s) if size > 0 else o["px"] * (1 - s)
                 traded = abs(size) * price * o["fx"]
-                paid = fee(traded, fees[j], fixed_fees[j], min_fees[j])
+                paid = fee(traded, fees[j], fixed_fees[j], min_fees[j], charges[j])
                 tax = (buy_tax[j] if size > 0 else sell_tax[j]) * traded
                 conv = fx_cost[j] * traded
                 cash -= size * price * o["fx"] + paid + tax + conv
@@ -193,10 +197,11 @@ def simulate_reference(
                 for o in buys:
                     j = o["j"]
                     v = o["size"] * o["px"] * (1 + slippage[j]) * o["fx"]
-                    need += v + fee(v, fees[j], fixed_fees[j], min_fees[j])
+                    need += v + fee(v, fees[j], fixed_fees[j], min_fees[j], charges[j])
                     need += (buy_tax[j] + fx_cost[j]) * v
-                    variable += v * (1 + fees[j] + buy_tax[j] + fx_cost[j])
-                    fixed += fixed_fees[j] + min_fees[j]
+                    extra_rate = sum(r for r, _, _ in charges[j])
+                    variable += v * (1 + fees[j] + buy_tax[j] + fx_cost[j] + extra_rate)
+                    fixed += fixed_fees[j] + min_fees[j] + sum(lo for _, lo, _ in charges[j])
                 if need > cash and variable > 0:
                     k = max(cash - fixed, 0.0) / variable
                     for o in buys:

@@ -8,6 +8,8 @@ import numpy as np
 import pandas as pd
 from hypothesis import strategies as st
 
+from engine.simulation import Charge
+
 
 @dataclass
 class Case:
@@ -72,6 +74,11 @@ def markets(
         kwargs["fees"] = draw(st.sampled_from([0.0, 0.001, 0.01]))
         kwargs["fixed_fees"] = draw(st.sampled_from([0.0, 1.0]))
         kwargs["min_fees"] = draw(st.sampled_from([0.0, 5.0]))
+        kwargs["charges"] = draw(
+            st.sampled_from(
+                [(), (Charge(0.0002, 2.0, 100.0),), (Charge(0.00005), Charge(0.001, 0.0, 3.0))]
+            )
+        )
         kwargs["buy_tax"] = draw(st.sampled_from([0.0, 0.001]))
         kwargs["sell_tax"] = draw(st.sampled_from([0.0, 0.0013]))
         kwargs["slippage"] = draw(st.sampled_from([0.0, 0.0005, 0.01]))

@@ -25,7 +25,9 @@ Semantics (DESIGN.md, "Simulation semantics"), per portfolio and bar ``t``:
    after costs. Sells execute first, then buys; without a cap, buys that cash cannot fund
    are scaled down pro rata by one common factor. Scaling never drops an order silently:
    the base-currency value not bought is recorded as shortfall.
-6. Costs per fill, in base currency: fee = max(fee_rate * v, min_fee) + fixed_fee;
+6. Costs per fill, in base currency: fee = max(fee_rate * v, min_fee) + fixed_fee
+   + sum over charges m of clip(rate_m * v, min_m, max_m) (exchange and regulatory
+   charges with their own minimum and maximum, e.g. a settlement fee);
    tax = buy_tax or sell_tax times v; conversion cost = fx_cost * v, where v is the
    traded value at the fill price. Short-sale proceeds are credited to cash.
 7. End-of-bar value = cash + sum(qty * last close * last fx). A value at or below zero
@@ -97,9 +99,15 @@ def round_to_lot_nb(q: float, lot: float) -> float:
 
 
 @njit(cache=True)
-def fee_nb(value: float, rate: float, fixed: float, minimum: float) -> float:
-    """Return the fee on one fill of traded value `value` (>= 0)."""
-    return max(rate * value, minimum) + fixed
+def fee_nb(value: float, rate: float, fixed: float, minimum: float, charges) -> float:
+    """Return the fee on one fill of traded value `value` (>= 0).
+
+    `charges` is ``(M, 3)``: rate, minimum and maximum of each extra charge.
+    """
+    fee = max(rate * value, minimum) + fixed
+    for m in range(charges.shape[0]):
+        fee += min(max(charges[m, 0] * value, charges[m, 1]), charges[m, 2])
+    return fee
 
 
 @njit(cache=True)
@@ -124,6 +132,7 @@ def _execute_nb(
     fee_rate,
     fixed,
     minimum,
+    charges,
     tax_rate,
     fxc_rate,
     qty,
@@ -134,7 +143,7 @@ def _execute_nb(
     # Fill one order of signed size d; update qty and stats_t; write record r; return cash delta.
     fill = px * (1.0 + slip) if d > 0.0 else px * (1.0 - slip)
     traded = abs(d) * fill * fxj
-    fee = fee_nb(traded, fee_rate, fixed, minimum)
+    fee = fee_nb(traded, fee_rate, fixed, minimum, charges)
     tax = tax_rate * traded
     fxc = fxc_rate * traded
     slip_cost = abs(d) * px * slip * fxj
@@ -172,6 +181,7 @@ def simulate_one_nb(
     fees,  # (P, N) proportional fee rate
     fixed_fees,  # (P, N) fixed fee per fill, base currency
     min_fees,  # (P, N) minimum proportional fee per fill, base currency
+    charges,  # (P, N, M, 3) extra charges per fill: rate, minimum, maximum (base currency)
     buy_tax,  # (P, N) rate on buys
     sell_tax,  # (P, N) rate on sells
     slippage,  # (P, N) fractional adverse price move
@@ -285,7 +295,7 @@ def simulate_one_nb(
                 fill_value = abs(d) * px * (1.0 + slip) * fxj
                 tax_rate = buy_tax[p, j] if d > 0.0 else sell_tax[p, j]
                 cost_full += (
-                    fee_nb(fill_value, fees[p, j], fixed_fees[p, j], min_fees[p, j])
+                    fee_nb(fill_value, fees[p, j], fixed_fees[p, j], min_fees[p, j], charges[p, j])
                     + (tax_rate + fx_cost[p, j]) * fill_value
                     + abs(d) * px * slip * fxj
                 )
@@ -340,6 +350,7 @@ def simulate_one_nb(
                         fees[p, j],
                         fixed_fees[p, j],
                         min_fees[p, j],
+                        charges[p, j],
                         sell_tax[p, j],
                         fx_cost[p, j],
                         qty,
@@ -361,11 +372,14 @@ def simulate_one_nb(
                         fxj = last_fx[asset_ccy[j]]
                         v = d * mark[j] * (1.0 + slippage[p, j]) * fxj
                         rate = fees[p, j] + buy_tax[p, j] + fx_cost[p, j]
-                        var_need += v * (1.0 + rate)
                         fixed_need += fixed_fees[p, j] + min_fees[p, j]
+                        for m in range(charges.shape[2]):  # clip(r v, lo, hi) <= r v + lo
+                            rate += charges[p, j, m, 0]
+                            fixed_need += charges[p, j, m, 1]
+                        var_need += v * (1.0 + rate)
                         exact_need += (
                             v
-                            + fee_nb(v, fees[p, j], fixed_fees[p, j], min_fees[p, j])
+                            + fee_nb(v, fees[p, j], fixed_fees[p, j], min_fees[p, j], charges[p, j])
                             + (buy_tax[p, j] + fx_cost[p, j]) * v
                         )
                     if exact_need > cash and var_need > 0.0:
@@ -399,6 +413,7 @@ def simulate_one_nb(
                         fees[p, j],
                         fixed_fees[p, j],
                         min_fees[p, j],
+                        charges[p, j],
                         buy_tax[p, j],
                         fx_cost[p, j],
                         qty,
@@ -447,6 +462,7 @@ def simulate_nb(
     fees,
     fixed_fees,
     min_fees,
+    charges,
     buy_tax,
     sell_tax,
     slippage,
@@ -482,6 +498,7 @@ def simulate_nb(
             fees,
             fixed_fees,
             min_fees,
+            charges,
             buy_tax,
             sell_tax,
             slippage,

@@ -155,6 +155,9 @@ def _reference_inputs(case: Case) -> dict:
         "fees": per_asset("fees"),
         "fixed_fees": per_asset("fixed_fees"),
         "min_fees": per_asset("min_fees"),
+        "charges": [
+            [(c.rate, c.minimum, c.maximum) for c in kw.get("charges", ())] for _ in range(n_assets)
+        ],
         "buy_tax": per_asset("buy_tax"),
         "sell_tax": per_asset("sell_tax"),
         "slippage": per_asset("slippage"),

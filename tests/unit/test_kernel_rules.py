@@ -212,6 +212,39 @@ def test_simulate_with_fee_schedule_charges_max_of_rate_and_minimum_plus_fixed(
     np.testing.assert_allclose(result.costs["fees"].sum(), expected_fee)
 
 
+@pytest.mark.parametrize(
+    ("cash", "expected_fee"),
+    [
+        # 50 shares at 10 = 500: commission max(0.1% * 500, 3) = 3; settlement
+        # 0.002% * 500 = 0.01 -> its minimum 2; levy 0.01% * 500 = 0.05
+        (1_000.0, 3.0 + 2.0 + 0.05),
+        # 500,000 shares at 10 = 5,000,000: commission 5000; settlement 100 (0.002% is
+        # exactly its maximum); levy 500
+        (10_000_000.0, 5000.0 + 100.0 + 500.0),
+        # 10x that: the settlement fee stays at its maximum 100
+        (100_000_000.0, 50_000.0 + 100.0 + 5000.0),
+    ],
+)
+def test_simulate_with_charges_clips_each_charge_to_its_minimum_and_maximum(cash, expected_fee):
+    close = _market({"A": [10.0, 10.0]})
+    result = engine.simulate(
+        close,
+        _targets(close, {0: [0.5]}),
+        init_cash=cash,
+        fees=0.001,
+        min_fees=3.0,
+        charges=[engine.Charge(0.00002, 2.0, 100.0), engine.Charge(0.0001)],
+    )
+    assert result.trades["fees"].tolist() == [pytest.approx(expected_fee)]
+    np.testing.assert_allclose(result.value, [cash - expected_fee] * 2)
+
+
+def test_simulate_with_charge_maximum_below_minimum_raises():
+    close = _market({"A": [10.0, 10.0]})
+    with pytest.raises(engine.SimulationError, match=r"charges\[0\]: maximum is below"):
+        engine.simulate(close, _targets(close, {0: [0.5]}), charges=[engine.Charge(0.1, 5.0, 1.0)])
+
+
 def test_simulate_with_unchanged_target_makes_no_order_and_pays_no_fixed_fee():
     close = _market({"A": [10.0, 10.0]})
     result = engine.simulate(
