@@ -1,4 +1,4 @@
-"""Run a configured backtest: market -> strategy weights -> lag -> simulation -> metrics.
+"""Run a configured backtest: market -> strategy weights -> schedule and lag -> simulation.
 
 This is the orchestration layer: it imports config, data, strategies and the simulator,
 and holds no YAML parsing or printing.
@@ -6,10 +6,17 @@ and holds no YAML parsing or printing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import contextlib
+import importlib
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
+from pydantic import BaseModel
 
 from engine.config import DataConfig, RunConfig, validate_strategy_params
 from engine.data import (
@@ -20,24 +27,33 @@ from engine.data import (
     YahooCache,
     load_files_market,
     load_yahoo_market,
+    read_extras,
     synthetic_market,
 )
-from engine.errors import BacktestError, StrategyError
+from engine.data.calendars import sessions
+from engine.errors import BacktestError, ConfigError, DataError, StrategyError
 from engine.metrics import summary_metrics
 from engine.results import SimulationResult
-from engine.simulation import simulate
+from engine.simulation import Charge, simulate
+from engine.strategy import schedule_rebalance
 from strategies import REGISTRY
 
 
 @dataclass(frozen=True, eq=False)
 class BacktestResult:
-    """A finished backtest: its config, market, target weights, simulation and metrics."""
+    """A finished backtest: its config, market, weights, simulation, benchmark and metrics.
+
+    ``weights`` are the strategy's targets on the bars it rebalances (NaN elsewhere),
+    before the execution lag.
+    """
 
     config: RunConfig
     market: Market
     weights: pd.DataFrame
     simulation: SimulationResult
     metrics: dict[str, float]
+    benchmark: pd.Series | None = None
+    benchmark_metrics: dict[str, float] | None = None
 
     @property
     def value(self) -> pd.Series:
@@ -45,34 +61,30 @@ class BacktestResult:
         return self.simulation.value
 
 
-def load_market(
-    config: RunConfig | DataConfig, offline: bool = False, base_dir: Path | None = None
-) -> Market:
-    """Build the market a config's ``data`` section describes.
+def _base_dir(config: RunConfig | DataConfig, base_dir: Path | None) -> Path:
+    if base_dir is not None:
+        return base_dir
+    if isinstance(config, RunConfig) and config.path:
+        return config.path.parent
+    return Path.cwd()
 
-    Relative file paths are taken from `base_dir`, else from the folder of the config
-    file, else from the working directory. With `offline`, the yahoo source reads its
-    cache only.
-    """
-    data = config.data if isinstance(config, RunConfig) else config
-    if base_dir is None and isinstance(config, RunConfig) and config.path:
-        base_dir = config.path.parent
+
+def _load_symbols(data: DataConfig, symbols: list[str], offline: bool, here: Path) -> Market:
     start, end = pd.Timestamp(data.start), pd.Timestamp(data.end)
     if data.source == "synthetic":
         return synthetic_market(
-            data.symbols,
+            symbols,
             start,
             end,
             seed=data.seed,
             base_currency=data.base_currency,
             flow_link=data.flow_link,
         )
-    here = base_dir or Path.cwd()
     metadata = {s: m.model_dump(exclude_none=True) for s, m in data.metadata.items()}
     if data.source == "yahoo":
         cache = YahooCache(here / data.cache if data.cache else None)
-        return load_yahoo_market(
-            data.symbols,
+        market = load_yahoo_market(
+            symbols,
             start=start,
             end=end,
             base_currency=data.base_currency,
@@ -80,6 +92,14 @@ def load_market(
             metadata=metadata,
             offline=offline,
         )
+        if not data.extras:
+            return market
+        files = FileSpec(
+            root=here / (data.path or "."),
+            extras={n: SeriesFile(**f.model_dump()) for n, f in data.extras.items()},
+        )
+        extras = {n: e.reindex(market.index) for n, e in read_extras(files, symbols).items()}
+        return replace(market, extras={**market.extras, **extras})
     spec = FileSpec(
         root=here / str(data.path),
         files=data.files,
@@ -90,38 +110,197 @@ def load_market(
         extras={n: SeriesFile(**f.model_dump()) for n, f in data.extras.items()},
     )
     return load_files_market(
-        spec,
-        data.symbols,
-        start=start,
-        end=end,
-        base_currency=data.base_currency,
-        metadata=metadata,
+        spec, symbols, start=start, end=end, base_currency=data.base_currency, metadata=metadata
     )
+
+
+def _restrict_to_calendar(market: Market, calendar: str) -> Market:
+    if calendar == "union":
+        return market
+    try:
+        days = sessions(calendar, market.index[0], market.index[-1])
+    except Exception as exc:  # exchange-calendars raises its own errors for unknown names
+        raise ConfigError(
+            f"data.calendar: unknown calendar {calendar!r}; use union or an exchange code "
+            f"such as XHKG, XNYS, XNAS ({exc.__class__.__name__})"
+        ) from None
+    restricted = market.select(dates=days)
+    if restricted.close.empty:
+        raise DataError(f"data.calendar: no {calendar} session between the data's dates")
+    return restricted
+
+
+def _load(
+    config: RunConfig | DataConfig, offline: bool, base_dir: Path | None
+) -> tuple[Market, Market | None]:
+    data = config.data if isinstance(config, RunConfig) else config
+    here = _base_dir(config, base_dir)
+    symbols = data.symbol_list
+    bench = config.benchmark if isinstance(config, RunConfig) else None
+    wanted = symbols + [s for s in (bench.symbols if bench else []) if s not in symbols]
+    everything = _restrict_to_calendar(_load_symbols(data, wanted, offline, here), data.calendar)
+    market = everything.select(symbols)
+    if len(wanted) > len(symbols):  # drop dates only the benchmark traded on
+        priced = market.close.notna().any(axis=1) | market.index.isin(
+            [day for _, day in market.placeholders]
+        )
+        market = market.select(dates=market.index[priced.to_numpy()])
+    market = replace(market, groups=data.groups)
+    return market, (everything.select(bench.symbols) if bench else None)
+
+
+def load_market(
+    config: RunConfig | DataConfig, offline: bool = False, base_dir: Path | None = None
+) -> Market:
+    """Build the market a config's ``data`` section describes.
+
+    Relative file paths are taken from `base_dir`, else from the folder of the config
+    file, else from the working directory. With `offline`, the yahoo source reads its
+    cache only. Symbol groups are attached; ``data.calendar`` selects the bars.
+    """
+    return _load(config, offline, base_dir)[0]
+
+
+@contextlib.contextmanager
+def _importable_from(folder: Path) -> Iterator[None]:
+    sys.path.insert(0, str(folder))
+    try:
+        yield
+    finally:
+        sys.path.remove(str(folder))
+
+
+def _user_strategy(config: RunConfig) -> Callable[[Market, dict[str, Any]], pd.DataFrame]:
+    """Import the ``module:function`` a config names, from the config's folder or sys.path."""
+    module_name, _, function_name = config.strategy.name.partition(":")
+    where = config.where(("strategy", "name"))
+    try:
+        with _importable_from(_base_dir(config, None)):
+            module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ConfigError(
+            f"{where}: cannot import {module_name!r} ({exc}); put {module_name}.py next to "
+            "the config or install it"
+        ) from None
+    function = getattr(module, function_name, None)
+    if not callable(function):
+        raise ConfigError(f"{where}: {module_name!r} has no function {function_name!r}")
+    return function
+
+
+def check_strategy(config: RunConfig) -> BaseModel | dict[str, Any]:
+    """Check the strategy a config names and return its parameters (defaults filled in).
+
+    A ``module:function`` strategy must import; its parameters pass through.
+
+    Raises
+    ------
+    ConfigError
+        Naming ``strategy.name`` or the parameter's YAML path.
+    """
+    if ":" in config.strategy.name:
+        _user_strategy(config)
+        return dict(config.strategy.params)
+    return validate_strategy_params(config, {k: cls.params_model for k, cls in REGISTRY.items()})
 
 
 def target_weights(config: RunConfig, market: Market) -> pd.DataFrame:
-    """Return the configured strategy's target weights, before the execution lag."""
-    params = validate_strategy_params(
-        config, {name: cls.params_model for name, cls in REGISTRY.items()}
-    )
-    strategy = REGISTRY[config.strategy.name](params)
+    """Return the strategy's target weights on its rebalance bars, before the lag."""
+    name = config.strategy.name
+    if ":" in name:
+        function = _user_strategy(config)
+        compute = lambda: function(market, dict(config.strategy.params))  # noqa: E731
+        schedule = config.portfolio.rebalance or "daily"
+    else:
+        params = validate_strategy_params(
+            config, {key: cls.params_model for key, cls in REGISTRY.items()}
+        )
+        strategy = REGISTRY[name](params)
+        compute = lambda: strategy.target_weights(market)  # noqa: E731
+        schedule = config.portfolio.rebalance or strategy.rebalance
     try:
-        weights = strategy.target_weights(market)
+        weights = compute()
     except BacktestError:
         raise
     except Exception as exc:
-        raise StrategyError(f"strategy {config.strategy.name!r} failed: {exc}") from exc
-    if not (weights.index.equals(market.index) and weights.columns.equals(market.close.columns)):
+        raise StrategyError(f"strategy {name!r} failed: {type(exc).__name__}: {exc}") from exc
+    if not isinstance(weights, pd.DataFrame) or not (
+        weights.index.equals(market.index) and weights.columns.equals(market.close.columns)
+    ):
         raise StrategyError(
-            f"strategy {config.strategy.name!r} returned weights that are not shaped like "
-            "market.close"
+            f"strategy {name!r} must return a DataFrame shaped like market.close "
+            f"({len(market.index)} bars x {len(market.symbols)} symbols)"
         )
-    return weights
+    bad = np.isinf(weights.to_numpy(dtype=np.float64))
+    if bad.any():
+        t, j = np.argwhere(bad)[0]
+        raise StrategyError(
+            f"strategy {name!r} gave an infinite weight for {market.symbols[j]} on "
+            f"{market.index[t].date()}"
+        )
+    return schedule_rebalance(weights.astype(np.float64), schedule)
 
 
-def run(config: RunConfig) -> BacktestResult:
+def _cost_arguments(config: RunConfig, market: Market) -> dict[str, Any]:
+    """Per-asset cost arrays for `simulate`, money amounts converted to the base currency.
+
+    Amounts are charged in the asset's currency; they are converted at the mean fx rate
+    of the window (exact for the base currency, within the band for the HKD peg).
+    """
+    costs, rate = {}, {}
+    for symbol in market.symbols:
+        currency = market.currency[symbol]
+        costs[symbol] = config.portfolio.asset_costs(
+            symbol, market.exchange.get(symbol, ""), currency
+        )
+        rate[symbol] = (
+            1.0 if currency == market.base_currency else float(market.fx[currency].mean())
+        )
+    names = sorted({name for c in costs.values() for name in c.charges})
+    none = (0.0, 0.0, float("inf"))
+    return {
+        "fees": {s: c.fee_rate for s, c in costs.items()},
+        "min_fees": {s: c.fee_minimum * rate[s] for s, c in costs.items()},
+        "fixed_fees": {s: c.fee_fixed * rate[s] for s, c in costs.items()},
+        "charges": [
+            Charge(
+                rate={s: c.charges.get(n, none)[0] for s, c in costs.items()},
+                minimum={s: c.charges.get(n, none)[1] * rate[s] for s, c in costs.items()},
+                maximum={s: c.charges.get(n, none)[2] * rate[s] for s, c in costs.items()},
+            )
+            for n in names
+        ],
+        "buy_tax": {s: c.buy_tax for s, c in costs.items()},
+        "sell_tax": {s: c.sell_tax for s, c in costs.items()},
+        "slippage": {s: c.slippage for s, c in costs.items()},
+        "borrow_rate": {s: c.borrow_rate for s, c in costs.items()},
+    }
+
+
+def benchmark_value(config: RunConfig, prices: Market, index: pd.DatetimeIndex) -> pd.Series:
+    """Value of the benchmark basket, rebalanced daily to its weights, from ``init_cash``.
+
+    Returns are in the base currency and carried over gaps; the curve starts at the
+    first bar of `index` with ``init_cash``.
+    """
+    bench = config.benchmark
+    assert bench is not None
+    weights = bench.weights or dict.fromkeys(bench.symbols, 1.0 / len(bench.symbols))
+    close = prices.close.ffill()
+    for symbol in close.columns:
+        currency = prices.currency[symbol]
+        if currency != prices.base_currency:
+            close[symbol] = close[symbol] * prices.fx[currency]
+    returns = close.reindex(index, method="ffill").pct_change(fill_method=None).fillna(0.0)
+    basket = returns[list(weights)].mul(pd.Series(weights)).sum(axis=1)
+    basket.iloc[0] = 0.0
+    value = config.portfolio.init_cash * (1.0 + basket).cumprod()
+    return value.rename("benchmark")
+
+
+def run(config: RunConfig, offline: bool = False) -> BacktestResult:
     """Run the backtest `config` describes and return its result with metrics."""
-    market = load_market(config)
+    market, bench_prices = _load(config, offline, None)
     weights = target_weights(config, market)
     p = config.portfolio
     simulation = simulate(
@@ -133,16 +312,14 @@ def run(config: RunConfig) -> BacktestResult:
         lot_size=market.lot_size if p.lots else None,
         base_currency=market.base_currency,
         init_cash=p.init_cash,
-        fees=p.fees,
-        fixed_fees=p.fixed_fees,
-        min_fees=p.min_fees,
-        buy_tax=p.buy_tax,
-        sell_tax=p.sell_tax,
-        slippage=p.slippage,
         fx_cost=p.fx_cost,
-        borrow_rate=p.borrow_rate,
         cash_rate=p.cash_rate,
         max_leverage=p.max_leverage,
+        **_cost_arguments(config, market),
     )
     metrics = summary_metrics(simulation.value, p.init_cash)
-    return BacktestResult(config, market, weights, simulation, metrics)
+    bench = bench_metrics = None
+    if bench_prices is not None:
+        bench = benchmark_value(config, bench_prices, market.index)
+        bench_metrics = summary_metrics(bench, p.init_cash)
+    return BacktestResult(config, market, weights, simulation, metrics, bench, bench_metrics)

@@ -18,10 +18,11 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from engine.backtest import BacktestResult, load_market, run
-from engine.config import load_config
+from engine.backtest import BacktestResult, check_strategy, load_market, run
+from engine.config import RunConfig, load_config
 from engine.data.coverage import coverage
 from engine.errors import BacktestError, ConfigError
+from strategies import REGISTRY, describe_params, summary
 
 EXIT_USER_ERROR = 2
 
@@ -47,6 +48,10 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
+def _finite(metrics: dict[str, float]) -> dict[str, float | None]:
+    return {k: (None if math.isnan(v) else v) for k, v in metrics.items()}
+
+
 def _metrics_json(result: BacktestResult) -> str:
     config, market = result.config, result.market
     document = {
@@ -55,9 +60,20 @@ def _metrics_json(result: BacktestResult) -> str:
         "start": str(market.index[0].date()),
         "end": str(market.index[-1].date()),
         "base_currency": market.base_currency,
-        "metrics": {k: (None if math.isnan(v) else v) for k, v in result.metrics.items()},
+        "metrics": _finite(result.metrics),
     }
+    if result.benchmark_metrics is not None and config.benchmark is not None:
+        document["benchmark"] = {
+            "symbols": config.benchmark.symbols,
+            "metrics": _finite(result.benchmark_metrics),
+        }
     return json.dumps(document, indent=2, sort_keys=True) + "\n"
+
+
+def _fmt(key: str, value: float | None) -> str:
+    if value is None or math.isnan(value):
+        return "n/a"
+    return _METRIC_LABELS[key][1].format(value)
 
 
 def _table(result: BacktestResult) -> Table:
@@ -67,15 +83,29 @@ def _table(result: BacktestResult) -> Table:
         title += " [bold yellow](SYNTHETIC DATA)[/]"
     table = Table(title=title)
     table.add_column("Metric")
-    table.add_column("Value", justify="right")
-    for key, (label, fmt) in _METRIC_LABELS.items():
-        value = result.metrics[key]
-        table.add_row(label, "n/a" if math.isnan(value) else fmt.format(value))
+    table.add_column("Strategy", justify="right")
+    bench = result.benchmark_metrics
+    if bench is not None and result.config.benchmark is not None:
+        names = ", ".join(result.config.benchmark.symbols)
+        table.add_column(f"Benchmark ({names})", justify="right")
+    for key, (label, _) in _METRIC_LABELS.items():
+        cells = [_fmt(key, result.metrics[key])]
+        if bench is not None:
+            cells.append(_fmt(key, bench[key]))
+        table.add_row(label, *cells)
     return table
 
 
+def _config(args: argparse.Namespace) -> RunConfig:
+    """Load the config with ``--set`` overrides and the ``--data`` source switch."""
+    overrides = list(args.set or [])
+    if getattr(args, "data", None):
+        overrides.insert(0, f"data.source={args.data}")
+    return load_config(args.config, overrides)
+
+
 def _run(args: argparse.Namespace) -> int:
-    config = load_config(args.config)
+    config = _config(args)
     result = run(config)
     out = Path(args.out) if args.out else config.out_dir
     write_atomic(out / "metrics.json", _metrics_json(result))
@@ -86,12 +116,43 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _validate(args: argparse.Namespace) -> int:
+    for path in args.configs:
+        config = load_config(path, list(args.set or []))
+        check_strategy(config)
+        if not args.quiet:
+            print(f"{path}: ok ({config.name}: {config.strategy.name} on {config.data.source})")
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    config = _config(args)
+    sys.stdout.write(config.to_yaml(check_strategy(config)))
+    return 0
+
+
+def _strategies(args: argparse.Namespace) -> int:
+    console = Console()
+    for name, cls in sorted(REGISTRY.items()):
+        if args.name and name != args.name:
+            continue
+        table = Table(title=f"[bold]{name}[/] (rebalance: {cls.rebalance}) - {summary(cls)}")
+        for column in ("param", "type", "default", "description"):
+            table.add_column(column)
+        for row in describe_params(cls):
+            table.add_row(*row)
+        console.print(table)
+    if args.name and args.name not in REGISTRY:
+        raise ConfigError(f"unknown strategy {args.name!r}; known: {', '.join(sorted(REGISTRY))}")
+    return 0
+
+
 def _data(args: argparse.Namespace) -> int:
-    config = load_config(args.config)
+    config = load_config(args.config, list(args.set or []))
     if args.action == "fetch" and config.data.source != "yahoo":
         raise ConfigError(
-            f"{args.config}: data.source: 'fetch' fills the yahoo cache, but the source is "
-            f"{config.data.source!r}; set data.source: yahoo"
+            f"{config.where(('data', 'source'))}: 'fetch' fills the yahoo cache, but the "
+            f"source is {config.data.source!r}; set data.source: yahoo"
         )
     market = load_market(config, offline=args.action == "show")
     table = Table(
@@ -110,33 +171,83 @@ def _data(args: argparse.Namespace) -> int:
     return 0
 
 
+_SET_HELP = "override a setting, e.g. --set portfolio.fees.rate=0.002 (repeatable)"
+
+
+def _add_common(cmd: argparse.ArgumentParser, data: bool = True) -> None:
+    cmd.add_argument("--set", action="append", metavar="KEY=VALUE", help=_SET_HELP)
+    if data:
+        cmd.add_argument(
+            "--data",
+            choices=["synthetic", "csv", "yahoo"],
+            help="switch the data source (e.g. synthetic to run offline)",
+        )
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="eastwind",
         description="Config-driven portfolio backtesting.",
-        epilog="example: eastwind run configs/demo.yaml --out out/demo",
+        epilog="examples:\n  eastwind run configs/demo.yaml\n  eastwind strategies\n"
+        "  eastwind run configs/hk_ai_vs_nasdaq.yaml --data synthetic --set portfolio.lag=2",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    run_cmd = commands.add_parser(
+
+    def command(name: str, help_text: str, example: str) -> argparse.ArgumentParser:
+        return commands.add_parser(
+            name,
+            help=help_text,
+            description=help_text[0].upper() + help_text[1:] + ".",
+            epilog=f"example: {example}",
+        )
+
+    run_cmd = command(
         "run",
-        help="run a backtest from a YAML config",
-        description="Run the backtest a YAML config describes and write metrics.json.",
-        epilog="example: eastwind run configs/demo.yaml --out out/demo",
+        "run a backtest from a YAML config and write metrics.json",
+        "eastwind run configs/hk_ai_vs_nasdaq.yaml --data synthetic --out out/hk",
     )
     run_cmd.add_argument("config", help="path to the YAML config")
     run_cmd.add_argument("--out", help="output folder (default: report.out or out/<name>)")
     run_cmd.add_argument("--quiet", action="store_true", help="print nothing on success")
+    _add_common(run_cmd)
     run_cmd.set_defaults(handler=_run)
-    data_cmd = commands.add_parser(
+
+    validate_cmd = command(
+        "validate",
+        "check configs and their strategy parameters without running them",
+        "eastwind validate configs/*.yaml",
+    )
+    validate_cmd.add_argument("configs", nargs="+", metavar="config", help="YAML configs")
+    validate_cmd.add_argument("--quiet", action="store_true", help="print nothing on success")
+    _add_common(validate_cmd, data=False)
+    validate_cmd.set_defaults(handler=_validate)
+
+    show_cmd = command(
+        "show",
+        "print the fully resolved config (extends and --set applied, defaults filled in)",
+        "eastwind show configs/scenarios/hk_ls_no_borrow.yaml",
+    )
+    show_cmd.add_argument("config", help="path to the YAML config")
+    _add_common(show_cmd)
+    show_cmd.set_defaults(handler=_show)
+
+    strategies_cmd = command(
+        "strategies",
+        "list the registered strategies with their parameters and defaults",
+        "eastwind strategies long_short",
+    )
+    strategies_cmd.add_argument("name", nargs="?", help="show only this strategy")
+    strategies_cmd.set_defaults(handler=_strategies)
+
+    data_cmd = command(
         "data",
-        help="fill the price cache or show coverage",
-        description="fetch: download the config's symbols into the yahoo cache. "
-        "show: print coverage per symbol (first/last date, rows, gaps, placeholder rows) "
-        "without touching the network.",
-        epilog="example: eastwind data show configs/demo.yaml",
+        "fill the price cache (fetch) or show coverage per symbol (show, offline)",
+        "eastwind data show configs/demo.yaml",
     )
     data_cmd.add_argument("action", choices=["fetch", "show"])
     data_cmd.add_argument("config", help="path to the YAML config")
+    _add_common(data_cmd, data=False)
     data_cmd.set_defaults(handler=_data)
     return parser
 

@@ -1,26 +1,43 @@
-"""The YAML run configuration: pydantic models and a loader with precise errors.
+"""The YAML run configuration: pydantic models, and a loader with precise errors.
 
-Every model forbids unknown keys, so a misspelt setting is an error, not a silent
-default. Errors name the file and the YAML path (``portfolio.fees``) and show the value
-that was given. Strategy parameters are validated in a second step against the chosen
-strategy's own model (`validate_strategy_params`); this module never imports strategies.
+A config file may ``extends: base.yaml`` (a path relative to it, or a list of them):
+the base is read first and the file's keys override it, mappings merged key by key,
+anything else replaced; ``name`` is never inherited, and a file that names another
+strategy does not inherit the base's strategy parameters. ``--set a.b.c=value`` overrides
+apply last. Every model forbids unknown keys, so a misspelt setting is an error, not a
+silent default. Errors name the file and line where the offending key was written, the
+YAML path (``portfolio.fees.rate``), what was given and what is allowed. Strategy
+parameters are checked in a second step against the chosen strategy's own model
+(`validate_strategy_params`); this module never imports strategies.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import difflib
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from engine.errors import ConfigError
 
 Rate = Annotated[float, Field(ge=0.0, le=0.2)]
 Money = Annotated[float, Field(ge=0.0)]
+Schedule = Literal["daily", "weekly", "monthly", "quarterly", "on_change"]
+Loc = tuple[str | int, ...]
 
 
 class _Model(BaseModel):
@@ -48,6 +65,10 @@ class SeriesFileConfig(_Model):
         default="base_per_unit",
         description="fx only: units_per_base for quotes like HKD=X (HKD per USD)",
     )
+    per_symbol: bool = Field(
+        default=False,
+        description="extras only: the file has one column per symbol (e.g. per-stock flows)",
+    )
 
 
 class AssetMetadataConfig(_Model):
@@ -59,18 +80,28 @@ class AssetMetadataConfig(_Model):
 
 
 class DataConfig(_Model):
-    """Where prices come from and for which symbols and dates."""
+    """Where prices come from and for which symbols and dates.
+
+    ``symbols`` is a list, or a mapping of group name -> list (the groups can be named
+    in strategy parameters, e.g. ``long: hk_ai``). ``calendar`` keeps the bars of one
+    exchange's sessions (``XHKG``, ``XNYS``, ...); ``union`` keeps every date any asset
+    traded.
+    """
 
     source: Literal["synthetic", "csv", "yahoo"] = "synthetic"
-    symbols: Annotated[list[str], Field(min_length=1)]
+    symbols: list[str] | dict[str, list[str]]
     start: dt.date
     end: dt.date
+    calendar: str = "union"
     seed: int = 7
     flow_link: Annotated[float, Field(ge=0.0, le=2.0)] = Field(
         default=0.1, description="synthetic: strength of the flow -> next-week return link"
     )
     base_currency: Literal["USD", "HKD"] = "USD"
-    path: str | None = Field(default=None, description="csv: folder, relative to the config")
+    path: str | None = Field(
+        default=None,
+        description="csv: folder of the files (yahoo: of extras), relative to the config",
+    )
     cache: str | None = Field(default=None, description="yahoo: cache folder (default: user cache)")
     files: dict[str, str] = Field(default_factory=dict)
     pattern: str = "{symbol}.csv"
@@ -80,6 +111,21 @@ class DataConfig(_Model):
     extras: dict[str, SeriesFileConfig] = Field(default_factory=dict)
     metadata: dict[str, AssetMetadataConfig] = Field(default_factory=dict)
 
+    @field_validator("symbols")
+    @classmethod
+    def _symbols(cls, value: list[str] | dict[str, list[str]]) -> list[str] | dict[str, list[str]]:
+        lists = value.values() if isinstance(value, dict) else [value]
+        if not value or any(not group for group in lists):
+            raise ValueError("list at least one symbol (in every group)")
+        for group in lists:
+            for symbol in group:
+                if not re.fullmatch(r"\^?[A-Za-z0-9.=\-]+", symbol):
+                    raise ValueError(f"{symbol!r} is not a ticker symbol")
+            if len(set(group)) < len(group):
+                twice = sorted({s for s in group if group.count(s) > 1})
+                raise ValueError(f"{twice} listed twice")
+        return value
+
     @model_validator(mode="after")
     def _window(self) -> DataConfig:
         if self.end < self.start:
@@ -88,31 +134,186 @@ class DataConfig(_Model):
             raise ValueError("source csv needs data.path, the folder that holds the files")
         return self
 
+    @property
+    def symbol_list(self) -> list[str]:
+        """Every symbol once, in the order written."""
+        if isinstance(self.symbols, dict):
+            return list(dict.fromkeys(s for group in self.symbols.values() for s in group))
+        return list(self.symbols)
+
+    @property
+    def groups(self) -> dict[str, list[str]]:
+        """Group name -> symbols (empty when symbols is a plain list)."""
+        return dict(self.symbols) if isinstance(self.symbols, dict) else {}
+
 
 class StrategyConfig(_Model):
-    """Which strategy to run and its parameters (validated by the strategy's own model)."""
+    """Which strategy to run: a registered name or ``module:function``, and its parameters."""
 
-    name: str
+    name: Annotated[str, Field(min_length=1)]
     params: dict[str, Any] = Field(default_factory=dict)
 
 
+class FeeConfig(_Model):
+    """The broker's commission per fill: ``max(rate * value, minimum) + fixed``.
+
+    Money amounts are in the currency the asset trades in, as brokers charge them.
+    """
+
+    rate: Rate = 0.0
+    minimum: Money = 0.0
+    fixed: Money = 0.0
+
+
+class ChargeConfig(_Model):
+    """An exchange or regulatory charge per fill: ``clip(rate * value, minimum, maximum)``."""
+
+    rate: Rate = 0.0
+    minimum: Money = 0.0
+    maximum: Money | None = None
+
+    @model_validator(mode="after")
+    def _bounds(self) -> ChargeConfig:
+        if self.maximum is not None and self.maximum < self.minimum:
+            raise ValueError(f"maximum {self.maximum} is below minimum {self.minimum}")
+        return self
+
+
+def _fee_shorthand(value: Any) -> Any:
+    return {"rate": value} if isinstance(value, int | float) else value
+
+
+class CostConfig(_Model):
+    """Trading costs of one market: a preset, then explicit settings over it."""
+
+    preset: Literal["hk", "us"] | None = None
+    fees: FeeConfig = Field(default_factory=FeeConfig)
+    charges: dict[str, ChargeConfig] = Field(default_factory=dict)
+    buy_tax: Rate = 0.0
+    sell_tax: Rate = 0.0
+    slippage: Rate = 0.0
+    borrow_rate: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
+
+    fees_shorthand = field_validator("fees", mode="before")(_fee_shorthand)
+
+
+# Built-in market cost presets; amounts in the market's currency. Sources (checked
+# 2026-11): HKEX trading fee 0.00565%, SFC levy 0.0027%, AFRC levy 0.00015%, HKSCC
+# settlement fee 0.002% (min HK$2, max HK$100), trading tariff HK$0.50 per trade, stamp
+# duty 0.1% on each side since 2023-11-17; SEC section 31 fee on US sales at US$27.80 per
+# million. Broker commissions vary: the ones below are a typical online broker's, to be
+# overridden with your own (``portfolio.costs.XHKG.fees.rate``).
+COST_PRESETS: dict[str, dict[str, Any]] = {
+    "hk": {
+        "fees": {"rate": 0.0003, "minimum": 50.0, "fixed": 0.5},
+        "charges": {
+            "trading_fee": {"rate": 0.0000565},
+            "sfc_levy": {"rate": 0.000027},
+            "afrc_levy": {"rate": 0.0000015},
+            "settlement": {"rate": 0.00002, "minimum": 2.0, "maximum": 100.0},
+        },
+        "buy_tax": 0.001,
+        "sell_tax": 0.001,
+    },
+    "us": {
+        "fees": {"rate": 0.0005, "minimum": 1.0},
+        "sell_tax": 0.0000278,
+    },
+}
+_COST_KEYS = set(CostConfig.model_fields) - {"preset"}
+
+
+@dataclass(frozen=True)
+class AssetCosts:
+    """The resolved costs of one asset; money amounts in its trading currency."""
+
+    fee_rate: float
+    fee_minimum: float
+    fee_fixed: float
+    charges: dict[str, tuple[float, float, float]]
+    buy_tax: float
+    sell_tax: float
+    slippage: float
+    borrow_rate: float
+
+
 class PortfolioConfig(_Model):
-    """Trading rules and costs of the simulated portfolio."""
+    """Trading rules and costs of the simulated portfolio.
+
+    Costs given here (``preset``, ``fees``, ``charges``, taxes, ``slippage``,
+    ``borrow_rate``) apply to every asset; ``costs`` overrides them per market, keyed
+    by currency (``HKD``), exchange (``XHKG``) or symbol (``0700.HK``), the more
+    specific key winning. ``rebalance`` overrides the strategy's own schedule.
+    """
 
     init_cash: Annotated[float, Field(gt=0.0)] = 1_000_000.0
     lag: Annotated[int, Field(ge=0, le=10, description="bars between decision and fill")] = 1
     execution: Literal["close", "open"] = "close"
-    fees: Rate = 0.0
-    fixed_fees: Money = 0.0
-    min_fees: Money = 0.0
+    rebalance: Schedule | None = None
+    preset: Literal["hk", "us"] | None = None
+    fees: FeeConfig = Field(default_factory=FeeConfig)
+    charges: dict[str, ChargeConfig] = Field(default_factory=dict)
     buy_tax: Rate = 0.0
     sell_tax: Rate = 0.0
     slippage: Rate = 0.0
-    fx_cost: Rate = 0.0
     borrow_rate: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
+    costs: dict[str, CostConfig] = Field(default_factory=dict)
+    fx_cost: Rate = 0.0
     cash_rate: Annotated[float, Field(ge=-0.2, le=1.0)] = 0.0
     max_leverage: Annotated[float, Field(gt=0.0, le=20.0)] | None = None
     lots: bool = True
+
+    fees_shorthand = field_validator("fees", mode="before")(_fee_shorthand)
+
+    def asset_costs(self, symbol: str, exchange: str, currency: str) -> AssetCosts:
+        """Resolve the costs of one asset: presets and settings, general to specific."""
+        layers: list[Mapping[str, Any]] = []
+        entries = [self, *(self.costs[k] for k in (currency, exchange, symbol) if k in self.costs)]
+        for entry in entries:
+            if entry.preset:
+                layers.append(COST_PRESETS[entry.preset])
+            layers.append(entry.model_dump(exclude_unset=True, include=_COST_KEYS))
+        merged: dict[str, Any] = {}
+        for layer in layers:
+            merged = merge(merged, layer)
+        costs = CostConfig.model_validate(merged)
+        return AssetCosts(
+            fee_rate=costs.fees.rate,
+            fee_minimum=costs.fees.minimum,
+            fee_fixed=costs.fees.fixed,
+            charges={
+                name: (c.rate, c.minimum, float("inf") if c.maximum is None else c.maximum)
+                for name, c in sorted(costs.charges.items())
+            },
+            buy_tax=costs.buy_tax,
+            sell_tax=costs.sell_tax,
+            slippage=costs.slippage,
+            borrow_rate=costs.borrow_rate,
+        )
+
+
+class BenchmarkConfig(_Model):
+    """What to measure the strategy against: a symbol or a basket (daily rebalanced)."""
+
+    symbols: Annotated[list[str], Field(min_length=1)]
+    weights: dict[str, float] | None = Field(
+        default=None, description="symbol -> weight; default equal weights"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return {"symbols": [value]}
+        if isinstance(value, list):
+            return {"symbols": value}
+        return value
+
+    @model_validator(mode="after")
+    def _weights(self) -> BenchmarkConfig:
+        if self.weights is not None and set(self.weights) != set(self.symbols):
+            raise ValueError("weights must name exactly the benchmark's symbols")
+        return self
 
 
 class ReportConfig(_Model):
@@ -122,15 +323,17 @@ class ReportConfig(_Model):
 
 
 class RunConfig(_Model):
-    """A complete backtest: data, strategy, portfolio rules and report settings."""
+    """A complete backtest: data, strategy, portfolio rules, benchmark and report settings."""
 
     name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")]
     description: str = ""
     data: DataConfig
     strategy: StrategyConfig
     portfolio: PortfolioConfig = Field(default_factory=PortfolioConfig)
+    benchmark: BenchmarkConfig | None = None
     report: ReportConfig = Field(default_factory=ReportConfig)
     _path: Path | None = PrivateAttr(default=None)
+    _lines: dict[Loc, str] = PrivateAttr(default_factory=dict)
 
     @property
     def path(self) -> Path | None:
@@ -142,45 +345,76 @@ class RunConfig(_Model):
         """Output folder: ``report.out``, or ``out/<name>``."""
         return Path(self.report.out) if self.report.out else Path("out") / self.name
 
+    def where(self, loc: Iterable[str | int]) -> str:
+        """Return ``file:line: yaml.path`` for a setting, as precisely as known."""
+        return _where(tuple(loc), self._lines, str(self._path) if self._path else "<config>")
 
-def _location(loc: tuple[Any, ...]) -> str:
-    return ".".join(str(part) for part in loc) or "(top level)"
+    def to_yaml(self, params: BaseModel | Mapping[str, Any] | None = None) -> str:
+        """The fully resolved config as YAML (extends applied, defaults filled in).
+
+        `params`, the validated strategy parameters, replace ``strategy.params`` so their
+        defaults show too.
+        """
+        document = self.model_dump(mode="json")
+        if isinstance(params, BaseModel):
+            document["strategy"]["params"] = params.model_dump(mode="json")
+        elif params is not None:
+            document["strategy"]["params"] = dict(params)
+        return yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
 
 
-def _describe(errors: list[dict[str, Any]], prefix: tuple[Any, ...] = ()) -> str:
+def merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """Return `base` updated by `override`: mappings merge key by key, the rest replaces."""
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _where(loc: Loc, lines: Mapping[Loc, str], source: str) -> str:
+    """``file:line: a.b.c``: the most specific known origin of `loc`, else `source`."""
+    path = ".".join(str(part) for part in loc) or "(top level)"
+    for end in range(len(loc), -1, -1):
+        if loc[:end] in lines:
+            return f"{lines[loc[:end]]}: {path}"
+    return f"{source}: {path}"
+
+
+def _describe(
+    errors: Sequence[Any], lines: Mapping[Loc, str], source: str, prefix: Loc = ()
+) -> str:
     parts = []
     for error in errors:
-        loc = _location(prefix + tuple(error["loc"]))
-        message = error["msg"]
+        loc = prefix + tuple(part for part in error["loc"] if not str(part).startswith("function-"))
+        message = error["msg"].removeprefix("Value error, ")
         if error["type"] != "missing" and "input" in error:
             given = error["input"]
-            message += f" (was {given!r})" if not isinstance(given, dict) else ""
-        parts.append(f"{loc}: {message}")
+            if not isinstance(given, dict | list):
+                message += f" (was {given!r})"
+        parts.append(f"{_where(loc, lines, source)}: {message}")
     return "; ".join(parts)
 
 
-def parse_config(raw: Mapping[str, Any], source: str = "<config>") -> RunConfig:
-    """Validate a config mapping; `source` names it in error messages."""
-    if not isinstance(raw, Mapping):
-        raise ConfigError(f"{source}: the file must hold a mapping of settings, not {type(raw)}")
-    try:
-        return RunConfig.model_validate(dict(raw))
-    except ValidationError as exc:
-        raise ConfigError(f"{source}: {_describe(exc.errors())}") from None
+def _line_map(node: yaml.Node, origin: str, loc: Loc = ()) -> dict[Loc, str]:
+    """Map each YAML path in `node` to ``file:line`` where its key (or item) starts."""
+    lines: dict[Loc, str] = {}
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            here = (*loc, key.value)
+            lines[here] = f"{origin}:{key.start_mark.line + 1}"
+            lines.update(_line_map(value, origin, here))
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            here = (*loc, i)
+            lines[here] = f"{origin}:{item.start_mark.line + 1}"
+            lines.update(_line_map(item, origin, here))
+    return lines
 
 
-def load_config(path: str | Path) -> RunConfig:
-    """Read and validate a YAML run config.
-
-    A missing ``name`` defaults to the file's stem.
-
-    Raises
-    ------
-    ConfigError
-        If the file is missing, is not valid YAML, or holds invalid settings; the
-        message names the file and the YAML path of each problem.
-    """
-    path = Path(path)
+def _read_yaml(path: Path) -> tuple[Any, dict[Loc, str]]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -188,23 +422,137 @@ def load_config(path: str | Path) -> RunConfig:
     except (IsADirectoryError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read as a YAML file ({exc})") from None
     try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
         problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise ConfigError(f"{path}: {problem}{where}") from None
+        column = f" (column {mark.column + 1})" if mark else ""
+        raise ConfigError(f"{where}: {problem}{column}") from None
     if raw is None:
         raise ConfigError(f"{path}: the file is empty")
-    if isinstance(raw, Mapping) and "name" not in raw:
-        raw = {"name": path.stem, **raw}
-    config = parse_config(raw, source=str(path))
+    if not isinstance(raw, Mapping):
+        raise ConfigError(
+            f"{path}: the file must hold a mapping of settings (name, data, strategy, ...), "
+            f"not a {type(raw).__name__}"
+        )
+    return raw, _line_map(node, str(path)) if node is not None else {}
+
+
+def _resolve(path: Path, chain: tuple[Path, ...] = ()) -> tuple[dict[str, Any], dict[Loc, str]]:
+    """Read `path` and everything it extends; return the merged mapping and its origins."""
+    raw, lines = _read_yaml(path)
+    parents = raw.pop("extends", None)
+    if parents is None:
+        return dict(raw), lines
+    where = lines.get(("extends",), str(path))
+    if isinstance(parents, str):
+        parents = [parents]
+    if not isinstance(parents, list) or not all(isinstance(p, str) for p in parents):
+        raise ConfigError(f"{where}: extends: give a file name or a list of them")
+    merged: dict[str, Any] = {}
+    origins: dict[Loc, str] = {}
+    for parent in parents:
+        base = (path.parent / parent).resolve()
+        if base in chain or base == path.resolve():
+            cycle = " -> ".join(p.name for p in (*chain, path.resolve(), base))
+            raise ConfigError(f"{where}: extends: cycle {cycle}; a file cannot extend itself")
+        if not base.is_file():
+            raise ConfigError(
+                f"{where}: extends: {parent!r} not found (looked for {base}); paths are "
+                "relative to the file that extends"
+            )
+        base_raw, base_lines = _resolve(base, (*chain, path.resolve()))
+        base_raw.pop("name", None)  # a scenario is named after its own file
+        merged = _extend(merged, base_raw, origins)
+        origins.update({k: v for k, v in base_lines.items() if k[:1] != ("name",)})
+    return _extend(merged, dict(raw), origins, lines), origins
+
+
+def _extend(
+    base: dict[str, Any],
+    override: dict[str, Any],
+    origins: dict[Loc, str],
+    lines: Mapping[Loc, str] | None = None,
+) -> dict[str, Any]:
+    """`merge`, except that naming another strategy drops the base's strategy params."""
+    new, old = override.get("strategy"), base.get("strategy")
+    if isinstance(new, Mapping) and isinstance(old, Mapping):
+        if "name" in new and new.get("name") != old.get("name"):
+            base = {**base, "strategy": {k: v for k, v in old.items() if k != "params"}}
+            for loc in [k for k in origins if k[:2] == ("strategy", "params")]:
+                del origins[loc]
+    origins.update(lines or {})
+    return merge(base, override)
+
+
+def _apply_overrides(
+    raw: dict[str, Any], lines: dict[Loc, str], overrides: Sequence[str], source: str
+) -> dict[str, Any]:
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        loc = tuple(part for part in key.strip().split(".") if part)
+        if not sep or not loc:
+            raise ConfigError(
+                f"--set {item!r}: write KEY=VALUE with a dotted path, e.g. "
+                "--set portfolio.fees.rate=0.002"
+            )
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError:
+            raise ConfigError(f"--set {item!r}: the value is not valid YAML") from None
+        patch: Any = value
+        for part in reversed(loc):
+            patch = {part: patch}
+        raw = merge(raw, patch)
+        for known in [k for k in lines if k[: len(loc)] == loc]:
+            del lines[known]
+        lines[loc] = f"{source} --set"
+    return raw
+
+
+def parse_config(
+    raw: Mapping[str, Any], source: str = "<config>", lines: Mapping[Loc, str] | None = None
+) -> RunConfig:
+    """Validate a config mapping; `source` names it in error messages."""
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{source}: the config must be a mapping of settings, not {type(raw)}")
+    try:
+        config = RunConfig.model_validate(dict(raw))
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc.errors(), lines or {}, source)) from None
+    config._lines = dict(lines or {})
+    return config
+
+
+def load_config(path: str | Path, overrides: Sequence[str] = ()) -> RunConfig:
+    """Read and validate a YAML run config, with its ``extends`` chain and `overrides`.
+
+    `overrides` are ``"a.b.c=value"`` strings (``--set`` on the command line); values
+    are parsed as YAML. A missing ``name`` defaults to the file's stem.
+
+    Raises
+    ------
+    ConfigError
+        If a file is missing, is not valid YAML, extends a missing file or itself, or
+        holds invalid settings; the message names the file, line and YAML path.
+    """
+    path = Path(path)
+    raw, lines = _resolve(path)
+    raw = _apply_overrides(raw, lines, overrides, str(path))
+    raw.setdefault("name", path.stem)
+    config = parse_config(raw, source=str(path), lines=lines)
     config._path = path
     return config
 
 
-def validate_strategy_params(config: RunConfig, models: Mapping[str, type[BaseModel]]) -> BaseModel:
+def validate_strategy_params(
+    config: RunConfig, models: Mapping[str, type[BaseModel]]
+) -> BaseModel | dict[str, Any]:
     """Validate ``strategy.params`` against the model of the named strategy.
+
+    A ``module:function`` strategy is not checked here; its params pass through.
 
     Parameters
     ----------
@@ -219,16 +567,21 @@ def validate_strategy_params(config: RunConfig, models: Mapping[str, type[BaseMo
         For an unknown strategy (with a close-match suggestion and the known names)
         or invalid parameters (located under ``strategy.params``).
     """
-    source = str(config.path) if config.path else "<config>"
     name = config.strategy.name
+    if ":" in name:
+        return dict(config.strategy.params)
     if name not in models:
         known = sorted(models)
         guess = difflib.get_close_matches(name, known, n=1)
         hint = f"; did you mean {guess[0]!r}?" if guess else ""
         raise ConfigError(
-            f"{source}: strategy.name: unknown strategy {name!r}{hint} Known: {known}"
+            f"{config.where(('strategy', 'name'))}: unknown strategy {name!r}{hint} Known: "
+            f"{', '.join(known)}, or module:function for your own"
         )
     try:
         return models[name].model_validate(config.strategy.params)
     except ValidationError as exc:
-        raise ConfigError(f"{source}: {_describe(exc.errors(), ('strategy', 'params'))}") from None
+        source = str(config.path) if config.path else "<config>"
+        raise ConfigError(
+            _describe(exc.errors(), config._lines, source, ("strategy", "params"))
+        ) from None

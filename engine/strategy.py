@@ -1,20 +1,26 @@
-"""The strategy API: parameter models, the `Strategy` base class and schedule helpers.
+"""The strategy API: parameter models, the `Strategy` base class and shared helpers.
 
-A strategy turns a `Market` into target weights shaped like ``market.close``. Row t may
-use data up to and including bar t only; NaN means "no instruction", a row of NaN means
-"do not rebalance". The backtest layer applies the execution lag.
+A strategy turns a `Market` into target weights shaped like ``market.close``: fractions
+of portfolio value, negative for short. Row t may use data up to and including bar t
+only; NaN means "no instruction for this asset", a row of NaN "do not rebalance". A
+strategy returns its wish at every bar; the backtest layer keeps the rows of the
+rebalance schedule (`schedule_rebalance`) and applies the execution lag.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar, Generic, Literal, TypeVar
 
+import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
+from engine.config import Schedule
 from engine.data import Market
+from engine.errors import StrategyError
+from engine.metrics import periods_per_year
 
-Schedule = Literal["daily", "weekly", "monthly", "quarterly"]
 _PERIOD = {"weekly": "W", "monthly": "M", "quarterly": "Q"}
 
 
@@ -28,10 +34,15 @@ P = TypeVar("P", bound=StrategyParams)
 
 
 class Strategy(Generic[P]):
-    """A named, parameterised rule from market data to target weights."""
+    """A named, parameterised rule from market data to target weights.
+
+    `rebalance` is the schedule used when the config's ``portfolio.rebalance`` does not
+    name one.
+    """
 
     name: ClassVar[str]
     params_model: ClassVar[type[StrategyParams]]
+    rebalance: ClassVar[Schedule] = "monthly"
 
     def __init__(self, params: P) -> None:
         self.params = params
@@ -42,14 +53,115 @@ class Strategy(Generic[P]):
 
 
 def schedule_rebalance(weights: pd.DataFrame, schedule: Schedule) -> pd.DataFrame:
-    """Keep the rows of `weights` on the first bar of each period; NaN elsewhere.
+    """Keep the rows of `weights` the schedule trades on; NaN elsewhere.
 
-    The first bar of a new week, month or quarter is known at that bar (its date
-    differs from the previous bar's period), so the schedule never looks ahead; the
-    first bar of the data always rebalances.
+    ``weekly``, ``monthly`` and ``quarterly`` keep the first bar of each period: it is
+    known at that bar (its period differs from the previous bar's), so the schedule
+    never looks ahead. ``on_change`` keeps a row when any weight differs from the
+    previous row (NaN equals NaN), so a signal strategy trades only when its signal
+    moves. The first bar always counts.
     """
     if schedule == "daily":
         return weights
-    periods = pd.Series(weights.index.to_period(_PERIOD[schedule]), index=weights.index)
-    first = periods.ne(periods.shift(1))
-    return weights.where(first, axis=0)
+    if schedule == "on_change":
+        values = weights.to_numpy()
+        previous = np.vstack([np.full((1, values.shape[1]), np.inf), values[:-1]])
+        same = (values == previous) | (np.isnan(values) & np.isnan(previous))
+        keep = ~same.all(axis=1)
+    else:
+        periods = pd.Series(weights.index.to_period(_PERIOD[schedule]), index=weights.index)
+        keep = periods.ne(periods.shift(1)).to_numpy()
+    return weights.where(pd.Series(keep, index=weights.index), axis=0)
+
+
+def listed(market: Market) -> pd.DataFrame:
+    """True from each asset's first price on (it may still have gaps after that)."""
+    return market.close.notna().cummax()
+
+
+def base_close(market: Market) -> pd.DataFrame:
+    """Closes in the base currency, carried over gaps; NaN before an asset's first price."""
+    close = market.close.ffill()
+    for symbol in market.symbols:
+        currency = market.currency[symbol]
+        if currency != market.base_currency:
+            close[symbol] = close[symbol] * market.fx[currency]
+    return close.where(listed(market))
+
+
+def daily_returns(market: Market) -> pd.DataFrame:
+    """Per-bar simple returns in the base currency; 0 over a gap, NaN before listing."""
+    return base_close(market).pct_change(fill_method=None)
+
+
+def resolve_symbols(market: Market, names: str | Sequence[str], where: str) -> list[str]:
+    """Expand a group name (``data.symbols`` given as groups) or a list of symbols.
+
+    Raises
+    ------
+    StrategyError
+        For a name that is neither a group nor a symbol of the market; `where` is the
+        YAML path of the parameter, for the message.
+    """
+    items = [names] if isinstance(names, str) else list(names)
+    symbols: list[str] = []
+    for item in items:
+        if item in market.groups:
+            symbols.extend(market.groups[item])
+        elif item in market.symbols:
+            symbols.append(item)
+        else:
+            groups = f" or a group {sorted(market.groups)}" if market.groups else ""
+            raise StrategyError(
+                f"{where}: {item!r} is not in data.symbols{groups}; add it there or fix the name"
+            )
+    return list(dict.fromkeys(symbols))
+
+
+def rank_weights(
+    score: pd.DataFrame,
+    *,
+    top: int | float,
+    bottom: int | float = 0,
+    weighting: Literal["equal", "score"] = "equal",
+    gross: float = 1.0,
+) -> pd.DataFrame:
+    """Long the `top` best-scored assets of each row, short the `bottom` worst.
+
+    `top` and `bottom` are counts when at least 1, else fractions of the assets that
+    have a score in that row (at least one asset when the fraction is positive). Each
+    side gets ``gross`` (long only) or ``gross / 2`` (long and short), split equally
+    or in proportion to the size of the score. Assets without a score get NaN; rows
+    without any score are all NaN (no rebalance).
+    """
+    available = score.notna()
+    count = available.sum(axis=1)
+
+    def size(spec: int | float) -> pd.Series:
+        if spec >= 1:
+            return np.minimum(count, int(spec)).astype(float)
+        return np.ceil(count * spec).where(count.gt(0) & (spec > 0), 0.0)
+
+    n_top, n_bottom = size(top), size(bottom)
+    # rank 1 = best; ties broken by column order, so the choice is deterministic
+    best = score.rank(axis=1, ascending=False, method="first")
+    longs = best.le(n_top, axis=0) & available
+    worst = score.where(~longs).rank(axis=1, ascending=True, method="first")
+    shorts = worst.le(n_bottom, axis=0) & available & ~longs
+    side_gross = np.where(n_bottom.gt(0), gross / 2.0, gross)
+    if weighting == "equal":
+        long_w = longs.astype(float).div(longs.sum(axis=1), axis=0)
+        short_w = shorts.astype(float).div(shorts.sum(axis=1), axis=0)
+    else:
+        magnitude = score.abs().fillna(0.0)
+        long_w = magnitude.where(longs, 0.0)
+        long_w = long_w.div(long_w.sum(axis=1), axis=0)
+        short_w = magnitude.where(shorts, 0.0)
+        short_w = short_w.div(short_w.sum(axis=1), axis=0)
+    weights = long_w.fillna(0.0).sub(short_w.fillna(0.0)).mul(side_gross, axis=0)
+    return weights.where(available).where(count.gt(0), axis=0)
+
+
+def annual_bars(market: Market) -> float:
+    """Bars per year of the market's index, to annualise a per-bar statistic."""
+    return periods_per_year(market.index)

@@ -1,4 +1,4 @@
-"""Equal weight across the assets that trade, rebalanced on a schedule."""
+"""Equal weight across the assets that trade."""
 
 from __future__ import annotations
 
@@ -8,18 +8,17 @@ import pandas as pd
 from pydantic import Field
 
 from engine.data import Market
-from engine.strategy import Schedule, Strategy, StrategyParams, schedule_rebalance
+from engine.strategy import Strategy, StrategyParams, listed
 
 
 class EqualWeightParams(StrategyParams):
     """Parameters of `equal_weight`."""
 
-    rebalance: Schedule = "monthly"
     gross: Annotated[float, Field(gt=0.0, le=10.0, description="sum of weights")] = 1.0
 
 
 class EqualWeight(Strategy[EqualWeightParams]):
-    """Hold every listed asset in equal parts of `gross`.
+    """Hold every listed asset in equal parts of `gross`, rebalanced monthly by default.
 
     An asset counts from its first price on; before that it gets no instruction. A listed
     asset that does not trade on a rebalance bar (a holiday) still gets its weight: its
@@ -28,10 +27,10 @@ class EqualWeight(Strategy[EqualWeightParams]):
 
     name = "equal_weight"
     params_model = EqualWeightParams
+    rebalance = "monthly"
 
     def target_weights(self, market: Market) -> pd.DataFrame:
-        """Return equal weights over the priced assets, on rebalance bars only."""
-        listed = market.close.notna().cummax()
-        count = listed.sum(axis=1).replace(0, float("nan"))
-        weights = listed.div(count, axis=0).mul(self.params.gross).where(listed)
-        return schedule_rebalance(weights, self.params.rebalance)
+        """Return equal weights over the priced assets at every bar."""
+        on = listed(market)
+        count = on.sum(axis=1).replace(0, float("nan"))
+        return on.div(count, axis=0).mul(self.params.gross).where(on)

@@ -2,46 +2,50 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import pandas as pd
 from pydantic import Field
 
 from engine.data import Market
 from engine.errors import StrategyError
-from engine.strategy import Schedule, Strategy, StrategyParams, schedule_rebalance
+from engine.strategy import Strategy, StrategyParams, listed
 
 
 class FixedWeightsParams(StrategyParams):
     """Parameters of `fixed_weights`."""
 
-    weights: Annotated[
-        dict[str, float], Field(description="symbol -> weight; negative for short")
-    ] = Field(default_factory=dict)
-    rebalance: Schedule = "monthly"
+    weights: dict[str, float] = Field(
+        default_factory=dict,
+        description="symbol -> weight, negative for short; empty: equal weights",
+    )
+
+
+def fixed_row(market: Market, given: dict[str, float], where: str) -> pd.Series:
+    """Return `given` as a full row over the market's symbols (0 for those not named)."""
+    unknown = sorted(set(given) - set(market.symbols))
+    if unknown:
+        raise StrategyError(
+            f"{where}: names {unknown}, which are not in data.symbols {market.symbols}"
+        )
+    return pd.Series(0.0, index=market.close.columns).add(pd.Series(given), fill_value=0.0)[
+        market.close.columns
+    ]
 
 
 class FixedWeights(Strategy[FixedWeightsParams]):
-    """Hold each listed symbol at its given weight, rebalanced on a schedule.
+    """Hold each listed symbol at its given weight, rebalanced monthly by default.
 
     Symbols not named hold nothing (weight 0). With no weights given, every asset gets
-    an equal share, so the default is a sensible buy-and-hold. A symbol counts from its
-    first price on; before that it gets no instruction.
+    an equal share. A symbol counts from its first price on; before that it gets no
+    instruction.
     """
 
     name = "fixed_weights"
     params_model = FixedWeightsParams
+    rebalance = "monthly"
 
     def target_weights(self, market: Market) -> pd.DataFrame:
-        """Return the fixed weights on rebalance bars for assets already listed."""
+        """Return the fixed weights at every bar for assets already listed."""
         given = self.params.weights or dict.fromkeys(market.symbols, 1.0 / len(market.symbols))
-        unknown = sorted(set(given) - set(market.symbols))
-        if unknown:
-            raise StrategyError(
-                f"fixed_weights: strategy.params.weights names {unknown}, which are not in "
-                f"data.symbols {market.symbols}"
-            )
-        row = pd.Series(0.0, index=market.close.columns).add(pd.Series(given), fill_value=0.0)
-        listed = market.close.notna().cummax()
-        weights = listed.mul(row[market.close.columns], axis=1).where(listed)
-        return schedule_rebalance(weights, self.params.rebalance)
+        row = fixed_row(market, given, "strategy.params.weights")
+        on = listed(market)
+        return on.mul(row, axis=1).where(on)

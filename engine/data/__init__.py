@@ -4,7 +4,7 @@ See DESIGN.md, "Market data". Sources produce per-symbol series; `assemble_marke
 aligns and checks them.
 """
 
-from engine.data.files import Columns, FileSpec, SeriesFile, load_files_market
+from engine.data.files import Columns, FileSpec, SeriesFile, load_files_market, read_extras
 from engine.data.market import (
     KNOWN_ASSETS,
     AssetInfo,
@@ -29,5 +29,6 @@ __all__ = [
     "load_files_market",
     "load_yahoo_market",
     "market_from_frame",
+    "read_extras",
     "synthetic_market",
 ]

@@ -42,6 +42,7 @@ class SeriesFile:
     column: str = "close"
     date: str = "date"
     quote: str = "base_per_unit"  # fx only: "units_per_base" for quotes like HKD=X
+    per_symbol: bool = False  # extras only: one column per symbol instead of `column`
 
 
 @dataclass(frozen=True)
@@ -146,6 +147,30 @@ def read_series(spec: FileSpec, item: SeriesFile) -> pd.Series:
     return series.sort_index()
 
 
+def read_extras(spec: FileSpec, symbols: Sequence[str]) -> dict[str, pd.Series | pd.DataFrame]:
+    """Read the extra series: one column each, or a ``[T, N]`` frame when per symbol.
+
+    A per-symbol file has a date column and one column per symbol; symbols it lacks get
+    NaN (no data), and a file naming none of the symbols is an error.
+    """
+    extras: dict[str, pd.Series | pd.DataFrame] = {}
+    for name, item in spec.extras.items():
+        if not item.per_symbol:
+            extras[name] = read_series(spec, item)
+            continue
+        path = spec.root / item.file
+        table = _dated(read_table(path), item.date, path)
+        present = [s for s in symbols if s in table.columns]
+        if not present:
+            raise DataError(
+                f"{path}: data.extras.{name} is per_symbol but no column is one of the "
+                f"symbols {list(symbols)}; columns are {list(table.columns)}"
+            )
+        frame = table[present].apply(pd.to_numeric, errors="coerce").sort_index()
+        extras[name] = frame.reindex(columns=list(symbols))
+    return extras
+
+
 def load_files_market(
     spec: FileSpec,
     symbols: Sequence[str],
@@ -191,7 +216,7 @@ def load_files_market(
             )
         rate = read_series(spec, item)
         fx[currency] = 1.0 / rate if item.quote == "units_per_base" else rate
-    extras = {name: read_series(spec, item) for name, item in spec.extras.items()}
+    extras = read_extras(spec, symbols)
     return assemble_market(
         closes,
         opens,

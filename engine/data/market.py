@@ -93,6 +93,7 @@ class Market:
     `base_currency`. ``extras`` holds named series, ``[T, N]`` frames or ``[T]``
     series. ``placeholders`` lists the (symbol, date) rows a source marked as not
     traded (e.g. Yahoo's zero-volume half-day rows), which are NaN in the prices.
+    ``groups`` names baskets of symbols (``data.symbols`` given as a mapping).
     """
 
     close: pd.DataFrame
@@ -105,6 +106,7 @@ class Market:
     extras: dict[str, pd.DataFrame | pd.Series] = field(default_factory=dict)
     exchange: dict[str, str] = field(default_factory=dict)
     placeholders: list[tuple[str, pd.Timestamp]] = field(default_factory=list)
+    groups: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def index(self) -> pd.DatetimeIndex:
@@ -125,6 +127,36 @@ class Market:
     def from_frame(cls, tidy: pd.DataFrame, **kwargs: object) -> Market:
         """Build a market from a tidy frame; see `market_from_frame` for the arguments."""
         return market_from_frame(tidy, **kwargs)  # type: ignore[arg-type]
+
+    def select(
+        self, symbols: list[str] | None = None, dates: pd.DatetimeIndex | None = None
+    ) -> Market:
+        """Return the market restricted to `symbols` (in that order) and to `dates`.
+
+        Dates not in the index are ignored; per-asset extras keep the selected columns
+        they have.
+        """
+        cols = list(self.symbols if symbols is None else symbols)
+        rows = self.index if dates is None else self.index[self.index.isin(dates)]
+        extras: dict[str, pd.DataFrame | pd.Series] = {}
+        for name, series in self.extras.items():
+            if isinstance(series, pd.DataFrame):
+                extras[name] = series.reindex(index=rows, columns=[c for c in cols if c in series])
+            else:
+                extras[name] = series.reindex(rows)
+        return Market(
+            close=self.close.loc[rows, cols],
+            open=self.open.loc[rows, cols],
+            currency={s: self.currency[s] for s in cols},
+            lot_size={s: self.lot_size[s] for s in cols},
+            fx=self.fx.loc[rows],
+            base_currency=self.base_currency,
+            source=self.source,
+            extras=extras,
+            exchange={s: self.exchange.get(s, "") for s in cols},
+            placeholders=[(s, d) for s, d in self.placeholders if s in cols and d in rows],
+            groups={g: m for g, m in self.groups.items() if set(m) <= set(cols)},
+        )
 
     def to_frame(self) -> pd.DataFrame:
         """Return prices as a tidy frame: one row per (date, symbol) with open and close."""

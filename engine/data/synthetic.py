@@ -16,7 +16,9 @@ Daily log returns on one weekday grid (2000-01-03 .. 2035-12-31)::
 - USD/HKD stays inside the 7.75-7.85 band.
 - ``southbound_net_buy`` (HKD millions, per HK stock) is a noisy read of a persistent
   latent signal that also drives the stock's return over the next week; `flow_link`
-  sets the strength (0 removes the link).
+  sets the strength (0 removes the link). ``traded_value`` (HKD millions, per HK
+  stock) is the day's turnover, persistent around a stock-specific level, so flows can
+  be normalised by it.
 
 Every component is seeded from a SHA-256 of (seed, component name) and generated on the
 whole grid, so a symbol's series on a date depends on neither the window nor the other
@@ -138,7 +140,7 @@ def _suspensions(rng: np.random.Generator, n: int, per_year: float) -> np.ndarra
 
 def _asset(
     seed: int, symbol: str, exchange: str, flow_link: float, sessions: pd.DatetimeIndex
-) -> tuple[pd.Series, pd.Series, pd.Series | None]:
+) -> tuple[pd.Series, pd.Series, pd.DataFrame | None]:
     """Return close, open and (HK only) flows of one asset on the given sessions."""
     grid = _grid()
     n = len(grid)
@@ -163,6 +165,12 @@ def _asset(
         for k in range(1, FLOW_HORIZON + 1):  # today's demand moves the next week's prices
             log_ret[k:] += effect[:-k] / FLOW_HORIZON
         flows = pd.Series(300.0 * (signal + 1.5 * frng.normal(size=n)), index=grid)
+        trng = _rng(seed, f"turnover:{symbol}")
+        activity = np.zeros(n)
+        shocks = trng.normal(size=n)
+        for t in range(1, n):  # traded value clusters like volatility does
+            activity[t] = 0.95 * activity[t - 1] + np.sqrt(1 - 0.9025) * shocks[t]
+        turnover = pd.Series(trng.uniform(800.0, 8000.0) * np.exp(0.4 * activity), index=grid)
 
     level = np.exp(np.cumsum(log_ret)) * _rng(seed, f"level:{symbol}").uniform(20.0, 400.0)
     gap = _rng(seed, f"open:{symbol}").normal(0.0, 0.004, n)
@@ -173,7 +181,9 @@ def _asset(
     close = pd.Series(np.where(keep, level, np.nan), index=grid).reindex(sessions)
     open_ = pd.Series(np.where(keep, opened, np.nan), index=grid).reindex(sessions)
     if flows is not None:
-        flows = flows.where(keep).reindex(sessions)
+        flows = pd.concat(
+            {"flow": flows.where(keep), "traded": turnover.where(keep)}, axis=1
+        ).reindex(sessions)
     return close, open_, flows
 
 
@@ -224,7 +234,7 @@ def synthetic_market(
         raise DataError(f"base currency {base_currency!r} is not supported; use USD or HKD")
 
     info = {s: asset_info(s) for s in symbols}
-    closes, opens, flows = {}, {}, {}
+    closes, opens, flows, traded = {}, {}, {}, {}
     for symbol in symbols:
         exchange = info[symbol].exchange
         mic = exchange if exchange in ("XHKG", "XNYS", "XNAS") else "XNYS"
@@ -232,12 +242,13 @@ def synthetic_market(
         close, opened, flow = _asset(seed, symbol, exchange, flow_link, sessions)
         closes[symbol], opens[symbol] = close, opened
         if flow is not None:
-            flows[symbol] = flow
+            flows[symbol], traded[symbol] = flow["flow"], flow["traded"]
     hkd_in_usd = pd.Series(1.0 / _usdhkd(seed), index=_grid())
     fx = {"HKD": hkd_in_usd} if base_currency == "USD" else {"USD": 1.0 / hkd_in_usd}
     extras: dict[str, pd.DataFrame | pd.Series] = {}
     if flows:
         extras["southbound_net_buy"] = pd.DataFrame(flows).reindex(columns=list(symbols))
+        extras["traded_value"] = pd.DataFrame(traded).reindex(columns=list(symbols))
     return assemble_market(
         closes,
         opens,

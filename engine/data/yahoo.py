@@ -12,8 +12,10 @@ per symbol keeps them consistent and is written atomically.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import tempfile
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -36,20 +38,32 @@ def default_cache_dir() -> Path:
 
 
 def _download(symbols: list[str], start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
-    """Download adjusted daily OHLCV with yfinance; `end` is inclusive."""
+    """Download adjusted daily OHLCV with yfinance; `end` is inclusive.
+
+    yfinance logs each failed symbol and warns about its own pandas use; both are
+    silenced here, because a symbol without rows becomes one clear `DataError` upstream.
+    """
     import yfinance as yf
 
-    return yf.download(
-        symbols,
-        start=start.strftime("%Y-%m-%d"),
-        end=(end + pd.Timedelta(days=1)).strftime("%Y-%m-%d"),
-        auto_adjust=True,
-        actions=False,
-        group_by="column",
-        progress=False,
-        threads=False,
-        multi_level_index=True,
-    )
+    log = logging.getLogger("yfinance")
+    level = log.level
+    log.setLevel(logging.CRITICAL + 1)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return yf.download(
+                symbols,
+                start=start.strftime("%Y-%m-%d"),
+                end=(end + pd.Timedelta(days=1)).strftime("%Y-%m-%d"),
+                auto_adjust=True,
+                actions=False,
+                group_by="column",
+                progress=False,
+                threads=False,
+                multi_level_index=True,
+            )
+    finally:
+        log.setLevel(level)
 
 
 def split_download(frame: pd.DataFrame, symbols: Iterable[str]) -> dict[str, pd.DataFrame]:
@@ -194,7 +208,8 @@ def fetch(
             why = "; ".join(errors) or ("offline" if offline else "no data")
             raise DataError(
                 f"{symbol}: not in the cache {cache.folder} and the download failed ({why}); "
-                "check the symbol, or run `eastwind data fetch CONFIG` with network"
+                "check the symbol, run `eastwind data fetch CONFIG` with network, or run "
+                "offline on synthetic data with --data synthetic"
             )
         result[symbol] = frame.loc[start:end]
     return result
