@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import re
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
@@ -114,19 +115,19 @@ def _load_symbols(data: DataConfig, symbols: list[str], offline: bool, here: Pat
     )
 
 
-def _restrict_to_calendar(market: Market, calendar: str) -> Market:
+def _restrict_to_calendar(market: Market, calendar: str, where: str) -> Market:
     if calendar == "union":
         return market
     try:
         days = sessions(calendar, market.index[0], market.index[-1])
     except Exception as exc:  # exchange-calendars raises its own errors for unknown names
         raise ConfigError(
-            f"data.calendar: unknown calendar {calendar!r}; use union or an exchange code "
+            f"{where}: unknown calendar {calendar!r}; use union or an exchange code "
             f"such as XHKG, XNYS, XNAS ({exc.__class__.__name__})"
         ) from None
     restricted = market.select(dates=days)
     if restricted.close.empty:
-        raise DataError(f"data.calendar: no {calendar} session between the data's dates")
+        raise DataError(f"{where}: no {calendar} session between the data's dates")
     return restricted
 
 
@@ -138,7 +139,13 @@ def _load(
     symbols = data.symbol_list
     bench = config.benchmark if isinstance(config, RunConfig) else None
     wanted = symbols + [s for s in (bench.symbols if bench else []) if s not in symbols]
-    everything = _restrict_to_calendar(_load_symbols(data, wanted, offline, here), data.calendar)
+    source = str(config.path) if isinstance(config, RunConfig) and config.path else None
+    try:
+        loaded = _load_symbols(data, wanted, offline, here)
+    except DataError as exc:
+        raise DataError(f"{source}: {exc}" if source else str(exc)) from None
+    where = config.where(("data", "calendar")) if isinstance(config, RunConfig) else "data.calendar"
+    everything = _restrict_to_calendar(loaded, data.calendar, where)
     market = everything.select(symbols)
     if len(wanted) > len(symbols):  # drop dates only the benchmark traded on
         priced = market.close.notna().any(axis=1) | market.index.isin(
@@ -220,6 +227,12 @@ def target_weights(config: RunConfig, market: Market) -> pd.DataFrame:
         schedule = config.portfolio.rebalance or strategy.rebalance
     try:
         weights = compute()
+    except StrategyError as exc:
+        located = re.match(r"^(strategy\.params(?:\.[A-Za-z_]\w*)?): (.*)$", str(exc))
+        if located is None:
+            raise
+        loc = located.group(1).split(".")
+        raise StrategyError(f"{config.where(loc)}: {located.group(2)}") from None
     except BacktestError:
         raise
     except Exception as exc:

@@ -1,89 +1,281 @@
-"""Config loading: good files load; every bad one names the file and the YAML path."""
+"""Config loading: every example runs; extends and --set work; every bad file exits 2
+with one line naming the file, the line and the YAML path."""
 
 from __future__ import annotations
 
+import copy
+import json
+import re
 from pathlib import Path
 
 import pytest
 import yaml
 
+import engine
+from engine.cli import main
 from engine.config import load_config, validate_strategy_params
 from engine.errors import ConfigError
 from strategies import REGISTRY
 
 ROOT = Path(__file__).resolve().parents[2]
 MODELS = {name: cls.params_model for name, cls in REGISTRY.items()}
+EXAMPLES = sorted((ROOT / "configs").rglob("*.yaml"))
+OFFLINE = [p for p in EXAMPLES if p.parent.name != "real"]
 GOOD = {
     "name": "t",
-    "data": {"symbols": ["AAPL"], "start": "2020-01-01", "end": "2020-12-31"},
-    "strategy": {"name": "equal_weight", "params": {"rebalance": "weekly"}},
-    "portfolio": {"fees": 0.001},
+    "data": {"symbols": ["AAPL", "MSFT"], "start": "2020-01-01", "end": "2020-06-30"},
+    "strategy": {"name": "equal_weight"},
+    "portfolio": {"fees": {"rate": 0.001}},
 }
 
 
 def _write(tmp_path: Path, document: object, name: str = "case.yaml") -> Path:
     path = tmp_path / name
-    path.write_text(yaml.safe_dump(document) if not isinstance(document, str) else document)
+    path.write_text(document if isinstance(document, str) else yaml.safe_dump(document))
     return path
 
 
-def _with(section: str, key: str, value: object) -> dict:
-    document = {k: (dict(v) if isinstance(v, dict) else v) for k, v in GOOD.items()}
-    document.setdefault(section, {})[key] = value
+def _with(*changes: tuple[str, object]) -> dict:
+    document = copy.deepcopy(GOOD)
+    for dotted, value in changes:
+        *parents, last = dotted.split(".")
+        node = document
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[last] = value
     return document
 
 
-@pytest.mark.parametrize("path", sorted((ROOT / "configs").glob("*.yaml")), ids=lambda p: p.name)
-def test_load_config_with_example_file_validates(path):
-    config = load_config(path)
-    validate_strategy_params(config, MODELS)
+def _without(section: str) -> dict:
+    return {k: v for k, v in GOOD.items() if k != section}
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: str(p.relative_to(ROOT / "configs")))
+def test_example_config_validates(path):
+    validate_strategy_params(load_config(path), MODELS)
+
+
+@pytest.mark.parametrize("path", OFFLINE, ids=lambda p: str(p.relative_to(ROOT / "configs")))
+def test_example_config_runs_offline_on_synthetic_data(path, tmp_path):
+    code = main(["run", str(path), "--data", "synthetic", "--out", str(tmp_path), "--quiet"])
+    assert code == 0
+    document = json.loads((tmp_path / "metrics.json").read_text())
+    assert document["data_source"] == "synthetic"
+    assert all(v is not None for v in document["metrics"].values())
 
 
 def test_load_config_without_name_uses_file_stem(tmp_path):
-    document = {k: v for k, v in GOOD.items() if k != "name"}
-    assert load_config(_write(tmp_path, document, "my_run.yaml")).name == "my_run"
+    assert load_config(_write(tmp_path, _without("name"), "my_run.yaml")).name == "my_run"
+
+
+def test_extends_merges_mappings_and_names_the_scenario_after_its_file(tmp_path):
+    _write(tmp_path, GOOD, "base.yaml")
+    child = _write(
+        tmp_path,
+        {"extends": "base.yaml", "portfolio": {"fees": {"minimum": 5}}, "description": "x"},
+        "child.yaml",
+    )
+    config = load_config(child)
+    assert config.name == "child"
+    assert config.portfolio.fees.rate == 0.001 and config.portfolio.fees.minimum == 5
+    assert config.data.symbols == ["AAPL", "MSFT"]
+
+
+def test_extends_with_another_strategy_drops_the_base_params(tmp_path):
+    base = _with(("strategy", {"name": "momentum", "params": {"lookback": 60, "skip": 5}}))
+    _write(tmp_path, base, "base.yaml")
+    child = _write(
+        tmp_path, {"extends": "base.yaml", "strategy": {"name": "equal_weight"}}, "child.yaml"
+    )
+    config = load_config(child)
+    assert config.strategy.params == {}
+    validate_strategy_params(config, MODELS)
+
+
+def test_set_overrides_nested_values_parsed_as_yaml(tmp_path):
+    path = _write(tmp_path, GOOD)
+    config = load_config(
+        path, ["portfolio.fees.rate=0.002", "data.symbols=[QQQ]", "portfolio.rebalance=weekly"]
+    )
+    assert config.portfolio.fees.rate == 0.002
+    assert config.data.symbols == ["QQQ"]
+    assert config.portfolio.rebalance == "weekly"
+
+
+def test_fee_shorthand_and_preset_resolve_to_per_market_costs(tmp_path):
+    path = _write(
+        tmp_path,
+        _with(
+            ("portfolio.fees", 0.002),
+            ("portfolio.costs", {"XHKG": {"preset": "hk", "fees": {"minimum": 0}}}),
+        ),
+    )
+    portfolio = load_config(path).portfolio
+    hk = portfolio.asset_costs("0700.HK", "XHKG", "HKD")
+    us = portfolio.asset_costs("AAPL", "XNYS", "USD")
+    assert (hk.fee_rate, hk.fee_minimum) == (0.0003, 0.0)  # preset rate, user's minimum
+    assert hk.buy_tax == hk.sell_tax == 0.001
+    assert hk.charges["settlement"] == (0.00002, 2.0, 100.0)
+    assert (us.fee_rate, us.buy_tax, us.charges) == (0.002, 0.0, {})
+
+
+def test_show_prints_the_resolved_config_with_strategy_defaults(tmp_path, capsys):
+    assert main(["show", str(_write(tmp_path, GOOD)), "--set", "portfolio.lag=2"]) == 0
+    shown = yaml.safe_load(capsys.readouterr().out)
+    assert shown["portfolio"]["lag"] == 2
+    assert shown["strategy"]["params"] == {"gross": 1.0}
+
+
+def test_strategies_command_lists_every_registered_strategy(capsys):
+    assert main(["strategies"]) == 0
+    out = capsys.readouterr().out
+    assert all(name in out for name in REGISTRY)
+
+
+def test_user_strategy_from_module_function_runs(tmp_path):
+    (tmp_path / "my_signals.py").write_text(
+        "def half_in_first(market, params):\n"
+        "    w = market.close * 0.0\n"
+        "    w.iloc[:, 0] = params['weight']\n"
+        "    return w\n"
+    )
+    document = _with(("strategy", {"name": "my_signals:half_in_first", "params": {"weight": 0.5}}))
+    result = engine.run(load_config(_write(tmp_path, document)))
+    assert result.simulation.gross_exposure.iloc[-1] == pytest.approx(0.5, abs=0.02)
+
+
+BAD = [
+    # (id, document or YAML text, --set overrides, expected message part)
+    ("unknown top-level key", {**GOOD, "universe": ["AAPL"]}, [], r"universe: Extra inputs"),
+    ("unknown nested key", _with(("portfolio.fee", 0.1)), [], r"portfolio\.fee: Extra inputs"),
+    ("wrong type", _with(("portfolio.lag", "one")), [], r"portfolio\.lag: .*valid integer"),
+    (
+        "negative fee",
+        _with(("portfolio.fees.rate", -0.01)),
+        [],
+        r"portfolio\.fees\.rate: .*greater than or equal to 0",
+    ),
+    ("negative fee shorthand", _with(("portfolio.fees", -1)), [], r"portfolio\.fees\.rate"),
+    ("fee above 20%", _with(("portfolio.costs.XHKG.fees.rate", 0.5)), [], r"costs\.XHKG\.fees"),
+    ("unknown preset", _with(("portfolio.preset", "jp")), [], r"portfolio\.preset: .*'hk' or"),
+    (
+        "charge maximum below minimum",
+        _with(("portfolio.charges.settlement", {"minimum": 5, "maximum": 1})),
+        [],
+        r"portfolio\.charges\.settlement: maximum 1\.0 is below minimum 5\.0",
+    ),
+    ("bad rebalance", _with(("portfolio.rebalance", "hourly")), [], r"portfolio\.rebalance: "),
+    ("bad execution", _with(("portfolio.execution", "vwap")), [], r"portfolio\.execution: "),
+    ("zero leverage", _with(("portfolio.max_leverage", 0)), [], r"portfolio\.max_leverage: "),
+    ("unknown strategy", _with(("strategy.name", "equal_wieght")), [], r"did you mean"),
+    ("bad param type", _with(("strategy.params", {"gross": "big"})), [], r"params\.gross: "),
+    ("unknown param", _with(("strategy.params", {"lookbak": 3})), [], r"params\.lookbak: "),
+    (
+        "missing required param",
+        _with(("strategy", {"name": "long_short", "params": {"long": ["AAPL"]}})),
+        [],
+        r"strategy\.params\.short: Field required",
+    ),
+    (
+        "param rule",
+        _with(("strategy", {"name": "momentum", "params": {"lookback": 10, "skip": 20}})),
+        [],
+        r"strategy\.params: skip \(20\) must be smaller than lookback \(10\)",
+    ),
+    ("missing section", _without("strategy"), [], r"strategy: Field required"),
+    (
+        "missing symbols",
+        _with(("data", {"start": "2020-01-01", "end": "2020-02-01"})),
+        [],
+        r"data\.symbols: Field required",
+    ),
+    ("empty symbols", _with(("data.symbols", [])), [], r"data\.symbols: .*at least one symbol"),
+    ("duplicate symbol", _with(("data.symbols", ["A", "A"])), [], r"data\.symbols: .*twice"),
+    ("end before start", _with(("data.end", "2019-01-01")), [], r"data: end 2019-01-01 is before"),
+    ("bad date", _with(("data.start", "yesterday")), [], r"data\.start: .*valid date"),
+    ("unknown source", _with(("data.source", "bloomberg")), [], r"data\.source: "),
+    ("csv without path", _with(("data.source", "csv")), [], r"data: source csv needs data\.path"),
+    ("bad name", _with(("name", "my run")), [], r"name: String should match"),
+    (
+        "benchmark weights",
+        _with(("benchmark", {"symbols": ["QQQ"], "weights": {"SPY": 1}})),
+        [],
+        r"benchmark: weights must name exactly",
+    ),
+    ("bad --set value", GOOD, ["portfolio.lag=-3"], r"--set: portfolio\.lag: "),
+    ("bad --set form", GOOD, ["portfolio.lag"], r"--set 'portfolio\.lag': write KEY=VALUE"),
+    ("extends missing", {**GOOD, "extends": "nope.yaml"}, [], r"extends: 'nope\.yaml' not found"),
+    ("extends cycle", {**GOOD, "extends": "case.yaml"}, [], r"extends: cycle"),
+    ("not a mapping", "- just\n- a list\n", [], r"must hold a mapping"),
+    ("invalid YAML", "name: x\ndata: [unclosed\n", [], r"case\.yaml:3: "),
+    ("empty file", "", [], r"the file is empty"),
+    (
+        "user strategy missing",
+        _with(("strategy.name", "no_such_module:f")),
+        [],
+        r"strategy\.name: cannot import 'no_such_module'",
+    ),
+    # errors found when the data meets the strategy: still one line with the YAML path
+    (
+        "symbol not in data",
+        _with(("strategy", {"name": "fixed_weights", "params": {"weights": {"XYZ": 1.0}}})),
+        [],
+        r"strategy\.params\.weights: names \['XYZ'\]",
+    ),
+    (
+        "unknown group",
+        _with(("strategy", {"name": "long_short", "params": {"long": "tech", "short": "AAPL"}})),
+        [],
+        r"strategy\.params\.long: 'tech' is not in data\.symbols",
+    ),
+    (
+        "missing extra series",
+        _with(("strategy", {"name": "factor_rank", "params": {"factor": "pe_ratio"}})),
+        [],
+        r"strategy\.params\.factor: the data has no series 'pe_ratio'",
+    ),
+    ("unknown calendar", _with(("data.calendar", "XMARS")), [], r"data\.calendar: unknown"),
+    (
+        "HK symbol without lot",
+        _with(("data.symbols", ["1234.HK"])),
+        [],
+        r"1234\.HK: .*data\.metadata\.1234\.HK",
+    ),
+]
 
 
 @pytest.mark.parametrize(
-    ("document", "match"),
-    [
-        (_with("portfolio", "fees", -0.01), r"portfolio\.fees: .*greater than or equal to 0"),
-        (_with("portfolio", "fee", 0.01), r"portfolio\.fee: Extra inputs are not permitted"),
-        (_with("portfolio", "lag", "one"), r"portfolio\.lag: .*valid integer"),
-        (_with("portfolio", "max_leverage", 0), r"portfolio\.max_leverage: .*greater than 0"),
-        (_with("portfolio", "execution", "vwap"), r"portfolio\.execution: .*'close' or 'open'"),
-        (_with("data", "end", "2019-01-01"), r"data: .*end 2019-01-01 is before start"),
-        (_with("data", "symbols", []), r"data\.symbols: .*at least 1"),
-        (_with("data", "start", "yesterday"), r"data\.start: .*valid date"),
-        (_with("data", "source", "bloomberg"), r"data\.source: .*'synthetic'"),
-        ({k: v for k, v in GOOD.items() if k != "strategy"}, r"strategy: Field required"),
-        ({**GOOD, "universe": ["AAPL"]}, r"universe: Extra inputs are not permitted"),
-        ("- just\n- a list\n", r"must hold a mapping"),
-        ("data: [unclosed\n", r"line 2"),
-        ("", r"the file is empty"),
-    ],
+    ("document", "overrides", "match"), [c[1:] for c in BAD], ids=[c[0] for c in BAD]
 )
-def test_load_config_with_bad_setting_raises_config_error_naming_path(tmp_path, document, match):
+def test_run_with_bad_config_exits_2_with_one_line_naming_the_yaml_path(
+    tmp_path, capsys, document, overrides, match
+):
     path = _write(tmp_path, document)
-    with pytest.raises(ConfigError, match=match) as info:
-        load_config(path)
-    assert str(info.value).startswith(str(path))
-    assert "\n" not in str(info.value)
+    out = tmp_path / "out"
+    args = ["run", str(path), "--out", str(out), "--quiet"]
+    code = main([*args, *(f"--set={item}" for item in overrides)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert str(path) in err or "--set" in err
+    assert re.search(match, err), err
+    assert not out.exists()
+
+
+def test_bad_setting_error_names_the_line_where_it_was_written(tmp_path):
+    text = "name: x\ndata:\n  symbols: [AAPL]\n  start: 2020-01-01\n  end: 2020-02-01\n"
+    text += "strategy: {name: equal_weight}\nportfolio:\n  init_cash: 1000\n  lag: -1\n"
+    with pytest.raises(ConfigError, match=r"case\.yaml:9: portfolio\.lag: "):
+        load_config(_write(tmp_path, text))
+
+
+def test_error_in_extended_file_names_that_file_and_line(tmp_path):
+    _write(tmp_path, "portfolio:\n  slippage: 0.9\n", "base.yaml")
+    child = _write(tmp_path, {**GOOD, "extends": "base.yaml"}, "child.yaml")
+    with pytest.raises(ConfigError, match=r"base\.yaml:2: portfolio\.slippage: "):
+        load_config(child)
 
 
 def test_load_config_with_missing_file_names_it(tmp_path):
     with pytest.raises(ConfigError, match=r"nope\.yaml: file not found"):
         load_config(tmp_path / "nope.yaml")
-
-
-def test_validate_strategy_params_with_typo_suggests_close_match(tmp_path):
-    config = load_config(_write(tmp_path, {**GOOD, "strategy": {"name": "equal_wieght"}}))
-    with pytest.raises(ConfigError, match=r"strategy\.name: .*did you mean 'equal_weight'"):
-        validate_strategy_params(config, MODELS)
-
-
-def test_validate_strategy_params_with_bad_param_locates_it_under_strategy_params(tmp_path):
-    document = {**GOOD, "strategy": {"name": "equal_weight", "params": {"rebalance": "hourly"}}}
-    config = load_config(_write(tmp_path, document))
-    with pytest.raises(ConfigError, match=r"strategy\.params\.rebalance: "):
-        validate_strategy_params(config, MODELS)

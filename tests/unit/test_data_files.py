@@ -14,7 +14,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
 import engine
 from engine.data import Columns, FileSpec, SeriesFile, load_files_market
@@ -23,6 +22,7 @@ from engine.errors import DataError
 REAL = Path(__file__).resolve().parents[3] / "shared" / "data" / "real"
 needs_real = pytest.mark.skipif(not REAL.exists(), reason="shared real data is absent")
 HK = ["0700.HK", "9988.HK", "1810.HK", "1024.HK"]
+CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "real"
 START, END = pd.Timestamp("2020-12-31"), pd.Timestamp("2025-03-14")
 
 
@@ -107,29 +107,8 @@ def test_files_market_with_market_wide_flow_series_aligns_it_to_market_dates(rea
 
 
 @needs_real
-def test_run_with_real_files_long_hk_tech_short_qqq_runs_end_to_end(tmp_path):
-    config = {
-        "name": "hk_tech_vs_qqq_real",
-        "data": {
-            "source": "csv",
-            "path": str(REAL),
-            "symbols": [*HK, "QQQ"],
-            "start": "2021-03-01",
-            "end": "2025-03-14",
-            "base_currency": "USD",
-            "files": {s: f"hk/{s}.csv" for s in HK} | {"QQQ": "us/QQQ.csv"},
-            "fx": {"HKD": {"file": "fx/USDHKD.csv", "quote": "units_per_base"}},
-        },
-        "strategy": {
-            "name": "fixed_weights",
-            "params": {"weights": dict.fromkeys(HK, 0.25) | {"QQQ": -1.0}, "rebalance": "monthly"},
-        },
-        "portfolio": {"fees": 0.001, "sell_tax": 0.001, "borrow_rate": 0.02, "max_leverage": 2.5},
-    }
-    path = tmp_path / "real.yaml"
-    path.write_text(yaml.safe_dump(config))
-
-    result = engine.run(engine.load_config(path))
+def test_real_config_long_hk_ai_short_qqq_holds_lots_and_pays_hk_costs_and_borrow():
+    result = engine.run(engine.load_config(CONFIGS / "hk_ai_vs_nasdaq.yaml"))
 
     positions = result.simulation.positions
     lots = pd.Series(result.market.lot_size)
@@ -138,11 +117,31 @@ def test_run_with_real_files_long_hk_tech_short_qqq_runs_end_to_end(tmp_path):
     assert (positions["QQQ"].iloc[-1] < 0) and (held.iloc[-1] > 0).all()
     net = result.simulation.net_exposure.iloc[-1]
     assert abs(net) < 0.15  # dollar-neutral up to drift since the last rebalance
-    assert result.simulation.costs["borrow"].sum() > 0.0
-    assert np.isfinite(list(result.metrics.values())).all()
+    costs = result.simulation.costs
+    assert costs["borrow"].sum() > 0.0
     trades = result.simulation.trades
+    hk_trades = trades[trades["symbol"].isin(HK)]
+    # stamp duty 0.1% on each side, in USD at the fill's fx
+    np.testing.assert_allclose(hk_trades["tax"], 0.001 * hk_trades["value"].abs(), rtol=1e-12)
+    assert (hk_trades["fees"] > 0.0003 * hk_trades["value"].abs()).all()  # commission + levies
+    assert np.isfinite(list(result.metrics.values())).all()
+    assert result.benchmark is not None and result.benchmark.iloc[0] == 1_000_000
     for symbol, day in result.market.placeholders:
         assert not ((trades["symbol"] == symbol) & (trades["date"] == day)).any()
+
+
+@needs_real
+def test_real_config_market_wide_flows_scale_the_book_between_its_two_exposures():
+    config = engine.load_config(CONFIGS / "southbound_market_wide.yaml")
+    result = engine.run(config)
+
+    weights = result.weights.dropna(how="all")
+    assert len(weights) > 100  # weekly for four years, after a year of z-score warm-up
+    exposure = weights["QQQ"] / -1.0
+    assert set(exposure.round(12).unique()) == {0.25, 1.0}
+    np.testing.assert_allclose(weights[HK].to_numpy(), np.outer(exposure, [0.25] * 4))
+    assert exposure.diff().abs().gt(0).sum() >= 2  # the dial actually moved
+    assert np.isfinite(list(result.metrics.values())).all()
 
 
 def _write_csv(path: Path, rows: list[tuple[str, float]]) -> None:
