@@ -36,7 +36,7 @@ from engine.errors import BacktestError, ConfigError, DataError, StrategyError
 from engine.metrics import summary_metrics
 from engine.results import SimulationResult
 from engine.simulation import Charge, simulate
-from engine.strategy import schedule_rebalance
+from engine.strategy import base_close, schedule_rebalance
 from strategies import REGISTRY
 
 
@@ -299,11 +299,7 @@ def benchmark_value(config: RunConfig, prices: Market, index: pd.DatetimeIndex) 
     bench = config.benchmark
     assert bench is not None
     weights = bench.weights or dict.fromkeys(bench.symbols, 1.0 / len(bench.symbols))
-    close = prices.close.ffill()
-    for symbol in close.columns:
-        currency = prices.currency[symbol]
-        if currency != prices.base_currency:
-            close[symbol] = close[symbol] * prices.fx[currency]
+    close = base_close(prices)
     returns = close.reindex(index, method="ffill").pct_change(fill_method=None).fillna(0.0)
     basket = returns[list(weights)].mul(pd.Series(weights)).sum(axis=1)
     basket.iloc[0] = 0.0

@@ -10,17 +10,18 @@ rebalance schedule (`schedule_rebalance`) and applies the execution lag.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar, Generic, Literal, TypeVar
+from typing import Annotated, ClassVar, Generic, Literal, TypeVar
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from engine.config import Schedule
 from engine.data import Market
 from engine.errors import StrategyError
 from engine.metrics import periods_per_year
 
+Count = Annotated[float, Field(ge=0.0, description="count if >= 1, else fraction of assets")]
 _PERIOD = {"weekly": "W", "monthly": "M", "quarterly": "Q"}
 
 

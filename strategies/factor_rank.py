@@ -10,9 +10,7 @@ from pydantic import Field
 
 from engine.data import Market
 from engine.errors import StrategyError
-from engine.strategy import Strategy, StrategyParams, rank_weights
-
-Count = Annotated[float, Field(ge=0.0, description="count if >= 1, else fraction of assets")]
+from engine.strategy import Count, Strategy, StrategyParams, rank_weights
 
 
 class FactorRankParams(StrategyParams):

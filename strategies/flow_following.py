@@ -10,11 +10,9 @@ from pydantic import Field, model_validator
 
 from engine.data import Market
 from engine.errors import StrategyError
-from engine.strategy import Strategy, StrategyParams, listed, rank_weights
+from engine.strategy import Count, Strategy, StrategyParams, listed, rank_weights
 from strategies.factor_rank import smoothed_factor
 from strategies.fixed_weights import fixed_row
-
-Count = Annotated[float, Field(ge=0.0, description="count if >= 1, else fraction of assets")]
 
 
 class FlowFollowingParams(StrategyParams):

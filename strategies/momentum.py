@@ -8,9 +8,7 @@ import pandas as pd
 from pydantic import Field, model_validator
 
 from engine.data import Market
-from engine.strategy import Strategy, StrategyParams, base_close, rank_weights
-
-Count = Annotated[float, Field(ge=0.0, description="count if >= 1, else fraction of assets")]
+from engine.strategy import Count, Strategy, StrategyParams, base_close, rank_weights
 
 
 class MomentumParams(StrategyParams):
