@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel
 
+from engine import metrics as m
 from engine.config import DataConfig, RunConfig, validate_strategy_params
 from engine.data import (
     Columns,
@@ -33,7 +34,6 @@ from engine.data import (
 )
 from engine.data.calendars import sessions
 from engine.errors import BacktestError, ConfigError, DataError, StrategyError
-from engine.metrics import summary_metrics
 from engine.results import SimulationResult
 from engine.simulation import Charge, simulate
 from engine.strategy import base_close, schedule_rebalance
@@ -326,9 +326,16 @@ def run(config: RunConfig, offline: bool = False) -> BacktestResult:
         max_leverage=p.max_leverage,
         **_cost_arguments(config, market),
     )
-    metrics = summary_metrics(simulation.value, p.init_cash)
+    rf = config.report.risk_free
+    metrics = m.performance(simulation.value, p.init_cash, rf) | m.trading(simulation)
     bench = bench_metrics = None
     if bench_prices is not None:
         bench = benchmark_value(config, bench_prices, market.index)
-        bench_metrics = summary_metrics(bench, p.init_cash)
+        bench_metrics = m.performance(bench, p.init_cash, rf)
+        metrics |= m.relative(
+            simulation.returns.to_numpy(),
+            m.returns_from_value(bench.to_numpy(), p.init_cash),
+            metrics["periods_per_year"],
+            rf,
+        )
     return BacktestResult(config, market, weights, simulation, metrics, bench, bench_metrics)

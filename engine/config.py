@@ -317,9 +317,11 @@ class BenchmarkConfig(_Model):
 
 
 class ReportConfig(_Model):
-    """Where and what to write."""
+    """Where and what to write, and the risk-free rate the ratios are measured against."""
 
     out: str | None = None
+    risk_free: Annotated[float, Field(ge=-0.05, le=0.5)] = 0.0
+    """Annual risk-free rate for Sharpe, Sortino and alpha (e.g. 0.04 for 4%)."""
 
 
 class RunConfig(_Model):

@@ -61,7 +61,9 @@ def test_example_config_runs_offline_on_synthetic_data(path, tmp_path):
     assert code == 0
     document = json.loads((tmp_path / "metrics.json").read_text())
     assert document["data_source"] == "synthetic"
-    assert all(v is not None for v in document["metrics"].values())
+    # defined for every run; only a recovery is undefined while the curve is under water
+    undefined = {k for k, v in document["metrics"].items() if v is None}
+    assert undefined <= {"max_drawdown_recovery_days"}
 
 
 def test_load_config_without_name_uses_file_stem(tmp_path):

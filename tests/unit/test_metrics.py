@@ -48,9 +48,69 @@ def test_periods_per_year_with_business_days_is_about_261():
     assert metrics.periods_per_year(index) == pytest.approx(261, abs=1.0)
 
 
-def test_summary_metrics_with_value_series_returns_the_five_headline_numbers():
-    value = pd.Series([110.0, 99.0, 120.0], index=pd.bdate_range("2024-01-01", periods=3))
-    summary = metrics.summary_metrics(value, 100.0)
-    assert set(summary) == {"total_return", "cagr", "volatility", "sharpe", "max_drawdown"}
-    assert summary["total_return"] == pytest.approx(0.2)
-    assert summary["max_drawdown"] == pytest.approx(-0.1)
+def test_drawdown_episodes_with_two_dips_give_dates_days_and_recovery():
+    # 100 -> 90 -> 95 -> 100 (recovered) -> 110 -> 99 (ends under water)
+    index = pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-04", "2024-01-08", "2024-01-09"])
+    value = pd.Series([90.0, 95.0, 100.0, 110.0, 99.0], index=index)
+    episodes = metrics.drawdown_episodes(value, 100.0)
+    assert list(episodes["start"]) == [index[0], index[4]]
+    assert list(episodes["end"]) == [index[1], index[4]]
+    assert list(episodes["valley"]) == [index[0], index[4]]
+    assert list(episodes["days"]) == [2, 1]  # Jan 1..2 under water; Jan 9 only
+    assert episodes["recovery"][0] == index[2]
+    assert episodes["recovery_days"][0] == 3.0  # valley Jan 1 -> back at 100 on Jan 4
+    assert np.isnan(episodes["recovery_days"][1])
+    np.testing.assert_allclose(episodes["depth"], [-0.1, -0.1])
+
+
+def test_performance_with_hand_curve_gives_drawdown_days_hit_rate_and_months():
+    index = pd.to_datetime(["2024-01-30", "2024-01-31", "2024-02-01", "2024-02-02"])
+    value = pd.Series([100.0, 110.0, 99.0, 99.0], index=index)  # returns 0, +10%, -10%, 0
+    perf = metrics.performance(value, 100.0)
+    assert perf["hit_rate"] == pytest.approx(0.5)  # one up bar of two that moved
+    assert perf["best_month"] == pytest.approx(0.10)  # January: 100 -> 110
+    assert perf["worst_month"] == pytest.approx(-0.10)  # February: 110 -> 99
+    assert perf["max_drawdown"] == pytest.approx(-0.10)
+    assert perf["max_drawdown_days"] == 2.0  # Feb 1 and Feb 2 under water
+    assert np.isnan(perf["max_drawdown_recovery_days"])
+    assert perf["best_day"] == pytest.approx(0.10)
+    assert perf["worst_day"] == pytest.approx(-0.10)
+
+
+def test_var_and_cvar_with_twenty_one_returns_take_the_worst_tail():
+    # 21 returns -10%..+10%: 5th percentile at position 1 of 20 -> -9%; CVaR: worst
+    # int(20 * 0.05) + 1 = 2 returns, mean(-10%, -9%)
+    returns = np.arange(-10, 11) / 100.0
+    assert metrics.value_at_risk(returns) == pytest.approx(-0.09)
+    assert metrics.conditional_value_at_risk(returns) == pytest.approx(-0.095)
+
+
+def test_beta_and_capture_with_twice_the_benchmark_are_two():
+    bench = np.array([0.01, -0.02, 0.015, -0.005, 0.01])
+    rel = metrics.relative(2.0 * bench, bench, 252.0)
+    assert rel["beta"] == pytest.approx(2.0)
+    assert rel["correlation"] == pytest.approx(1.0)
+    assert rel["alpha"] == pytest.approx(0.0, abs=1e-12)
+    # up bars: +1%, +1.5%, +1% vs +2%, +3%, +2%: ratio of the two annualised growth rates
+    up = ((1.02 * 1.03 * 1.02) ** (252 / 3) - 1) / ((1.01 * 1.015 * 1.01) ** (252 / 3) - 1)
+    assert rel["up_capture"] == pytest.approx(up)
+
+
+def test_trading_with_one_round_trip_counts_turnover_trades_and_fees():
+    import engine
+
+    index = pd.bdate_range("2024-01-01", periods=252 * 2 + 1)  # 2 years of business days
+    close = pd.DataFrame({"A": 10.0}, index=index)
+    weights = pd.DataFrame({"A": np.nan}, index=index)
+    weights.iloc[0, 0] = 1.0  # buy the whole book
+    weights.iloc[-1, 0] = 0.0  # sell it all
+    sim = engine.simulate(close, weights, init_cash=1000.0, fees=0.001)
+    trade = metrics.trading(sim)
+    assert trade["n_trades"] == 2.0
+    # the buy is sized so that it and its fee fit in the cash: v * 1.001 = 1000; the
+    # sell trades all of the value there is then: turnover 1/1.001 + 1 over two years
+    bought = 1000.0 / 1.001
+    ppy = metrics.periods_per_year(index)
+    assert trade["turnover"] == pytest.approx((bought / 1000.0 + 1.0) * ppy / len(index))
+    assert trade["fees"] == pytest.approx(2 * 0.001 * bought)
+    assert trade["avg_gross_exposure"] == pytest.approx(1.0, abs=0.01)
