@@ -7,11 +7,7 @@ with code 2; any other exception is a bug and keeps its traceback.
 from __future__ import annotations
 
 import argparse
-import json
-import math
-import os
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -22,78 +18,40 @@ from engine.backtest import BacktestResult, check_strategy, load_market, run
 from engine.config import RunConfig, load_config
 from engine.data.coverage import coverage
 from engine.errors import BacktestError, ConfigError
+from engine.report import METRICS, write_comparison, write_run
 from strategies import REGISTRY, describe_params, summary
 
 EXIT_USER_ERROR = 2
 
-_METRIC_LABELS = {
-    "total_return": ("Total return", "{:+.2%}"),
-    "cagr": ("CAGR", "{:+.2%}"),
-    "volatility": ("Volatility (ann.)", "{:.2%}"),
-    "sharpe": ("Sharpe", "{:.2f}"),
-    "max_drawdown": ("Max drawdown", "{:.2%}"),
-}
 
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write `text` to `path` through a temporary file in the same folder, then rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _finite(metrics: dict[str, float]) -> dict[str, float | None]:
-    return {k: (None if math.isnan(v) else v) for k, v in metrics.items()}
-
-
-def _metrics_json(result: BacktestResult) -> str:
-    config, market = result.config, result.market
-    document = {
-        "name": config.name,
-        "data_source": market.source,
-        "start": str(market.index[0].date()),
-        "end": str(market.index[-1].date()),
-        "base_currency": market.base_currency,
-        "metrics": _finite(result.metrics),
-    }
-    if result.benchmark_metrics is not None and config.benchmark is not None:
-        document["benchmark"] = {
-            "symbols": config.benchmark.symbols,
-            "metrics": _finite(result.benchmark_metrics),
-        }
-    return json.dumps(document, indent=2, sort_keys=True) + "\n"
-
-
-def _fmt(key: str, value: float | None) -> str:
-    if value is None or math.isnan(value):
-        return "n/a"
-    return _METRIC_LABELS[key][1].format(value)
-
-
-def _table(result: BacktestResult) -> Table:
-    market = result.market
-    title = f"{result.config.name}: {market.index[0].date()} .. {market.index[-1].date()}"
-    if market.is_synthetic:
-        title += " [bold yellow](SYNTHETIC DATA)[/]"
+def _metric_table(title: str, columns: dict[str, dict[str, float] | None], key_only: bool) -> Table:
+    """A rich table of metrics, one column per named metrics dict (blank where absent)."""
     table = Table(title=title)
     table.add_column("Metric")
-    table.add_column("Strategy", justify="right")
-    bench = result.benchmark_metrics
-    if bench is not None and result.config.benchmark is not None:
-        names = ", ".join(result.config.benchmark.symbols)
-        table.add_column(f"Benchmark ({names})", justify="right")
-    for key, (label, _) in _METRIC_LABELS.items():
-        cells = [_fmt(key, result.metrics[key])]
-        if bench is not None:
-            cells.append(_fmt(key, bench[key]))
-        table.add_row(label, *cells)
+    for name in columns:
+        table.add_column(name, justify="right")
+    for spec in METRICS:
+        if key_only and not spec.key_metric:
+            continue
+        if not any(d is not None and spec.key in d for d in columns.values()):
+            continue
+        cells = [spec.format(d[spec.key]) if d and spec.key in d else "" for d in columns.values()]
+        table.add_row(spec.label, *cells)
     return table
+
+
+def _title(result: BacktestResult) -> str:
+    market = result.market
+    title = f"{result.config.name}: {market.index[0].date()} .. {market.index[-1].date()}"
+    return title + (" [bold yellow](SYNTHETIC DATA)[/]" if market.is_synthetic else "")
+
+
+def _run_table(result: BacktestResult) -> Table:
+    columns: dict[str, dict[str, float] | None] = {"Strategy": result.metrics}
+    if result.benchmark_metrics is not None and result.config.benchmark is not None:
+        names = ", ".join(result.config.benchmark.symbols)
+        columns[f"Benchmark ({names})"] = result.benchmark_metrics
+    return _metric_table(_title(result), columns, key_only=True)
 
 
 def _config(args: argparse.Namespace) -> RunConfig:
@@ -108,11 +66,58 @@ def _run(args: argparse.Namespace) -> int:
     config = _config(args)
     result = run(config)
     out = Path(args.out) if args.out else config.out_dir
-    write_atomic(out / "metrics.json", _metrics_json(result))
+    written = write_run(result, out, html=not args.no_html)
     if not args.quiet:
         console = Console()
-        console.print(_table(result))
-        console.print(f"wrote {out / 'metrics.json'}")
+        console.print(_run_table(result))
+        console.print(f"wrote {len(written)} files to {out}/: {', '.join(p.name for p in written)}")
+    return 0
+
+
+def _compare_paths(items: Sequence[str]) -> list[Path]:
+    """Expand folders into the YAML configs directly inside them, in name order."""
+    paths: list[Path] = []
+    for item in items:
+        path = Path(item)
+        if path.is_dir():
+            found = sorted(path.glob("*.yaml")) + sorted(path.glob("*.yml"))
+            if not found:
+                raise ConfigError(f"{path}: no *.yaml configs in this folder")
+            paths.extend(found)
+        else:
+            paths.append(path)
+    if len(paths) < 2:
+        raise ConfigError(f"compare needs at least two configs, got {len(paths)}: {items[0]}")
+    return paths
+
+
+def _compare(args: argparse.Namespace) -> int:
+    overrides = list(args.set or [])
+    if args.data:
+        overrides.insert(0, f"data.source={args.data}")
+    configs: dict[str, RunConfig] = {}
+    for path in _compare_paths(args.configs):
+        config = load_config(path, overrides)
+        if config.name in configs:
+            raise ConfigError(
+                f"{path}: name {config.name!r} is also the name of "
+                f"{configs[config.name].path}; give each config its own 'name:'"
+            )
+        configs[config.name] = config
+    console = Console(stderr=True, quiet=args.quiet)
+    results = []
+    for i, config in enumerate(configs.values(), 1):
+        with console.status(f"[{i}/{len(configs)}] running {config.name} ({config.path})"):
+            results.append(run(config))
+    out = Path(args.out)
+    written = write_comparison(results, out)
+    if not args.quiet:
+        columns = {r.config.name: r.metrics for r in results}
+        synthetic = any(r.market.is_synthetic for r in results)
+        title = "Scenario comparison" + (" [bold yellow](SYNTHETIC DATA)[/]" if synthetic else "")
+        stdout = Console()
+        stdout.print(_metric_table(title, columns, key_only=not args.all))
+        stdout.print(f"wrote {len(written)} files to {out}/: {', '.join(p.name for p in written)}")
     return 0
 
 
@@ -204,14 +209,29 @@ def _parser() -> argparse.ArgumentParser:
 
     run_cmd = command(
         "run",
-        "run a backtest from a YAML config and write metrics.json",
+        "run a backtest from a YAML config and write its report (metrics, CSVs, HTML)",
         "eastwind run configs/hk_ai_vs_nasdaq.yaml --data synthetic --out out/hk",
     )
     run_cmd.add_argument("config", help="path to the YAML config")
     run_cmd.add_argument("--out", help="output folder (default: report.out or out/<name>)")
     run_cmd.add_argument("--quiet", action="store_true", help="print nothing on success")
+    run_cmd.add_argument("--no-html", action="store_true", help="skip report.html")
     _add_common(run_cmd)
     run_cmd.set_defaults(handler=_run)
+
+    compare_cmd = command(
+        "compare",
+        "run several configs and put their metrics, equity curves and correlations side by side",
+        "eastwind compare configs/scenarios --data synthetic --out out/scenarios",
+    )
+    compare_cmd.add_argument(
+        "configs", nargs="+", metavar="config", help="YAML configs, or folders of them"
+    )
+    compare_cmd.add_argument("--out", default="out/compare", help="output folder")
+    compare_cmd.add_argument("--all", action="store_true", help="print every metric")
+    compare_cmd.add_argument("--quiet", action="store_true", help="print nothing on success")
+    _add_common(compare_cmd)
+    compare_cmd.set_defaults(handler=_compare)
 
     validate_cmd = command(
         "validate",

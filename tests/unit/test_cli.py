@@ -10,32 +10,31 @@ from pathlib import Path
 import pytest
 
 from engine.cli import main
+from engine.report import METRICS
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "configs" / "demo.yaml"
+OUTPUTS = ("metrics.json", "equity.csv", "positions.csv", "weights.csv", "trades.csv")
+OUTPUTS += ("report.html",)
 
 
 def test_run_with_demo_config_writes_metrics_json_and_prints_synthetic_table(tmp_path, capsys):
     code = main(["run", str(DEMO), "--out", str(tmp_path)])
     assert code == 0
     document = json.loads((tmp_path / "metrics.json").read_text())
-    assert set(document["metrics"]) == {
-        "total_return",
-        "cagr",
-        "volatility",
-        "sharpe",
-        "max_drawdown",
-    }
+    assert set(document["metrics"]) == {spec.key for spec in METRICS} | {"periods_per_year"}
+    assert set(document["benchmark"]["metrics"]) >= {"sharpe", "max_drawdown", "cagr"}
     assert document["data_source"] == "synthetic"
     assert "SYNTHETIC" in capsys.readouterr().out
-    assert [p.name for p in tmp_path.iterdir()] == ["metrics.json"]  # no temporary left behind
+    # every output, and no temporary file left behind
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(OUTPUTS)
 
 
-def test_run_twice_with_same_config_gives_bit_identical_metrics(tmp_path):
+def test_run_twice_with_same_config_gives_bit_identical_outputs(tmp_path):
     main(["run", str(DEMO), "--out", str(tmp_path / "a"), "--quiet"])
     main(["run", str(DEMO), "--out", str(tmp_path / "b"), "--quiet"])
-    first = (tmp_path / "a" / "metrics.json").read_bytes()
-    assert first == (tmp_path / "b" / "metrics.json").read_bytes()
+    for name in OUTPUTS:
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,179 @@
+"""What a report says, as plain data: metric labels and formats, frames for the CSVs.
+
+The terminal table, the HTML pages and `compare` all read the same `METRICS` spec, so a
+metric is named and formatted the same way everywhere.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from engine import metrics as m
+from engine.backtest import BacktestResult
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """How one metric is shown: its key in the metrics dict, label, format and group."""
+
+    key: str
+    label: str
+    fmt: str
+    group: str
+    key_metric: bool = False
+    on_benchmark: bool = True
+
+    def format(self, value: float | None) -> str:
+        """Return `value` formatted for display, ``n/a`` when it is undefined."""
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return "n/a"
+        return self.fmt.format(value)
+
+
+def _specs() -> tuple[MetricSpec, ...]:
+    pct, ratio, days, money = "{:+.2%}", "{:.2f}", "{:,.0f} d", "{:,.0f}"
+    rows = [
+        ("total_return", "Total return", pct, "Returns", True),
+        ("cagr", "CAGR", pct, "Returns", True),
+        ("volatility", "Volatility (ann.)", "{:.2%}", "Returns", True),
+        ("sharpe", "Sharpe", ratio, "Returns", True),
+        ("sortino", "Sortino", ratio, "Returns", True),
+        ("calmar", "Calmar", ratio, "Returns", True),
+        ("max_drawdown", "Max drawdown", "{:.2%}", "Risk", True),
+        ("max_drawdown_days", "Max drawdown length", days, "Risk", True),
+        ("max_drawdown_recovery_days", "Max drawdown recovery", days, "Risk", False),
+        ("longest_drawdown_days", "Longest drawdown", days, "Risk", False),
+        ("var_95", "Daily VaR 95%", pct, "Risk", False),
+        ("cvar_95", "Daily CVaR 95%", pct, "Risk", False),
+        ("skew", "Skew", ratio, "Risk", False),
+        ("kurtosis", "Excess kurtosis", ratio, "Risk", False),
+        ("best_day", "Best day", pct, "Risk", False),
+        ("worst_day", "Worst day", pct, "Risk", False),
+        ("best_month", "Best month", pct, "Risk", False),
+        ("worst_month", "Worst month", pct, "Risk", False),
+        ("hit_rate", "Hit rate (days up)", "{:.1%}", "Risk", False),
+    ]
+    specs = [MetricSpec(k, label, f, g, key) for k, label, f, g, key in rows]
+    relative = [
+        ("beta", "Beta", ratio, True),
+        ("alpha", "Alpha (ann.)", pct, True),
+        ("correlation", "Correlation", ratio, False),
+        ("tracking_error", "Tracking error", "{:.2%}", False),
+        ("information_ratio", "Information ratio", ratio, True),
+        ("up_capture", "Up capture", ratio, False),
+        ("down_capture", "Down capture", ratio, False),
+    ]
+    specs += [MetricSpec(k, label, f, "Vs benchmark", key, False) for k, label, f, key in relative]
+    trading = [
+        ("turnover", "Turnover (ann.)", "{:.2f}x", True),
+        ("avg_gross_exposure", "Avg gross exposure", "{:.2f}", True),
+        ("avg_net_exposure", "Avg net exposure", "{:+.2f}", True),
+        ("n_trades", "Trades", "{:,.0f}", False),
+        ("fees", "Fees paid", money, True),
+        ("taxes", "Taxes paid", money, True),
+        ("borrow", "Borrow paid", money, True),
+        ("slippage", "Slippage cost", money, False),
+        ("fx_costs", "FX conversion cost", money, False),
+        ("interest", "Cash interest", money, False),
+    ]
+    specs += [MetricSpec(k, label, f, "Trading", key, False) for k, label, f, key in trading]
+    return tuple(specs)
+
+
+METRICS: tuple[MetricSpec, ...] = _specs()
+
+
+def _finite(value: float) -> float | None:
+    return None if math.isnan(value) else value
+
+
+def metrics_document(result: BacktestResult) -> dict[str, object]:
+    """Return the content of ``metrics.json``: run identity, metrics and benchmark metrics."""
+    config, market = result.config, result.market
+    document: dict[str, object] = {
+        "name": config.name,
+        "config": str(config.path) if config.path else None,
+        "data_source": market.source,
+        "start": str(market.index[0].date()),
+        "end": str(market.index[-1].date()),
+        "bars": len(market.index),
+        "base_currency": market.base_currency,
+        "risk_free": config.report.risk_free,
+        "metrics": {k: _finite(v) for k, v in result.metrics.items()},
+    }
+    if result.benchmark_metrics is not None and config.benchmark is not None:
+        document["benchmark"] = {
+            "symbols": config.benchmark.symbols,
+            "weights": config.benchmark.weights,
+            "metrics": {k: _finite(v) for k, v in result.benchmark_metrics.items()},
+        }
+    return document
+
+
+def metrics_json(result: BacktestResult) -> str:
+    """Return ``metrics.json`` as text (sorted keys, NaN as null)."""
+    return json.dumps(metrics_document(result), indent=2, sort_keys=True) + "\n"
+
+
+def equity_frame(result: BacktestResult) -> pd.DataFrame:
+    """Return the per-bar curve: value, returns, drawdown, exposures and the benchmark's."""
+    sim, init = result.simulation, result.config.portfolio.init_cash
+    value = sim.value.to_numpy()
+    frame = pd.DataFrame(
+        {
+            "value": value,
+            "returns": sim.returns.to_numpy(),
+            "drawdown": m.drawdown(value, init),
+            "cash": sim.cash.to_numpy(),
+            "gross_exposure": sim.gross_exposure.to_numpy(),
+            "net_exposure": sim.net_exposure.to_numpy(),
+            "turnover": sim.turnover.to_numpy(),
+        },
+        index=pd.DatetimeIndex(sim.index, name="date"),
+    )
+    if result.benchmark is not None:
+        bench = result.benchmark.to_numpy()
+        frame["benchmark"] = bench
+        frame["benchmark_returns"] = m.returns_from_value(bench, init)
+        frame["benchmark_drawdown"] = m.drawdown(bench, init)
+    return frame
+
+
+def _dated(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.rename_axis("date")
+
+
+def output_files(result: BacktestResult) -> dict[str, str]:
+    """Return the text of every data file of a run, keyed by file name."""
+    sim = result.simulation
+    return {
+        "metrics.json": metrics_json(result),
+        "equity.csv": equity_frame(result).to_csv(),
+        "positions.csv": _dated(sim.positions).to_csv(),
+        "weights.csv": _dated(sim.weights).to_csv(),
+        "trades.csv": sim.trades.to_csv(index=False),
+    }
+
+
+def side_by_side(results: Sequence[BacktestResult]) -> pd.DataFrame:
+    """Return every metric (rows, by label) of every run (columns, by config name)."""
+    data = {r.config.name: [r.metrics.get(spec.key, np.nan) for spec in METRICS] for r in results}
+    return pd.DataFrame(data, index=pd.Index([s.key for s in METRICS], name="metric"))
+
+
+def aligned_values(results: Sequence[BacktestResult]) -> pd.DataFrame:
+    """Return each run's value as a growth of 1 on the union of their dates (carried forward)."""
+    curves = {r.config.name: r.simulation.value / r.config.portfolio.init_cash for r in results}
+    return pd.DataFrame(curves).sort_index().ffill().fillna(1.0)
+
+
+def return_correlation(results: Sequence[BacktestResult]) -> pd.DataFrame:
+    """Return the correlation matrix of the runs' returns on the union of their dates."""
+    returns = aligned_values(results).pct_change(fill_method=None).iloc[1:]
+    return returns.corr()
