@@ -7,18 +7,35 @@ with code 2; any other exception is a bug and keeps its traceback.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from engine.backtest import BacktestResult, check_strategy, load_market, run
 from engine.config import RunConfig, load_config
 from engine.data.coverage import coverage
 from engine.errors import BacktestError, ConfigError
-from engine.report import METRICS, write_comparison, write_run
+from engine.report import (
+    METRICS,
+    ranked_rows,
+    walk_forward_summary,
+    write_comparison,
+    write_run,
+    write_sweep,
+)
+from engine.sweep import run_sweep
 from strategies import REGISTRY, describe_params, summary
 
 EXIT_USER_ERROR = 2
@@ -118,6 +135,58 @@ def _compare(args: argparse.Namespace) -> int:
         stdout = Console()
         stdout.print(_metric_table(title, columns, key_only=not args.all))
         stdout.print(f"wrote {len(written)} files to {out}/: {', '.join(p.name for p in written)}")
+    return 0
+
+
+EXIT_INTERRUPTED = 130
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    config = _config(args)
+    if config.sweep is None:
+        raise ConfigError(f"{config.path}: no 'sweep:' section; add sweep.params grids to sweep")
+    out = Path(args.out) if args.out else config.out_dir / "sweep"
+    total = math.prod(len(v) for v in config.sweep.grids().values())
+    console = Console(stderr=True, quiet=args.quiet)
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console, disable=args.quiet) as bar:
+        task = bar.add_task(config.name, total=total, rate="")
+
+        def advance(n: int) -> None:
+            bar.advance(task, n)
+            speed = bar.tasks[task].speed
+            bar.update(task, rate=f"{speed:,.1f}/s" if speed else "")
+
+        result = run_sweep(config, dask=args.dask, workers=args.workers, progress=advance)
+    written = write_sweep(result, out)
+    if not args.quiet:
+        stdout = Console()
+        header, cells = ranked_rows(result, args.top or config.sweep.top)
+        table = Table(title=f"{config.name}: top {len(cells)} of {total} by {result.metric}")
+        for name in header:
+            table.add_column(name, justify="right")
+        for row in cells:
+            table.add_row(*row)
+        stdout.print(table)
+        summary = walk_forward_summary(result)
+        if summary is not None:
+            folds = 0 if result.walk_forward is None else len(result.walk_forward)
+            stdout.print(f"walk-forward over {folds} folds (growth of 1 over the test windows):")
+            stdout.print(summary.to_string(float_format=lambda v: f"{v:.4f}"))
+        stdout.print(f"wrote {len(written)} files to {out}/: {', '.join(p.name for p in written)}")
+    if result.interrupted:
+        done = int((result.table["status"] != "not run").sum())
+        kept = f"interrupted: kept the {done} of {total} combinations that finished"
+        print(kept, file=sys.stderr)
+        return EXIT_INTERRUPTED
     return 0
 
 
@@ -232,6 +301,26 @@ def _parser() -> argparse.ArgumentParser:
     compare_cmd.add_argument("--quiet", action="store_true", help="print nothing on success")
     _add_common(compare_cmd)
     compare_cmd.set_defaults(handler=_compare)
+
+    sweep_cmd = command(
+        "sweep",
+        "run every combination of the config's sweep grids; rank, heat maps, walk-forward",
+        "eastwind sweep configs/sweeps/trend_grid.yaml --dask local",
+    )
+    sweep_cmd.add_argument("config", help="path to the YAML config with a sweep: section")
+    sweep_cmd.add_argument("--out", help="output folder (default: <report.out>/sweep)")
+    sweep_cmd.add_argument(
+        "--dask",
+        metavar="ADDRESS",
+        help="run chunks on a Dask cluster: a scheduler address (tcp://host:8786) or 'local'",
+    )
+    sweep_cmd.add_argument(
+        "--workers", type=int, default=2, help="worker processes for --dask local (default 2)"
+    )
+    sweep_cmd.add_argument("--top", type=int, help="rows of the ranking to print")
+    sweep_cmd.add_argument("--quiet", action="store_true", help="print nothing on success")
+    _add_common(sweep_cmd)
+    sweep_cmd.set_defaults(handler=_sweep)
 
     validate_cmd = command(
         "validate",

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import numpy as np
 import yaml
 from pydantic import (
     BaseModel,
@@ -33,6 +34,7 @@ from pydantic import (
 )
 
 from engine.errors import ConfigError
+from engine.kernel.sweep_nb import SWEEP_METRICS
 
 Rate = Annotated[float, Field(ge=0.0, le=0.2)]
 Money = Annotated[float, Field(ge=0.0)]
@@ -324,6 +326,89 @@ class ReportConfig(_Model):
     """Annual risk-free rate for Sharpe, Sortino and alpha (e.g. 0.04 for 4%)."""
 
 
+class LinearRange(_Model):
+    """``{start, stop, step}`` (stop included) or ``{start, stop, num}`` evenly spaced."""
+
+    start: float
+    stop: float
+    step: Annotated[float, Field(gt=0.0)] | None = None
+    num: Annotated[int, Field(ge=1, le=100_000)] | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> LinearRange:
+        if (self.step is None) == (self.num is None):
+            raise ValueError("give exactly one of 'step' or 'num'")
+        if self.stop < self.start:
+            raise ValueError(f"stop ({self.stop:g}) is below start ({self.start:g})")
+        return self
+
+    def values(self) -> list[Any]:
+        """The grid's values; integers when start, stop and step are integers."""
+        if self.num is not None:
+            return [float(v) for v in np.linspace(self.start, self.stop, self.num)]
+        assert self.step is not None
+        count = int(np.floor((self.stop - self.start) / self.step + 1e-9)) + 1
+        grid = self.start + self.step * np.arange(count)
+        whole = all(float(v).is_integer() for v in (self.start, self.stop, self.step))
+        return [round(v) for v in grid] if whole else [float(v) for v in grid]
+
+
+class LogRange(_Model):
+    """``{log: [low, high], num: n}``: n values evenly spaced on a log scale."""
+
+    log: tuple[Annotated[float, Field(gt=0.0)], Annotated[float, Field(gt=0.0)]]
+    num: Annotated[int, Field(ge=2, le=100_000)]
+
+    def values(self) -> list[Any]:
+        """The grid's values."""
+        return [float(v) for v in np.geomspace(self.log[0], self.log[1], self.num)]
+
+
+class WalkForwardConfig(_Model):
+    """Train/test windows in bars: rolling (fixed train length) or expanding."""
+
+    train: Annotated[int, Field(ge=20)]
+    test: Annotated[int, Field(ge=1)]
+    mode: Literal["rolling", "expanding"] = "rolling"
+
+
+class SweepConfig(_Model):
+    """Parameter grids for ``eastwind sweep``: every combination is one backtest.
+
+    Keys are YAML paths under ``strategy.params`` or ``portfolio``; values are a list,
+    a `LinearRange` or a `LogRange`.
+    """
+
+    params: Annotated[
+        dict[str, Annotated[list[Any], Field(min_length=1)] | LinearRange | LogRange],
+        Field(min_length=1),
+    ]
+    metric: Literal[SWEEP_METRICS] = "sharpe"  # type: ignore[valid-type]
+    top: Annotated[int, Field(ge=1, le=1000)] = 10
+    chunk: Annotated[int, Field(ge=1, le=100_000)] = 256
+    curves: Annotated[int, Field(ge=0, le=50)] = 5
+    walk_forward: WalkForwardConfig | None = None
+
+    @field_validator("params")
+    @classmethod
+    def _paths(cls, params: dict[str, Any]) -> dict[str, Any]:
+        for key in params:
+            parts = key.split(".")
+            ok = (parts[:2] == ["strategy", "params"] and len(parts) == 3) or (
+                parts[0] == "portfolio" and len(parts) >= 2
+            )
+            if not ok or not all(re.fullmatch(r"[A-Za-z_]\w*", p) for p in parts):
+                raise ValueError(f"{key!r}: sweep keys are strategy.params.NAME or portfolio.PATH")
+        return params
+
+    def grids(self) -> dict[str, list[Any]]:
+        """Each swept key with its list of values, in the config's order."""
+        return {
+            key: spec if isinstance(spec, list) else spec.values()
+            for key, spec in self.params.items()
+        }
+
+
 class RunConfig(_Model):
     """A complete backtest: data, strategy, portfolio rules, benchmark and report settings."""
 
@@ -334,6 +419,7 @@ class RunConfig(_Model):
     portfolio: PortfolioConfig = Field(default_factory=PortfolioConfig)
     benchmark: BenchmarkConfig | None = None
     report: ReportConfig = Field(default_factory=ReportConfig)
+    sweep: SweepConfig | None = None
     _path: Path | None = PrivateAttr(default=None)
     _lines: dict[Loc, str] = PrivateAttr(default_factory=dict)
 

@@ -17,6 +17,7 @@ import pandas as pd
 
 from engine.errors import SimulationError
 from engine.kernel import sim_nb as nb
+from engine.kernel import sweep_nb
 from engine.results import BatchResult, SimulationResult
 
 SizeType = Literal["target_weight", "target_quantity", "target_value"]
@@ -39,6 +40,171 @@ class Charge:
     rate: PerAsset = 0.0
     minimum: PerAsset = 0.0
     maximum: PerAsset = float("inf")
+
+
+@dataclass(frozen=True, eq=False)
+class KernelMarket:
+    """The kernel's market and cost arrays, validated and converted once.
+
+    A sweep prepares one per set of cost settings and reuses it for every chunk of
+    portfolios (and ships it once to each Dask worker). Cost arrays have one row, or
+    one per portfolio when `simulate` was given per-portfolio costs.
+    """
+
+    index: pd.Index
+    columns: pd.Index
+    close: npt.NDArray[np.float64]
+    exec_price: npt.NDArray[np.float64]
+    fx: npt.NDArray[np.float64]
+    asset_ccy: npt.NDArray[np.int64]
+    lot_size: npt.NDArray[np.float64]
+    fees: npt.NDArray[np.float64]
+    fixed_fees: npt.NDArray[np.float64]
+    min_fees: npt.NDArray[np.float64]
+    charges: npt.NDArray[np.float64]
+    buy_tax: npt.NDArray[np.float64]
+    sell_tax: npt.NDArray[np.float64]
+    slippage: npt.NDArray[np.float64]
+    fx_cost: npt.NDArray[np.float64]
+    borrow_rate: npt.NDArray[np.float64]
+    cash_rate: npt.NDArray[np.float64]
+    year_frac: npt.NDArray[np.float64]
+
+    def head(self, targets: npt.NDArray[np.float64], size_type: int) -> tuple[Any, ...]:
+        """The kernels' leading arguments, in their order, up to the per-portfolio ones."""
+        return (
+            self.close,
+            self.exec_price,
+            self.fx,
+            self.asset_ccy,
+            targets,
+            size_type,
+            self.lot_size,
+            self.fees,
+            self.fixed_fees,
+            self.min_fees,
+            self.charges,
+            self.buy_tax,
+            self.sell_tax,
+            self.slippage,
+            self.fx_cost,
+            self.borrow_rate,
+            self.cash_rate,
+            self.year_frac,
+        )
+
+    def window(self, start: int, stop: int) -> KernelMarket:
+        """The same market restricted to bars ``[start, stop)``."""
+        by_bar = {"close", "exec_price", "fx", "cash_rate", "year_frac"}
+        fields = {
+            name: (
+                getattr(self, name)[start:stop].copy()
+                if name in by_bar or (name == "borrow_rate" and self.borrow_rate.shape[0] > 1)
+                else getattr(self, name)
+            )
+            for name in self.__dataclass_fields__
+            if name not in ("index", "columns")
+        }
+        fields["year_frac"][0] = 0.0  # nothing accrues before the window's first bar
+        return KernelMarket(index=self.index[start:stop], columns=self.columns, **fields)
+
+
+def prepare_market(
+    close: pd.DataFrame,
+    *,
+    exec_price: pd.DataFrame | None = None,
+    fx: pd.DataFrame | None = None,
+    currency: Mapping[str, str] | Sequence[str] | pd.Series | None = None,
+    lot_size: PerAsset | None = None,
+    fees: PerAsset = 0.0,
+    fixed_fees: PerAsset = 0.0,
+    min_fees: PerAsset = 0.0,
+    charges: Sequence[Charge] = (),
+    buy_tax: PerAsset = 0.0,
+    sell_tax: PerAsset = 0.0,
+    slippage: PerAsset = 0.0,
+    fx_cost: PerAsset = 0.0,
+    borrow_rate: PerAsset | pd.DataFrame = 0.0,
+    cash_rate: float | pd.Series = 0.0,
+    base_currency: str | None = None,
+    year_days: float = 365.0,
+) -> KernelMarket:
+    """Prepare market and cost arrays once for `sweep_metrics`; arguments as in `simulate`."""
+    return _prepare(
+        _as_frame(close, "close"),
+        1,
+        exec_price=exec_price,
+        fx=fx,
+        currency=currency,
+        lot_size=lot_size,
+        fees=fees,
+        fixed_fees=fixed_fees,
+        min_fees=min_fees,
+        charges=charges,
+        buy_tax=buy_tax,
+        sell_tax=sell_tax,
+        slippage=slippage,
+        fx_cost=fx_cost,
+        borrow_rate=borrow_rate,
+        cash_rate=cash_rate,
+        base_currency=base_currency,
+        year_days=year_days,
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class SweepChunk:
+    """Metrics ``[K, len(SWEEP_METRICS)]`` of K portfolios, values ``[K, T]`` if kept."""
+
+    metrics: npt.NDArray[np.float64]
+    values: npt.NDArray[np.float64] | None
+    status: npt.NDArray[np.int64]
+
+
+def sweep_metrics(
+    market: KernelMarket,
+    targets: npt.NDArray[np.float64],
+    *,
+    init_cash: float = 1_000_000.0,
+    max_leverage: float | None = None,
+    size_type: SizeType = "target_weight",
+    ppy: float = 252.0,
+    risk_free: float = 0.0,
+    keep_values: bool = False,
+) -> SweepChunk:
+    """Simulate the K portfolios of `targets` ``[K, T, N]`` and keep only their metrics.
+
+    Metrics are those of `engine.kernel.sweep_nb.SWEEP_METRICS`, defined as in
+    `engine.metrics`; memory is ``K x metrics`` (plus ``K x T`` with `keep_values`).
+    """
+    targets = np.ascontiguousarray(targets, dtype=np.float64)
+    n_bars, n_assets = market.close.shape
+    if targets.ndim != 3 or targets.shape[1:] != (n_bars, n_assets):
+        raise SimulationError(
+            f"targets must be [K, {n_bars}, {n_assets}] for this market, was {targets.shape}"
+        )
+    if np.isinf(targets).any():
+        raise SimulationError("targets hold an infinite value")
+    if size_type not in _SIZE_TYPES:
+        raise SimulationError(f"size_type must be one of {sorted(_SIZE_TYPES)}, was {size_type!r}")
+    if market.fees.shape[0] != 1:
+        raise SimulationError("sweep_metrics needs one row of costs shared by the chunk")
+    k = targets.shape[0]
+    metrics = np.empty((k, sweep_nb.N_METRICS), dtype=np.float64)
+    values = np.empty((k, n_bars) if keep_values else (0, 0), dtype=np.float64)
+    status = np.zeros(k, dtype=np.int64)
+    sweep_nb.sweep_nb(
+        *market.head(targets, _SIZE_TYPES[size_type]),
+        float(init_cash),
+        np.inf if max_leverage is None else float(max_leverage),
+        float(ppy),
+        (1.0 + risk_free) ** (1.0 / ppy) - 1.0,
+        metrics,
+        values,
+        status,
+        keep_values,
+    )
+    return SweepChunk(metrics, values if keep_values else None, status)
 
 
 class BankruptcyWarning(UserWarning):
@@ -138,9 +304,121 @@ def simulate(
         argument, and the symbol and date where there is one.
     """
     close_frame = _as_frame(close, "close")
-    index, columns = close_frame.index, close_frame.columns
-    targets, batched = _targets_array(weights, index, columns)
+    targets, batched = _targets_array(weights, close_frame.index, close_frame.columns)
     n_portfolios = targets.shape[0]
+    km = _prepare(
+        close_frame,
+        n_portfolios,
+        exec_price=exec_price,
+        fx=fx,
+        currency=currency,
+        lot_size=lot_size,
+        fees=fees,
+        fixed_fees=fixed_fees,
+        min_fees=min_fees,
+        charges=charges,
+        buy_tax=buy_tax,
+        sell_tax=sell_tax,
+        slippage=slippage,
+        fx_cost=fx_cost,
+        borrow_rate=borrow_rate,
+        cash_rate=cash_rate,
+        base_currency=base_currency,
+        year_days=year_days,
+    )
+    if size_type not in _SIZE_TYPES:
+        raise SimulationError(f"size_type must be one of {sorted(_SIZE_TYPES)}, was {size_type!r}")
+    index = km.index
+    cash0 = _per_portfolio(init_cash, n_portfolios, "init_cash", allow_inf=False)
+    if np.any(cash0 <= 0.0):
+        raise SimulationError(f"init_cash must be positive, was {init_cash}")
+    leverage = (
+        np.full(n_portfolios, np.inf)
+        if max_leverage is None
+        else _per_portfolio(max_leverage, n_portfolios, "max_leverage", allow_inf=True)
+    )
+    if np.any(leverage <= 0.0):
+        raise SimulationError(f"max_leverage must be positive or None, was {max_leverage}")
+
+    n_bars, n_assets = km.close.shape
+    counts = (~np.isnan(targets)).reshape(n_portfolios, -1).sum(axis=1)
+    rec_start = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
+    records = np.zeros(int(rec_start[-1]), dtype=nb.TRADE_DTYPE)
+    qty = np.zeros((n_portfolios, n_bars, n_assets), dtype=np.float64)
+    stats = np.zeros((n_portfolios, n_bars, nb.N_STATS), dtype=np.float64)
+    rec_count = np.zeros(n_portfolios, dtype=np.int64)
+    status = np.zeros(n_portfolios, dtype=np.int64)
+    fail_bar = np.full(n_portfolios, -1, dtype=np.int64)
+
+    arrays = (
+        *km.head(targets, _SIZE_TYPES[size_type]),
+        cash0,
+        leverage,
+        qty,
+        stats,
+        records,
+        rec_start,
+        rec_count,
+        status,
+        fail_bar,
+    )
+    if n_portfolios == 1:
+        # one portfolio: skip the parallel wrapper, whose thread start-up costs more
+        # than a typical single simulation
+        nb.simulate_one_nb(0, *arrays)
+    else:
+        nb.simulate_nb(*arrays)
+
+    results = []
+    for k in range(n_portfolios):
+        if status[k] == nb.STATUS_BANKRUPT:
+            warnings.warn(
+                f"portfolio {k} lost all its value on {index[fail_bar[k]]} and stopped trading",
+                BankruptcyWarning,
+                stacklevel=2,
+            )
+        start = rec_start[k]
+        results.append(
+            SimulationResult(
+                index=index,
+                columns=km.columns,
+                init_cash=float(cash0[k]),
+                stats=stats[k],
+                quantities=qty[k],
+                records=records[start : start + rec_count[k]],
+                close=km.close,
+                fx=km.fx,
+                asset_ccy=km.asset_ccy,
+                status=int(status[k]),
+                fail_bar=int(fail_bar[k]),
+            )
+        )
+    return BatchResult(results) if batched else results[0]
+
+
+def _prepare(
+    close_frame: pd.DataFrame,
+    n_portfolios: int,
+    *,
+    exec_price: pd.DataFrame | None,
+    fx: pd.DataFrame | None,
+    currency: Mapping[str, str] | Sequence[str] | pd.Series | None,
+    lot_size: PerAsset | None,
+    fees: PerAsset,
+    fixed_fees: PerAsset,
+    min_fees: PerAsset,
+    charges: Sequence[Charge],
+    buy_tax: PerAsset,
+    sell_tax: PerAsset,
+    slippage: PerAsset,
+    fx_cost: PerAsset,
+    borrow_rate: PerAsset | pd.DataFrame,
+    cash_rate: float | pd.Series,
+    base_currency: str | None,
+    year_days: float,
+) -> KernelMarket:
+    """Validate and convert the market and cost inputs into the kernel's arrays."""
+    index, columns = close_frame.index, close_frame.columns
 
     close_arr = _prices(close_frame, "close")
     exec_arr = (
@@ -150,8 +428,6 @@ def simulate(
     )
     fx_arr, asset_ccy, foreign = _currencies(fx, currency, index, columns, base_currency)
 
-    if size_type not in _SIZE_TYPES:
-        raise SimulationError(f"size_type must be one of {sorted(_SIZE_TYPES)}, was {size_type!r}")
     lots = (
         np.zeros(len(columns), dtype=np.float64)
         if lot_size is None
@@ -196,88 +472,26 @@ def simulate(
     borrow = _borrow_rates(borrow_rate, index, columns)
     cash_rates = _cash_rates(cash_rate, index)
     year_frac = _year_fractions(index, year_days, needed=bool(borrow.any() or cash_rates.any()))
-    cash0 = _per_portfolio(init_cash, n_portfolios, "init_cash", allow_inf=False)
-    if np.any(cash0 <= 0.0):
-        raise SimulationError(f"init_cash must be positive, was {init_cash}")
-    leverage = (
-        np.full(n_portfolios, np.inf)
-        if max_leverage is None
-        else _per_portfolio(max_leverage, n_portfolios, "max_leverage", allow_inf=True)
+    return KernelMarket(
+        index=index,
+        columns=columns,
+        close=close_arr,
+        exec_price=exec_arr,
+        fx=fx_arr,
+        asset_ccy=asset_ccy,
+        lot_size=lots,
+        fees=cost["fees"],
+        fixed_fees=cost["fixed_fees"],
+        min_fees=cost["min_fees"],
+        charges=charge_arr,
+        buy_tax=cost["buy_tax"],
+        sell_tax=cost["sell_tax"],
+        slippage=cost["slippage"],
+        fx_cost=cost["fx_cost"],
+        borrow_rate=borrow,
+        cash_rate=cash_rates,
+        year_frac=year_frac,
     )
-    if np.any(leverage <= 0.0):
-        raise SimulationError(f"max_leverage must be positive or None, was {max_leverage}")
-
-    n_bars, n_assets = close_arr.shape
-    counts = (~np.isnan(targets)).reshape(n_portfolios, -1).sum(axis=1)
-    rec_start = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
-    records = np.zeros(int(rec_start[-1]), dtype=nb.TRADE_DTYPE)
-    qty = np.zeros((n_portfolios, n_bars, n_assets), dtype=np.float64)
-    stats = np.zeros((n_portfolios, n_bars, nb.N_STATS), dtype=np.float64)
-    rec_count = np.zeros(n_portfolios, dtype=np.int64)
-    status = np.zeros(n_portfolios, dtype=np.int64)
-    fail_bar = np.full(n_portfolios, -1, dtype=np.int64)
-
-    arrays = (
-        close_arr,
-        exec_arr,
-        fx_arr,
-        asset_ccy,
-        targets,
-        _SIZE_TYPES[size_type],
-        lots,
-        cost["fees"],
-        cost["fixed_fees"],
-        cost["min_fees"],
-        charge_arr,
-        cost["buy_tax"],
-        cost["sell_tax"],
-        cost["slippage"],
-        cost["fx_cost"],
-        borrow,
-        cash_rates,
-        year_frac,
-        cash0,
-        leverage,
-        qty,
-        stats,
-        records,
-        rec_start,
-        rec_count,
-        status,
-        fail_bar,
-    )
-    if n_portfolios == 1:
-        # one portfolio: skip the parallel wrapper, whose thread start-up costs more
-        # than a typical single simulation
-        nb.simulate_one_nb(0, *arrays)
-    else:
-        nb.simulate_nb(*arrays)
-
-    results = []
-    for k in range(n_portfolios):
-        if status[k] == nb.STATUS_BANKRUPT:
-            warnings.warn(
-                f"portfolio {k} lost all its value on {index[fail_bar[k]]} and stopped trading",
-                BankruptcyWarning,
-                stacklevel=2,
-            )
-        start = rec_start[k]
-        results.append(
-            SimulationResult(
-                index=index,
-                columns=columns,
-                init_cash=float(cash0[k]),
-                stats=stats[k],
-                quantities=qty[k],
-                records=records[start : start + rec_count[k]],
-                close=close_arr,
-                fx=fx_arr,
-                asset_ccy=asset_ccy,
-                status=int(status[k]),
-                fail_bar=int(fail_bar[k]),
-            )
-        )
-    return BatchResult(results) if batched else results[0]
 
 
 def _as_frame(data: Any, name: str) -> pd.DataFrame:

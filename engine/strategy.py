@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Annotated, ClassVar, Generic, Literal, TypeVar
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -52,27 +53,62 @@ class Strategy(Generic[P]):
         """Return target weights ``[T, N]`` using data up to each bar only."""
         raise NotImplementedError
 
+    @classmethod
+    def target_weights_many(
+        cls, market: Market, params: Sequence[StrategyParams]
+    ) -> npt.NDArray[np.float64]:
+        """Return the target weights ``[K, T, N]`` of K parameter sets (for sweeps).
 
-def schedule_rebalance(weights: pd.DataFrame, schedule: Schedule) -> pd.DataFrame:
-    """Keep the rows of `weights` the schedule trades on; NaN elsewhere.
+        The default computes them one by one; a strategy overrides this to share work
+        across the batch (e.g. each moving average computed once), and must return
+        exactly what `target_weights` returns for each set.
+        """
+        out = np.empty((len(params), len(market.index), len(market.symbols)))
+        for k, p in enumerate(params):
+            out[k] = cls(p).target_weights(market).to_numpy(dtype=np.float64)  # type: ignore[arg-type]
+        return out
+
+
+def schedule_keep(
+    values: npt.NDArray[np.float64], index: pd.DatetimeIndex, schedule: Schedule
+) -> npt.NDArray[np.bool_]:
+    """Which bars a schedule trades on, for weights ``[..., T, N]``; shape ``[..., T]``.
 
     ``weekly``, ``monthly`` and ``quarterly`` keep the first bar of each period: it is
     known at that bar (its period differs from the previous bar's), so the schedule
-    never looks ahead. ``on_change`` keeps a row when any weight differs from the
-    previous row (NaN equals NaN), so a signal strategy trades only when its signal
+    never looks ahead. ``on_change`` keeps a bar when any weight differs from the
+    previous bar's (NaN equals NaN), so a signal strategy trades only when its signal
     moves. The first bar always counts.
     """
+    shape = values.shape[:-1]
     if schedule == "daily":
-        return weights
+        return np.ones(shape, dtype=bool)
     if schedule == "on_change":
-        values = weights.to_numpy()
-        previous = np.vstack([np.full((1, values.shape[1]), np.inf), values[:-1]])
-        same = (values == previous) | (np.isnan(values) & np.isnan(previous))
-        keep = ~same.all(axis=1)
-    else:
-        periods = pd.Series(weights.index.to_period(_PERIOD[schedule]), index=weights.index)
-        keep = periods.ne(periods.shift(1)).to_numpy()
+        keep = np.ones(shape, dtype=bool)
+        now, before = values[..., 1:, :], values[..., :-1, :]
+        keep[..., 1:] = ~((now == before) | (np.isnan(now) & np.isnan(before))).all(axis=-1)
+        return keep
+    periods = pd.Series(index.to_period(_PERIOD[schedule]))
+    keep_1d = periods.ne(periods.shift(1)).to_numpy()
+    return np.broadcast_to(keep_1d, shape).copy()
+
+
+def schedule_rebalance(weights: pd.DataFrame, schedule: Schedule) -> pd.DataFrame:
+    """Keep the rows of `weights` the schedule trades on (`schedule_keep`); NaN elsewhere."""
+    keep = schedule_keep(weights.to_numpy(dtype=np.float64), weights.index, schedule)
     return weights.where(pd.Series(keep, index=weights.index), axis=0)
+
+
+def schedule_targets(
+    weights: npt.NDArray[np.float64], index: pd.DatetimeIndex, schedule: Schedule, lag: int
+) -> npt.NDArray[np.float64]:
+    """`schedule_rebalance` then a `lag`-bar delay, for a batch ``[K, T, N]`` at once."""
+    keep = schedule_keep(weights, index, schedule)
+    n_bars = weights.shape[1]
+    out = np.full_like(weights, np.nan)
+    kept = keep[:, : n_bars - lag, None]
+    out[:, lag:] = np.where(kept, weights[:, : n_bars - lag], np.nan)
+    return out
 
 
 def listed(market: Market) -> pd.DataFrame:

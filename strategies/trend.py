@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Literal
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from pydantic import Field, model_validator
 
@@ -47,19 +49,75 @@ class Trend(Strategy[TrendParams]):
 
     def target_weights(self, market: Market) -> pd.DataFrame:
         """Return per-asset trend weights at every bar with a signal."""
-        p = self.params
-        signals = {}
-        for symbol in market.symbols:
+        weights = self.target_weights_many(market, [self.params])[0]
+        return pd.DataFrame(weights, index=market.index, columns=market.close.columns)
+
+    @classmethod
+    def target_weights_many(
+        cls, market: Market, params: Sequence[StrategyParams]
+    ) -> npt.NDArray[np.float64]:
+        """Weights of many parameter sets; each average or past return is computed once."""
+        n_bars, symbols = len(market.index), market.symbols
+        out = np.full((len(params), n_bars, len(symbols)), np.nan)
+        for j, symbol in enumerate(symbols):
             close = market.close[symbol].dropna()
-            if p.signal == "ma_cross":
-                fast = close.rolling(p.fast, min_periods=p.fast).mean()
-                slow = close.rolling(p.slow, min_periods=p.slow).mean()
-                up, known = fast > slow, slow.notna()
-            else:
-                past = close / close.shift(p.lookback) - 1.0
-                up, known = past > 0.0, past.notna()
-            state = np.where(up, 1.0, -1.0 if p.short else 0.0)
-            signals[symbol] = pd.Series(state, index=close.index).where(known)
-        # carry each asset's signal over its non-trading bars
-        signal = pd.DataFrame(signals).reindex(market.index).ffill()
-        return signal[market.symbols] * (p.gross / len(market.symbols))
+            # bar of the market index for each of the asset's own trading bars
+            where = market.index.get_indexer(close.index)
+            features = _Features(close)
+            gaps = len(where) < n_bars
+            signals: dict[tuple[object, ...], npt.NDArray[np.float64]] = {}
+            for k, p in enumerate(params):
+                assert isinstance(p, TrendParams)
+                window = (p.fast, p.slow) if p.signal == "ma_cross" else (p.lookback,)
+                key = (p.signal, *window, p.short)
+                if key not in signals:
+                    signals[key] = _signal(features, p, where, n_bars, gaps)
+                out[k, :, j] = signals[key] * (p.gross / len(symbols))
+        return out
+
+
+def _signal(
+    features: _Features, p: TrendParams, where: npt.NDArray[np.int64], n_bars: int, gaps: bool
+) -> npt.NDArray[np.float64]:
+    """+1 in an uptrend, 0 or -1 otherwise, NaN before the signal exists, on the index."""
+    if p.signal == "ma_cross":
+        fast, slow = features.mean(p.fast), features.mean(p.slow)
+        up, known = fast > slow, ~np.isnan(slow)
+    else:
+        past = features.past_return(p.lookback)
+        up, known = past > 0.0, ~np.isnan(past)
+    state = np.where(up, 1.0, -1.0 if p.short else 0.0)
+    signal = np.full(n_bars, np.nan)
+    signal[where] = np.where(known, state, np.nan)
+    # carry the signal over the asset's non-trading bars
+    return _ffill(signal) if gaps else signal
+
+
+class _Features:
+    """Moving averages and past returns of one close series, each computed once."""
+
+    def __init__(self, close: pd.Series) -> None:
+        self.close = close
+        self._cache: dict[tuple[str, int], npt.NDArray[np.float64]] = {}
+
+    def mean(self, window: int) -> npt.NDArray[np.float64]:
+        key = ("mean", window)
+        if key not in self._cache:
+            rolling = self.close.rolling(window, min_periods=window).mean()
+            self._cache[key] = rolling.to_numpy(dtype=np.float64)
+        return self._cache[key]
+
+    def past_return(self, lookback: int) -> npt.NDArray[np.float64]:
+        key = ("past", lookback)
+        if key not in self._cache:
+            past = self.close / self.close.shift(lookback) - 1.0
+            self._cache[key] = past.to_numpy(dtype=np.float64)
+        return self._cache[key]
+
+
+def _ffill(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """Carry the last non-NaN value forward (NaN before the first)."""
+    valid = ~np.isnan(values)
+    last = np.where(valid, np.arange(len(values)), -1)
+    np.maximum.accumulate(last, out=last)
+    return np.where(last >= 0, values[np.maximum(last, 0)], np.nan)

@@ -1,0 +1,503 @@
+"""Parameter sweeps: every combination of the config's ``sweep.params`` grids, in chunks.
+
+The market is loaded once. Combinations are grouped by their portfolio settings (each
+group gets its own cost arrays, prepared once); within a group they run in chunks: the
+strategy computes the chunk's weights, the sweep kernel simulates the chunk in one
+parallel call and keeps only its metrics. So memory grows with combinations x metrics,
+never with combinations x bars. Chunks run in this process or on a Dask cluster
+(`dask=`), where the market is shipped once per worker; the result is the same array
+either way, because each chunk's rows are fixed before anything runs.
+
+Walk-forward splits the bars into train/test windows: on each train window every
+combination is scored, the best by the chosen metric runs on the following test window,
+and the test windows are stitched into one out-of-sample curve.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pydantic import ValidationError
+
+from engine import metrics as m
+from engine.backtest import _cost_arguments, _user_strategy, load_market
+from engine.config import RunConfig, WalkForwardConfig, merge
+from engine.data import Market
+from engine.errors import ConfigError, StrategyError
+from engine.kernel.sweep_nb import SWEEP_METRICS
+from engine.simulation import KernelMarket, prepare_market, sweep_metrics
+from engine.strategy import schedule_targets
+from strategies import REGISTRY
+
+# metrics where a smaller value ranks higher
+LOWER_IS_BETTER = frozenset(
+    {"volatility", "turnover", "n_trades", "fees", "taxes", "borrow", "avg_gross_exposure"}
+)
+
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class Group:
+    """Combinations that share portfolio settings, hence one set of kernel arrays."""
+
+    overrides: dict[str, Any]
+    kernel: KernelMarket
+    schedule: str | None
+    lag: int
+    init_cash: float
+    max_leverage: float | None
+
+
+@dataclass(frozen=True)
+class Payload:
+    """Everything a worker needs, shipped once: market, groups, strategy and windows."""
+
+    market: Market
+    groups: list[Group]
+    strategy: str
+    base_params: dict[str, Any]
+    user_function: Callable[[Market, dict[str, Any]], pd.DataFrame] | None
+    ppy: float
+    risk_free: float
+    windows: list[tuple[int, int]]  # walk-forward train windows, [start, stop) bars
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Rows ``rows`` of the result table: one group's combinations, by strategy params."""
+
+    group: int
+    rows: np.ndarray
+    params: list[dict[str, Any]]
+
+
+@dataclass
+class SweepResult:
+    """The table of combinations and metrics; walk-forward tables when configured.
+
+    ``table`` has one row per combination, in grid order: the swept values, then
+    `SWEEP_METRICS`, ``status`` (``ok``, ``invalid: ...`` or ``not run``).
+    ``window_metrics`` is ``[windows, rows, metrics]`` for walk-forward, else None.
+    """
+
+    config: RunConfig
+    table: pd.DataFrame
+    keys: list[str]
+    interrupted: bool = False
+    window_metrics: np.ndarray | None = None
+    walk_forward: pd.DataFrame | None = None
+    oos_value: pd.Series | None = None
+    is_value: pd.Series | None = None
+    curves: dict[str, pd.Series] = field(default_factory=dict)
+
+    @property
+    def metric(self) -> str:
+        """The metric the sweep ranks by."""
+        assert self.config.sweep is not None
+        return self.config.sweep.metric
+
+    def ranked(self) -> pd.DataFrame:
+        """Finished rows, best first by the sweep's metric (ties keep grid order)."""
+        done = self.table[self.table["status"] == "ok"]
+        ascending = self.metric in LOWER_IS_BETTER
+        return done.sort_values(self.metric, ascending=ascending, kind="stable")
+
+
+def short_name(key: str) -> str:
+    """``strategy.params.fast`` -> ``fast``; ``portfolio.fees.rate`` -> ``fees.rate``."""
+    for prefix in ("strategy.params.", "portfolio."):
+        if key.startswith(prefix):
+            return key[len(prefix) :]
+    return key
+
+
+def _nested(key: str, value: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    node = out
+    parts = key.split(".")
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+    node[parts[-1]] = value
+    return out
+
+
+def _group_config(config: RunConfig, overrides: dict[str, Any]) -> RunConfig:
+    document = config.model_dump(exclude_unset=True)
+    for key, value in overrides.items():
+        document = merge(document, _nested(key, value))
+    document.pop("sweep", None)
+    try:
+        variant = RunConfig.model_validate(document)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        path = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(
+            f"{config.where(('sweep', 'params'))}: {path}: {first['msg']} "
+            f"(with {', '.join(f'{k}={v!r}' for k, v in overrides.items())})"
+        ) from None
+    return variant
+
+
+def _windows(n_bars: int, wf: WalkForwardConfig) -> list[tuple[int, int, int, int]]:
+    """Train and test windows ``(train_start, train_stop, test_start, test_stop)``, in bars."""
+    folds = []
+    train_stop = wf.train
+    while train_stop < n_bars:
+        train_start = train_stop - wf.train if wf.mode == "rolling" else 0
+        folds.append((train_start, train_stop, train_stop, min(train_stop + wf.test, n_bars)))
+        train_stop += wf.test
+    return folds
+
+
+def plan(config: RunConfig, market: Market) -> tuple[Payload, list[Chunk], pd.DataFrame, list]:
+    """Expand the grids into chunks and an empty result table (nothing is simulated)."""
+    sweep = config.sweep
+    if sweep is None:
+        raise ConfigError(f"{config.where(('sweep',))}: no 'sweep:' section in this config")
+    grids = sweep.grids()
+    keys = list(grids)
+    combos = list(itertools.product(*grids.values()))
+    table = pd.DataFrame(combos, columns=[short_name(k) for k in keys], dtype=object)
+    for column in table.columns:
+        table[column] = pd.array(table[column].tolist())
+    for name in SWEEP_METRICS:
+        table[name] = np.nan
+    table["status"] = "not run"
+
+    name = config.strategy.name
+    user = _user_strategy(config) if ":" in name else None
+    if user is None and name not in REGISTRY:
+        raise ConfigError(f"{config.where(('strategy', 'name'))}: unknown strategy {name!r}")
+    portfolio_keys = [k for k in keys if k.startswith("portfolio.")]
+    strategy_keys = [k for k in keys if k.startswith("strategy.params.")]
+
+    groups: list[Group] = []
+    group_of: dict[tuple[Any, ...], int] = {}
+    rows_by_group: dict[int, list[int]] = {}
+    params_by_group: dict[int, list[dict[str, Any]]] = {}
+    base = dict(config.strategy.params)
+    for row, combo in enumerate(combos):
+        values = dict(zip(keys, combo, strict=True))
+        gkey = tuple(repr(values[k]) for k in portfolio_keys)
+        if gkey not in group_of:
+            variant = _group_config(config, {k: values[k] for k in portfolio_keys})
+            p = variant.portfolio
+            kernel = prepare_market(
+                market.close,
+                exec_price=market.open if p.execution == "open" else None,
+                fx=market.fx,
+                currency=market.currency,
+                lot_size=market.lot_size if p.lots else None,
+                base_currency=market.base_currency,
+                fx_cost=p.fx_cost,
+                cash_rate=p.cash_rate,
+                **_cost_arguments(variant, market),
+            )
+            group_of[gkey] = len(groups)
+            groups.append(
+                Group(
+                    {k: values[k] for k in portfolio_keys},
+                    kernel,
+                    p.rebalance,
+                    p.lag,
+                    p.init_cash,
+                    p.max_leverage,
+                )
+            )
+        g = group_of[gkey]
+        params = {**base, **{k.split(".", 2)[2]: values[k] for k in strategy_keys}}
+        rows_by_group.setdefault(g, []).append(row)
+        params_by_group.setdefault(g, []).append(params)
+
+    chunks = []
+    for g, rows in rows_by_group.items():
+        params = params_by_group[g]
+        for i in range(0, len(rows), sweep.chunk):
+            chunks.append(
+                Chunk(g, np.asarray(rows[i : i + sweep.chunk]), params[i : i + sweep.chunk])
+            )
+    folds = _windows(len(market.index), sweep.walk_forward) if sweep.walk_forward else []
+    payload = Payload(
+        market=market,
+        groups=groups,
+        strategy=name,
+        base_params=base,
+        user_function=user,
+        ppy=m.periods_per_year(market.index),
+        risk_free=config.report.risk_free,
+        windows=[(a, b) for a, b, _, _ in folds],
+    )
+    return payload, chunks, table, folds
+
+
+def _targets(
+    payload: Payload, group: Group, params: Sequence[dict[str, Any]]
+) -> tuple[np.ndarray, list[str]]:
+    """Targets ``[K, T, N]`` of a chunk (strategy, schedule, lag) and a status per row.
+
+    Parameter sets the strategy's model rejects get NaN targets and the reason.
+    """
+    market = payload.market
+    n_bars, n_assets = len(market.index), len(market.symbols)
+    raw = np.full((len(params), n_bars, n_assets), np.nan)
+    messages = ["ok"] * len(params)
+    if payload.user_function is not None:
+        schedule = group.schedule or "daily"
+        for i, p in enumerate(params):
+            try:
+                raw[i] = payload.user_function(market, p).to_numpy(dtype=np.float64)
+            except StrategyError as exc:
+                messages[i] = f"invalid: {exc}"
+    else:
+        cls = REGISTRY[payload.strategy]
+        schedule = group.schedule or cls.rebalance
+        valid, rows = [], []
+        for i, p in enumerate(params):
+            try:
+                valid.append(cls.params_model.model_validate(p))
+                rows.append(i)
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                where = ".".join(str(x) for x in first["loc"])
+                messages[i] = f"invalid: {where + ': ' if where else ''}{first['msg']}"
+        if valid:
+            try:
+                raw[rows] = cls.target_weights_many(market, valid)
+            except StrategyError as exc:
+                for i in rows:
+                    messages[i] = f"invalid: {exc}"
+    if np.isinf(raw).any():
+        raise StrategyError(f"strategy {payload.strategy!r} gave an infinite weight in a sweep")
+    return schedule_targets(raw, market.index, schedule, group.lag), messages
+
+
+def _window_targets(targets: np.ndarray, start: int, stop: int) -> np.ndarray:
+    """Targets of bars ``[start, stop)``; the first row carries the last known target."""
+    window = targets[:, start:stop].copy()
+    if start > 0:
+        seen = ~np.isnan(targets[:, : start + 1])
+        last = np.where(seen.any(axis=1), seen.shape[1] - 1 - np.argmax(seen[:, ::-1], axis=1), -1)
+        k_idx, j_idx = np.nonzero(last >= 0)
+        window[k_idx, 0, j_idx] = targets[k_idx, last[k_idx, j_idx], j_idx]
+    return window
+
+
+def run_chunk(payload: Payload, chunk: Chunk) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Simulate one chunk: metrics ``[1 + windows, K, M]``, status codes and messages.
+
+    A combination the strategy rejects (invalid parameters) gets NaN metrics and its
+    error message; the others run in one kernel call per window.
+    """
+    group = payload.groups[chunk.group]
+    k = len(chunk.params)
+    targets, messages = _targets(payload, group, chunk.params)
+    good = np.array([msg == "ok" for msg in messages])
+    out = np.full((1 + len(payload.windows), k, len(SWEEP_METRICS)), np.nan)
+    status = np.zeros(k, dtype=np.int64)
+    if good.any():
+        kw = {
+            "init_cash": group.init_cash,
+            "max_leverage": group.max_leverage,
+            "ppy": payload.ppy,
+            "risk_free": payload.risk_free,
+        }
+        full = sweep_metrics(group.kernel, targets[good], **kw)
+        out[0, good] = full.metrics
+        status[good] = full.status
+        for w, (start, stop) in enumerate(payload.windows, 1):
+            part = sweep_metrics(
+                group.kernel.window(start, stop),
+                _window_targets(targets[good], start, stop),
+                **kw,
+            )
+            out[w, good] = part.metrics
+    return out, status, messages
+
+
+def _local(payload: Payload, chunks: Sequence[Chunk]) -> Iterator[tuple[int, Any]]:
+    for i, chunk in enumerate(chunks):
+        yield i, run_chunk(payload, chunk)
+
+
+def _on_dask(
+    payload: Payload, chunks: Sequence[Chunk], address: str, workers: int
+) -> Iterator[tuple[int, Any]]:
+    """Run chunks on a Dask cluster; yield results as they finish (any order)."""
+    try:
+        from dask.distributed import Client, LocalCluster, as_completed
+    except ImportError as exc:  # pragma: no cover - dask is a dependency
+        raise ConfigError(f"--dask needs dask.distributed ({exc})") from None
+    cluster = None
+    if address == "local":
+        cluster = LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+        )
+        client = Client(cluster)
+    else:
+        try:
+            client = Client(address, timeout="20s")
+        except OSError as exc:
+            raise ConfigError(f"--dask {address}: cannot reach the scheduler ({exc})") from None
+    try:
+        shipped = client.scatter(payload, broadcast=True)
+        futures = {
+            client.submit(run_chunk, shipped, chunk, pure=False, key=f"eastwind-chunk-{i}"): i
+            for i, chunk in enumerate(chunks)
+        }
+        for future in as_completed(futures):
+            yield futures[future], future.result()
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def run_sweep(
+    config: RunConfig,
+    *,
+    offline: bool = False,
+    dask: str | None = None,
+    workers: int = 2,
+    progress: Progress | None = None,
+    market: Market | None = None,
+) -> SweepResult:
+    """Run every combination of ``config.sweep``; Ctrl-C keeps the finished chunks.
+
+    `progress` is called with the number of combinations each finished chunk held.
+    `dask` is a scheduler address, or ``"local"`` for a `LocalCluster` of `workers`
+    processes.
+    """
+    market = market if market is not None else load_market(config, offline)
+    payload, chunks, table, folds = plan(config, market)
+    n_windows = len(payload.windows)
+    window_metrics = np.full((n_windows, len(table), len(SWEEP_METRICS)), np.nan)
+    metrics = np.full((len(table), len(SWEEP_METRICS)), np.nan)
+    status = table["status"].to_numpy(dtype=object).copy()
+    source = _local(payload, chunks) if dask is None else _on_dask(payload, chunks, dask, workers)
+    interrupted = False
+    try:
+        for i, (out, codes, messages) in source:
+            rows = chunks[i].rows
+            metrics[rows] = out[0]
+            window_metrics[:, rows] = out[1:]
+            status[rows] = [
+                "bankrupt" if msg == "ok" and code == 1 else msg
+                for msg, code in zip(messages, codes, strict=True)
+            ]
+            if progress is not None:
+                progress(len(rows))
+    except KeyboardInterrupt:
+        interrupted = True
+    for j, name in enumerate(SWEEP_METRICS):
+        table[name] = metrics[:, j]
+    table["status"] = status
+    keys = list(config.sweep.params) if config.sweep else []
+    result = SweepResult(config, table, keys, interrupted, window_metrics if folds else None)
+    if not interrupted:
+        _finish(result, payload, folds)
+    return result
+
+
+def _score(values: np.ndarray, metric: str) -> np.ndarray:
+    scored = -values if metric in LOWER_IS_BETTER else values.copy()
+    return np.where(np.isnan(scored), -np.inf, scored)
+
+
+def _curve(result: SweepResult, payload: Payload, row: int, start: int, stop: int) -> np.ndarray:
+    """Re-simulate one row of the table on bars ``[start, stop)`` and return its value."""
+    chunk = _chunk_for_row(payload, result.keys, result.table, row)
+    group = payload.groups[chunk.group]
+    targets, _ = _targets(payload, group, chunk.params)
+    kernel = group.kernel if (start, stop) == (0, len(payload.market.index)) else None
+    if kernel is None:
+        kernel = group.kernel.window(start, stop)
+        targets = _window_targets(targets, start, stop)
+    run = sweep_metrics(
+        kernel,
+        targets,
+        init_cash=group.init_cash,
+        max_leverage=group.max_leverage,
+        ppy=payload.ppy,
+        risk_free=payload.risk_free,
+        keep_values=True,
+    )
+    assert run.values is not None
+    return run.values[0]
+
+
+def _chunk_for_row(payload: Payload, keys: list[str], table: pd.DataFrame, row: int) -> Chunk:
+    """A one-row chunk that reproduces row `row` (its group and strategy params)."""
+    values = _plain({k: table.iloc[row][short_name(k)] for k in keys})
+    portfolio = {k: v for k, v in values.items() if k.startswith("portfolio.")}
+    group = next(
+        g
+        for g, grp in enumerate(payload.groups)
+        if {k: repr(v) for k, v in grp.overrides.items()}
+        == {k: repr(v) for k, v in portfolio.items()}
+    )
+    params = {
+        **payload.base_params,
+        **{k.split(".", 2)[2]: v for k, v in values.items() if k.startswith("strategy.params.")},
+    }
+    return Chunk(group, np.asarray([row]), [params])
+
+
+def _plain(values: dict[str, Any]) -> dict[str, Any]:
+    """Numpy scalars from the table back to the Python values of the grid."""
+    return {k: v.item() if isinstance(v, np.generic) else v for k, v in values.items()}
+
+
+def _finish(result: SweepResult, payload: Payload, folds: list[tuple[int, int, int, int]]) -> None:
+    """Best curves, and the walk-forward fold table and stitched curves."""
+    sweep = result.config.sweep
+    assert sweep is not None
+    table = result.table
+    index = payload.market.index
+    n_bars = len(index)
+    ranked = result.ranked()
+    for row in ranked.index[: sweep.curves]:
+        label = ", ".join(f"{c}={table.at[row, c]}" for c in map(short_name, result.keys))
+        result.curves[label] = pd.Series(_curve(result, payload, int(row), 0, n_bars), index=index)
+    if not folds or result.window_metrics is None or not len(ranked):
+        return
+    metric_col = SWEEP_METRICS.index(sweep.metric)
+    rows, oos, insample = [], [], []
+    level = 1.0
+    best_full = int(ranked.index[0])
+    full_curve = _curve(result, payload, best_full, 0, n_bars)
+    for w, (a, b, c, d) in enumerate(folds):
+        scores = _score(result.window_metrics[w, :, metric_col], sweep.metric)
+        best = int(np.argmax(scores))
+        test_value = _curve(result, payload, best, c, d)
+        init = payload.groups[_chunk_for_row(payload, result.keys, table, best).group].init_cash
+        growth = test_value / init
+        oos.append(pd.Series(level * growth, index=index[c:d]))
+        level *= growth[-1]
+        insample.append(pd.Series(full_curve[c:d], index=index[c:d]))
+        test_perf = m.performance(pd.Series(test_value, index=index[c:d]), init, payload.risk_free)
+        rows.append(
+            {
+                "train_start": index[a].date(),
+                "train_end": index[b - 1].date(),
+                "test_start": index[c].date(),
+                "test_end": index[d - 1].date(),
+                **{short_name(k): table.at[best, short_name(k)] for k in result.keys},
+                f"train_{sweep.metric}": result.window_metrics[w, best, metric_col],
+                f"test_{sweep.metric}": test_perf.get(sweep.metric, math.nan),
+                "test_return": test_perf["total_return"],
+            }
+        )
+    result.walk_forward = pd.DataFrame(rows)
+    result.oos_value = pd.concat(oos).rename("out_of_sample")
+    first = folds[0][2]
+    is_curve = pd.concat(insample)
+    result.is_value = (is_curve / full_curve[first - 1] if first > 0 else is_curve).rename(
+        "in_sample_best"
+    )

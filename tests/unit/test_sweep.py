@@ -1,0 +1,292 @@
+"""Sweeps: the grid, the sweep kernel against the backtest, Dask, walk-forward, Ctrl-C."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+import engine
+from engine import metrics as m
+from engine import sweep as sw
+from engine.cli import main
+from engine.config import load_config
+from engine.errors import ConfigError
+from engine.kernel.sweep_nb import SWEEP_METRICS
+from engine.simulation import prepare_market, sweep_metrics
+from engine.strategy import schedule_rebalance, schedule_targets
+from strategies import REGISTRY
+
+ROOT = Path(__file__).resolve().parents[2]
+
+SMALL = {
+    "name": "small_sweep",
+    "data": {
+        "source": "synthetic",
+        "symbols": ["AAPL", "MSFT", "0700.HK"],
+        "start": "2019-01-01",
+        "end": "2021-12-31",
+        "seed": 3,
+    },
+    "strategy": {"name": "trend", "params": {"signal": "ma_cross"}},
+    "portfolio": {"fees": 0.001, "slippage": 0.0002, "borrow_rate": 0.02},
+    "report": {"risk_free": 0.01},
+    "sweep": {
+        "params": {
+            "strategy.params.fast": [5, 20, 60],
+            "strategy.params.slow": {"start": 40, "stop": 120, "step": 40},
+            "strategy.params.short": [False, True],
+            "portfolio.lag": [1, 2],
+        },
+        "chunk": 4,
+        "curves": 2,
+    },
+}
+
+
+def _write(tmp_path: Path, document: dict, name: str = "sweep.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    return path
+
+
+def test_grid_specs_with_list_range_and_log_range_expand_in_order(tmp_path):
+    doc = {
+        **SMALL,
+        "sweep": {
+            "params": {
+                "strategy.params.fast": {"start": 5, "stop": 20, "step": 5},
+                "portfolio.fees.rate": {"log": [0.0001, 0.01], "num": 3},
+                "strategy.params.slow": {"start": 0.5, "stop": 1.0, "num": 3},
+            }
+        },
+    }
+    grids = load_config(_write(tmp_path, doc)).sweep.grids()
+    assert grids["strategy.params.fast"] == [5, 10, 15, 20]
+    np.testing.assert_allclose(grids["portfolio.fees.rate"], [0.0001, 0.001, 0.01])
+    np.testing.assert_allclose(grids["strategy.params.slow"], [0.5, 0.75, 1.0])
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"strategy.fast": [1]}, "sweep keys are strategy.params.NAME or portfolio.PATH"),
+        ({"strategy.params.fast": {"start": 5, "stop": 1, "step": 1}}, "stop \\(1\\) is below"),
+        ({"strategy.params.fast": {"start": 1, "stop": 5}}, "exactly one of 'step' or 'num'"),
+        ({"strategy.params.fast": []}, "at least 1 item"),
+        ({"portfolio.fees.rate": {"log": [0, 1], "num": 3}}, "greater than 0"),
+    ],
+)
+def test_bad_sweep_grid_is_a_located_config_error(tmp_path, params, message):
+    path = _write(tmp_path, {**SMALL, "sweep": {"params": params}})
+    with pytest.raises(ConfigError, match=message) as info:
+        load_config(path)
+    assert "sweep.params" in str(info.value)
+
+
+def test_sweep_metrics_with_every_combination_equal_a_full_backtest_of_it(tmp_path):
+    path = _write(tmp_path, SMALL)
+    config = load_config(path)
+    result = sw.run_sweep(config)
+    table = result.table
+    assert len(table) == 3 * 3 * 2 * 2
+    invalid = table["status"].str.startswith("invalid")
+    assert (invalid == (table["fast"] >= table["slow"])).all()  # fast must be below slow
+    for row in table[~invalid].itertuples():
+        overrides = [
+            f"strategy.params.fast={row.fast}",
+            f"strategy.params.slow={row.slow}",
+            f"strategy.params.short={str(row.short).lower()}",
+            f"portfolio.lag={row.lag}",
+        ]
+        single = engine.run(load_config(path, overrides))
+        for name in SWEEP_METRICS:
+            got, expected = getattr(row, name), single.metrics[name]
+            assert got == pytest.approx(expected, rel=1e-9, abs=1e-12), (row.Index, name)
+
+
+def test_sweep_kernel_metrics_match_engine_metrics_on_random_portfolios():
+    rng = np.random.default_rng(5)
+    n_bars, n_assets, k = 700, 4, 12
+    index = pd.bdate_range("2020-01-01", periods=n_bars)
+    close = pd.DataFrame(
+        100 * np.exp(np.cumsum(rng.normal(0, 0.02, (n_bars, n_assets)), axis=0)), index=index
+    )
+    targets = np.full((k, n_bars, n_assets), np.nan)
+    for i in range(k):
+        rows = rng.choice(n_bars, 25, replace=False)
+        targets[i, rows] = rng.normal(0, 0.6, (25, n_assets))
+    targets[0] = np.nan  # never trades: flat curve, undefined Sharpe
+    kw = {"fees": 0.001, "min_fees": 1.0, "borrow_rate": 0.03, "sell_tax": 0.001}
+    chunk = sweep_metrics(
+        prepare_market(close, **kw), targets, ppy=252.0, risk_free=0.02, keep_values=True
+    )
+    batch = engine.simulate(close, targets, init_cash=1_000_000.0, **kw)
+    for i, sim in enumerate(batch):
+        np.testing.assert_array_equal(chunk.values[i], sim.value.to_numpy())
+        value, r = sim.value.to_numpy(), sim.returns.to_numpy()
+        cagr, max_dd = m.cagr(value, 1e6, 252.0), m.max_drawdown(value, 1e6)
+        expected = {
+            "total_return": m.total_return(value, 1e6),
+            "cagr": cagr,
+            "volatility": m.volatility(r, 252.0),
+            "sharpe": m.sharpe(r, 252.0, 0.02),
+            "sortino": m.sortino(r, 252.0, 0.02),
+            "max_drawdown": max_dd,
+            "calmar": m.calmar(cagr, max_dd),
+            "turnover": sim.turnover.sum() * 252.0 / n_bars,
+        } | {k2: v for k2, v in m.trading(sim).items() if k2 in SWEEP_METRICS and k2 != "turnover"}
+        for j, name in enumerate(SWEEP_METRICS):
+            assert chunk.metrics[i, j] == pytest.approx(
+                expected[name], rel=1e-9, abs=1e-12, nan_ok=True
+            ), (i, name)
+
+
+def test_schedule_targets_with_batch_equal_schedule_rebalance_then_lag():
+    rng = np.random.default_rng(1)
+    index = pd.bdate_range("2021-01-01", periods=120)
+    raw = np.round(rng.uniform(-1, 1, (3, 120, 4)), 0)  # repeated rows: on_change matters
+    raw[:, :5] = np.nan
+    for schedule in ("daily", "weekly", "monthly", "quarterly", "on_change"):
+        for lag in (0, 1, 3):
+            batch = schedule_targets(raw, index, schedule, lag)
+            for k in range(3):
+                one = schedule_rebalance(pd.DataFrame(raw[k], index=index), schedule).shift(lag)
+                np.testing.assert_array_equal(batch[k], one.to_numpy(), err_msg=schedule)
+
+
+def test_trend_target_weights_many_equals_one_by_one(tmp_path):
+    market = engine.load_market(load_config(_write(tmp_path, SMALL)))
+    cls = REGISTRY["trend"]
+    params = [
+        cls.params_model(signal="ma_cross", fast=5, slow=40),
+        cls.params_model(signal="tsmom", lookback=60, short=True, gross=1.5),
+        cls.params_model(signal="ma_cross", fast=20, slow=80, short=True),
+    ]
+    batch = cls.target_weights_many(market, params)
+    for k, p in enumerate(params):
+        one = cls(p).target_weights(market).to_numpy()
+        np.testing.assert_array_equal(batch[k], one)
+
+
+def test_sweep_on_dask_local_cluster_gives_the_identical_table(tmp_path):
+    pytest.importorskip("dask.distributed")
+    config = load_config(_write(tmp_path, SMALL))
+    local = sw.run_sweep(config)
+    distributed = sw.run_sweep(config, dask="local", workers=2)
+    pd.testing.assert_frame_equal(local.table, distributed.table, check_exact=True)
+    assert list(local.curves) == list(distributed.curves)
+
+
+def test_sweep_when_interrupted_keeps_finished_chunks(tmp_path, monkeypatch, capsys):
+    real = sw.run_chunk
+    calls = {"n": 0}
+
+    def interrupt_second(payload, chunk):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return real(payload, chunk)
+
+    monkeypatch.setattr(sw, "run_chunk", interrupt_second)
+    out = tmp_path / "out"
+    code = main(["sweep", str(_write(tmp_path, SMALL)), "--out", str(out), "--quiet"])
+    assert code == 130
+    table = pd.read_csv(out / "results.csv")
+    assert (table["status"] != "not run").sum() == 4  # the first chunk of 4
+    assert table.loc[table["status"] == "ok", "sharpe"].notna().all()
+    assert not (out / "sweep.html").exists()
+    assert "interrupted: kept the 4 of 36" in capsys.readouterr().err
+
+
+def test_sweep_cli_writes_results_and_html_and_prints_the_top(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+    out = tmp_path / "out"
+    assert main(["sweep", str(_write(tmp_path, SMALL)), "--out", str(out), "--top", "3"]) == 0
+    printed = capsys.readouterr().out
+    assert "top 3 of 36 by sharpe" in printed
+    assert sorted(p.name for p in out.iterdir()) == [
+        "results.csv",
+        "results.parquet",
+        "sweep.html",
+    ]
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(out / "results.parquet")[["fast", "slow"]],
+        pd.read_csv(out / "results.csv")[["fast", "slow"]],
+        check_dtype=False,
+    )
+    page = (out / "sweep.html").read_text()
+    assert 'id="chart-heatmap-0"' in page and 'id="chart-best"' in page
+
+
+# --- walk-forward with a known answer -------------------------------------------------
+
+PICK = '''
+import pandas as pd
+
+
+def pick(market, params):
+    """All in the one asset named by params['asset']."""
+    weights = pd.DataFrame(0.0, index=market.index, columns=market.close.columns)
+    weights[params["asset"]] = 1.0
+    return weights
+'''
+
+
+def _leaders_market(tmp_path: Path) -> tuple[pd.DatetimeIndex, dict[str, np.ndarray]]:
+    """Three assets; each has its own up-trending stretch, flat-ish noise elsewhere."""
+    rng = np.random.default_rng(0)
+    n = 900
+    index = pd.bdate_range("2015-01-01", periods=n)
+    drift = {"A": (0, 300, 0.004), "B": (300, 600, 0.003), "C": (600, 900, 0.0035)}
+    prices = {}
+    for symbol, (a, b, mu) in drift.items():
+        r = rng.normal(0.0, 0.002, n)
+        r[a:b] += mu
+        prices[symbol] = 100.0 * np.cumprod(1.0 + r)
+        frame = pd.DataFrame({"date": index, "close": prices[symbol]})
+        frame.to_csv(tmp_path / f"{symbol}.csv", index=False)
+    return index, prices
+
+
+def test_walk_forward_with_known_leaders_picks_each_train_windows_best(tmp_path):
+    index, prices = _leaders_market(tmp_path)
+    (tmp_path / "pick.py").write_text(textwrap.dedent(PICK))
+    doc = {
+        "name": "leaders",
+        "data": {
+            "source": "csv",
+            "path": ".",
+            "symbols": ["A", "B", "C"],
+            "start": str(index[0].date()),
+            "end": str(index[-1].date()),
+        },
+        "strategy": {"name": "pick:pick", "params": {"asset": "A"}},
+        "portfolio": {"lag": 0, "lots": False, "rebalance": "daily"},
+        "sweep": {
+            "params": {"strategy.params.asset": ["A", "B", "C"]},
+            "metric": "total_return",
+            "walk_forward": {"train": 200, "test": 100, "mode": "rolling"},
+        },
+    }
+    result = sw.run_sweep(load_config(_write(tmp_path, doc)))
+    folds = result.walk_forward
+    assert len(folds) == 7  # test windows start at bars 200, 300, ..., 800
+    growth_oos = 1.0
+    for f, fold in folds.iterrows():
+        a, b = 100 * f, 100 * f + 200
+        c, d = b, min(b + 100, 900)
+        # the answer by construction: the asset that grew most over the train bars,
+        # bought at the close of the window's first bar
+        expected = max(prices, key=lambda s: prices[s][b - 1] / prices[s][a])
+        assert fold["asset"] == expected, f
+        assert fold["train_total_return"] == pytest.approx(
+            prices[expected][b - 1] / prices[expected][a] - 1.0, rel=1e-9
+        )
+        growth_oos *= prices[expected][d - 1] / prices[expected][c]
+    assert result.oos_value.iloc[-1] == pytest.approx(growth_oos, rel=1e-9)
+    assert len(result.oos_value) == 700  # the stitched test windows cover bars 200..899
