@@ -7,7 +7,9 @@ with code 2; any other exception is a bug and keeps its traceback.
 from __future__ import annotations
 
 import argparse
+import json
 import math
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,13 +26,23 @@ from rich.progress import (
 from rich.table import Table
 
 from engine.backtest import BacktestResult, check_strategy, load_market, run
-from engine.config import RunConfig, load_config
+from engine.check import (
+    ConfigCheck,
+    baseline_document,
+    changes,
+    compare,
+    junit_xml,
+    read_baseline,
+    tolerances,
+)
+from engine.config import RunConfig, Tolerance, load_config
 from engine.data.coverage import coverage
 from engine.errors import BacktestError, ConfigError
 from engine.report import (
     METRICS,
     ranked_rows,
     walk_forward_summary,
+    write_atomic,
     write_comparison,
     write_run,
     write_sweep,
@@ -91,10 +103,10 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _compare_paths(items: Sequence[str]) -> list[Path]:
-    """Expand folders into the YAML configs directly inside them, in name order."""
+def _configs(args: argparse.Namespace) -> dict[str, RunConfig]:
+    """Load the configs named (folders: the YAML files directly inside), by unique name."""
     paths: list[Path] = []
-    for item in items:
+    for item in args.configs:
         path = Path(item)
         if path.is_dir():
             found = sorted(path.glob("*.yaml")) + sorted(path.glob("*.yml"))
@@ -103,17 +115,11 @@ def _compare_paths(items: Sequence[str]) -> list[Path]:
             paths.extend(found)
         else:
             paths.append(path)
-    if len(paths) < 2:
-        raise ConfigError(f"compare needs at least two configs, got {len(paths)}: {items[0]}")
-    return paths
-
-
-def _compare(args: argparse.Namespace) -> int:
     overrides = list(args.set or [])
     if args.data:
         overrides.insert(0, f"data.source={args.data}")
     configs: dict[str, RunConfig] = {}
-    for path in _compare_paths(args.configs):
+    for path in paths:
         config = load_config(path, overrides)
         if config.name in configs:
             raise ConfigError(
@@ -121,6 +127,13 @@ def _compare(args: argparse.Namespace) -> int:
                 f"{configs[config.name].path}; give each config its own 'name:'"
             )
         configs[config.name] = config
+    return configs
+
+
+def _compare(args: argparse.Namespace) -> int:
+    configs = _configs(args)
+    if len(configs) < 2:
+        raise ConfigError(f"compare needs at least two configs, got {len(configs)}")
     console = Console(stderr=True, quiet=args.quiet)
     results = []
     for i, config in enumerate(configs.values(), 1):
@@ -188,6 +201,93 @@ def _sweep(args: argparse.Namespace) -> int:
         print(kept, file=sys.stderr)
         return EXIT_INTERRUPTED
     return 0
+
+
+EXIT_DRIFT = 1
+_TOLERANCE = re.compile(r"^(?P<metric>[a-z_0-9]+)=(?P<kind>abs|rel):(?P<value>[0-9.eE+-]+)$")
+
+
+def _tolerance_overrides(items: Sequence[str]) -> dict[str, Tolerance]:
+    """``--tolerance sharpe=abs:0.01`` (repeatable; abs and rel for one metric combine)."""
+    found: dict[str, dict[str, float]] = {}
+    for item in items:
+        match = _TOLERANCE.match(item)
+        try:
+            value = float(match["value"]) if match else -1.0
+        except ValueError:
+            value = -1.0
+        if match is None or value < 0.0:
+            raise ConfigError(
+                f"--tolerance {item!r}: expected METRIC=abs:X or METRIC=rel:X with X >= 0, "
+                "e.g. --tolerance sharpe=abs:0.01"
+            )
+        found.setdefault(match["metric"], {})[match["kind"]] = value
+    return {metric: Tolerance(**kinds) for metric, kinds in found.items()}
+
+
+def _check(args: argparse.Namespace) -> int:
+    configs = _configs(args)
+    cli_tolerances = _tolerance_overrides(args.tolerance or [])
+    baselines = Path(args.baselines)
+    console = Console(stderr=True, quiet=args.quiet)
+    reports, updates = [], []
+    for i, config in enumerate(configs.values(), 1):
+        path = baselines / f"{config.name}.json"
+        # read the baseline before running, so a bad file fails fast
+        stored = None if args.update else read_baseline(path)
+        with console.status(f"[{i}/{len(configs)}] running {config.name}"):
+            result = run(config)
+        if args.update:
+            old = read_baseline(path) if path.exists() else None
+            new = baseline_document(result)
+            text = json.dumps(new, indent=2, sort_keys=True) + "\n"
+            updates.append((path, text, changes(old, new)))
+            continue
+        assert stored is not None
+        use_hash = not args.no_hash and (config.check is None or config.check.hash)
+        reports.append(compare(result, stored, tolerances(config, cli_tolerances), use_hash))
+    stdout = Console(quiet=args.quiet)
+    if args.update:
+        for path, text, lines in updates:
+            write_atomic(path, text)
+            stdout.print(f"{path}: " + ("unchanged" if not lines else "; ".join(lines)))
+        return 0
+    if args.junit:
+        write_atomic(Path(args.junit), junit_xml(reports))
+    for report in reports:
+        stdout.print(_check_table(report, everything=args.all))
+    drifted = [r for r in reports if not r.ok]
+    if drifted:
+        names = ", ".join(f"{r.name} ({len(r.failures)})" for r in drifted)
+        print(f"drift in {len(drifted)} of {len(reports)} configs: {names}", file=sys.stderr)
+        return EXIT_DRIFT
+    stdout.print(f"all {len(reports)} configs hold their baselines")
+    return 0
+
+
+def _check_table(report: ConfigCheck, everything: bool) -> Table:
+    keys = {s.key for s in METRICS if s.key_metric}
+    verdict = "[green]ok[/]" if report.ok else f"[bold red]DRIFT[/]: {report.cause}"
+    table = Table(title=f"{report.name} ({report.path}): {verdict}")
+    for column in ("metric", "baseline", "current", "difference", "allowed", "verdict"):
+        table.add_column(column, justify="left" if column == "metric" else "right")
+    for c in report.checks:
+        if not (everything or not c.ok or c.metric in keys or c.metric == "equity_hash"):
+            continue
+        diff = c.difference
+        table.add_row(
+            c.metric,
+            f"{c.baseline:.6g}" if isinstance(c.baseline, float) else str(c.baseline),
+            f"{c.current:.6g}" if isinstance(c.current, float) else str(c.current),
+            "" if diff is None else f"{diff:+.3g}",
+            "identical"
+            if c.metric == "equity_hash"
+            else ""
+            if c.allowed is None
+            else f"±{c.allowed:.2g}",
+            "ok" if c.ok else "[bold red]DRIFT[/]",
+        )
+    return table
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -321,6 +421,35 @@ def _parser() -> argparse.ArgumentParser:
     sweep_cmd.add_argument("--quiet", action="store_true", help="print nothing on success")
     _add_common(sweep_cmd)
     sweep_cmd.set_defaults(handler=_sweep)
+
+    check_cmd = command(
+        "check",
+        "run configs and compare their metrics and equity hash with stored baselines",
+        "eastwind check configs --data synthetic --baselines baselines --junit check.xml",
+    )
+    check_cmd.add_argument(
+        "configs", nargs="+", metavar="config", help="YAML configs, or folders of them"
+    )
+    check_cmd.add_argument(
+        "--baselines", required=True, metavar="DIR", help="folder of <config name>.json"
+    )
+    check_cmd.add_argument(
+        "--update", action="store_true", help="write the baselines anew and say what changed"
+    )
+    check_cmd.add_argument("--junit", metavar="FILE", help="also write JUnit XML here")
+    check_cmd.add_argument(
+        "--tolerance",
+        action="append",
+        metavar="METRIC=abs:X|rel:X",
+        help="override a metric's tolerance (repeatable), e.g. sharpe=abs:0.01",
+    )
+    check_cmd.add_argument(
+        "--no-hash", action="store_true", help="compare metrics only, not the equity hash"
+    )
+    check_cmd.add_argument("--all", action="store_true", help="print every metric")
+    check_cmd.add_argument("--quiet", action="store_true", help="print only drift")
+    _add_common(check_cmd)
+    check_cmd.set_defaults(handler=_check)
 
     validate_cmd = command(
         "validate",

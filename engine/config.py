@@ -409,6 +409,26 @@ class SweepConfig(_Model):
         }
 
 
+class Tolerance(_Model):
+    """How far a metric may move from its baseline: ``max(abs, rel * |baseline|)``."""
+
+    abs: Annotated[float, Field(ge=0.0)] | None = None
+    rel: Annotated[float, Field(ge=0.0)] | None = None
+
+    @model_validator(mode="after")
+    def _some(self) -> Tolerance:
+        if self.abs is None and self.rel is None:
+            raise ValueError("give 'abs', 'rel' or both")
+        return self
+
+
+class CheckConfig(_Model):
+    """``eastwind check`` settings: tolerances per metric; whether to compare the hash."""
+
+    tolerances: dict[str, Tolerance] = Field(default_factory=dict)
+    hash: bool = True
+
+
 class RunConfig(_Model):
     """A complete backtest: data, strategy, portfolio rules, benchmark and report settings."""
 
@@ -420,6 +440,7 @@ class RunConfig(_Model):
     benchmark: BenchmarkConfig | None = None
     report: ReportConfig = Field(default_factory=ReportConfig)
     sweep: SweepConfig | None = None
+    check: CheckConfig | None = None
     _path: Path | None = PrivateAttr(default=None)
     _lines: dict[Loc, str] = PrivateAttr(default_factory=dict)
 
