@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
-from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
+from bench_w1 import best_of  # the scripts run from this folder
 
 FEES = 0.001
 INIT = 1_000_000.0
@@ -33,16 +32,6 @@ def make_close(n_assets: int, n_bars: int, seed: int = 7) -> pd.DataFrame:
     returns = rng.normal(0.0003, 0.018, (n_bars, n_assets))
     columns = [f"A{j:02d}" for j in range(n_assets)]
     return pd.DataFrame(100.0 * np.exp(np.cumsum(returns, axis=0)), index=index, columns=columns)
-
-
-def best_of(fn: Callable[[], object], repeat: int) -> float:
-    """Return the fastest wall time of `repeat` calls of `fn`."""
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def main(argv: list[str] | None = None) -> int:
