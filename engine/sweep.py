@@ -395,6 +395,8 @@ def run_sweep(
                 progress(len(rows))
     except KeyboardInterrupt:
         interrupted = True
+    finally:
+        source.close()  # on Dask: closes the client and a local cluster now, not at exit
     for j, name in enumerate(SWEEP_METRICS):
         table[name] = metrics[:, j]
     table["status"] = status
