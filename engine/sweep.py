@@ -403,7 +403,7 @@ def run_sweep(
     keys = list(config.sweep.params) if config.sweep else []
     result = SweepResult(config, table, keys, interrupted, window_metrics if folds else None)
     if not interrupted:
-        _finish(result, payload, folds)
+        _finish(result, payload, chunks, folds)
     return result
 
 
@@ -412,13 +412,22 @@ def _score(values: np.ndarray, metric: str) -> np.ndarray:
     return np.where(np.isnan(scored), -np.inf, scored)
 
 
-def _curve(result: SweepResult, payload: Payload, row: int, start: int, stop: int) -> np.ndarray:
-    """Re-simulate one row of the table on bars ``[start, stop)`` and return its value."""
-    chunk = _chunk_for_row(payload, result.keys, result.table, row)
+def _row_chunks(chunks: Sequence[Chunk]) -> dict[int, Chunk]:
+    """A one-row chunk for every row of the table, taken from the planned chunks."""
+    return {
+        int(row): Chunk(chunk.group, np.asarray([row]), [params])
+        for chunk in chunks
+        for row, params in zip(chunk.rows, chunk.params, strict=True)
+    }
+
+
+def _curve(payload: Payload, chunk: Chunk, start: int, stop: int) -> np.ndarray:
+    """Re-simulate a one-row chunk on bars ``[start, stop)`` and return its value."""
     group = payload.groups[chunk.group]
     targets, _ = _targets(payload, group, chunk.params)
-    kernel = group.kernel if (start, stop) == (0, len(payload.market.index)) else None
-    if kernel is None:
+    if (start, stop) == (0, len(payload.market.index)):
+        kernel = group.kernel
+    else:
         kernel = group.kernel.window(start, stop)
         targets = _window_targets(targets, start, stop)
     run = sweep_metrics(
@@ -434,29 +443,12 @@ def _curve(result: SweepResult, payload: Payload, row: int, start: int, stop: in
     return run.values[0]
 
 
-def _chunk_for_row(payload: Payload, keys: list[str], table: pd.DataFrame, row: int) -> Chunk:
-    """A one-row chunk that reproduces row `row` (its group and strategy params)."""
-    values = _plain({k: table.iloc[row][short_name(k)] for k in keys})
-    portfolio = {k: v for k, v in values.items() if k.startswith("portfolio.")}
-    group = next(
-        g
-        for g, grp in enumerate(payload.groups)
-        if {k: repr(v) for k, v in grp.overrides.items()}
-        == {k: repr(v) for k, v in portfolio.items()}
-    )
-    params = {
-        **payload.base_params,
-        **{k.split(".", 2)[2]: v for k, v in values.items() if k.startswith("strategy.params.")},
-    }
-    return Chunk(group, np.asarray([row]), [params])
-
-
-def _plain(values: dict[str, Any]) -> dict[str, Any]:
-    """Numpy scalars from the table back to the Python values of the grid."""
-    return {k: v.item() if isinstance(v, np.generic) else v for k, v in values.items()}
-
-
-def _finish(result: SweepResult, payload: Payload, folds: list[tuple[int, int, int, int]]) -> None:
+def _finish(
+    result: SweepResult,
+    payload: Payload,
+    chunks: Sequence[Chunk],
+    folds: list[tuple[int, int, int, int]],
+) -> None:
     """Best curves, and the walk-forward fold table and stitched curves."""
     sweep = result.config.sweep
     assert sweep is not None
@@ -464,21 +456,22 @@ def _finish(result: SweepResult, payload: Payload, folds: list[tuple[int, int, i
     index = payload.market.index
     n_bars = len(index)
     ranked = result.ranked()
+    by_row = _row_chunks(chunks)
     for row in ranked.index[: sweep.curves]:
         label = ", ".join(f"{c}={table.at[row, c]}" for c in map(short_name, result.keys))
-        result.curves[label] = pd.Series(_curve(result, payload, int(row), 0, n_bars), index=index)
+        result.curves[label] = pd.Series(_curve(payload, by_row[int(row)], 0, n_bars), index=index)
     if not folds or result.window_metrics is None or not len(ranked):
         return
     metric_col = SWEEP_METRICS.index(sweep.metric)
     rows, oos, insample = [], [], []
     level = 1.0
     best_full = int(ranked.index[0])
-    full_curve = _curve(result, payload, best_full, 0, n_bars)
+    full_curve = _curve(payload, by_row[best_full], 0, n_bars)
     for w, (a, b, c, d) in enumerate(folds):
         scores = _score(result.window_metrics[w, :, metric_col], sweep.metric)
         best = int(np.argmax(scores))
-        test_value = _curve(result, payload, best, c, d)
-        init = payload.groups[_chunk_for_row(payload, result.keys, table, best).group].init_cash
+        test_value = _curve(payload, by_row[best], c, d)
+        init = payload.groups[by_row[best].group].init_cash
         growth = test_value / init
         oos.append(pd.Series(level * growth, index=index[c:d]))
         level *= growth[-1]
