@@ -2,7 +2,7 @@
 
 A config file may ``extends: base.yaml`` (a path relative to it, or a list of them):
 the base is read first and the file's keys override it, mappings merged key by key,
-anything else replaced; ``name`` is never inherited, and a file that names another
+anything else (an empty mapping included) replaced; ``name`` is never inherited, and a file that names another
 strategy does not inherit the base's strategy parameters. ``--set a.b.c=value`` overrides
 apply last. Every model forbids unknown keys, so a misspelt setting is an error, not a
 silent default. Errors name the file and line where the offending key was written, the
@@ -473,10 +473,14 @@ class RunConfig(_Model):
 
 
 def merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    """Return `base` updated by `override`: mappings merge key by key, the rest replaces."""
+    """Return `base` updated by `override`: mappings merge key by key, the rest replaces.
+
+    An empty mapping replaces too: ``costs: {}`` in a scenario clears the base's costs,
+    which merging key by key could never do.
+    """
     merged = dict(base)
     for key, value in override.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+        if value and isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
             merged[key] = merge(merged[key], value)
         else:
             merged[key] = value

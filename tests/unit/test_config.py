@@ -83,6 +83,22 @@ def test_extends_merges_mappings_and_names_the_scenario_after_its_file(tmp_path)
     assert config.data.symbols == ["AAPL", "MSFT"]
 
 
+def test_extends_with_empty_mapping_clears_the_base_mapping(tmp_path):
+    base = _with(("portfolio", {"costs": {"XHKG": {"preset": "hk"}, "USD": {"preset": "us"}}}))
+    _write(tmp_path, base, "base.yaml")
+    child = _write(tmp_path, {"extends": "base.yaml", "portfolio": {"costs": {}}}, "child.yaml")
+    assert load_config(child).portfolio.costs == {}
+    assert set(load_config(tmp_path / "base.yaml").portfolio.costs) == {"XHKG", "USD"}
+
+
+def test_no_costs_scenario_pays_no_fees_taxes_or_borrow():
+    path = ROOT / "configs" / "scenarios" / "hk_ls_no_costs.yaml"
+    result = engine.run(load_config(path, ["data.source=synthetic"]))
+    assert result.metrics["n_trades"] > 0
+    for cost in ("fees", "taxes", "borrow", "slippage", "fx_costs"):
+        assert result.metrics[cost] == 0.0, cost
+
+
 def test_extends_with_another_strategy_drops_the_base_params(tmp_path):
     base = _with(("strategy", {"name": "momentum", "params": {"lookback": 60, "skip": 5}}))
     _write(tmp_path, base, "base.yaml")
