@@ -290,3 +290,33 @@ def test_walk_forward_with_known_leaders_picks_each_train_windows_best(tmp_path)
         growth_oos *= prices[expected][d - 1] / prices[expected][c]
     assert result.oos_value.iloc[-1] == pytest.approx(growth_oos, rel=1e-9)
     assert len(result.oos_value) == 700  # the stitched test windows cover bars 200..899
+
+
+@pytest.mark.parametrize("name", sorted(REGISTRY))
+def test_sweep_of_every_registered_strategy_equals_its_single_backtests(tmp_path, name):
+    from tests.unit.test_strategies import EXAMPLES, SYMBOLS
+
+    doc = {
+        "name": f"every_{name}",
+        "data": {
+            "source": "synthetic",
+            "symbols": {"hk": SYMBOLS[2:], "us": SYMBOLS[:2]},
+            "start": "2021-01-01",
+            "end": "2022-12-31",
+            "seed": 11,
+        },
+        "strategy": {"name": name, "params": EXAMPLES[name]},
+        "portfolio": {"slippage": 0.0005, "borrow_rate": 0.02, "max_leverage": 3.0},
+        "sweep": {"params": {"portfolio.lag": [1, 2], "portfolio.fees.rate": [0.0005, 0.002]}},
+    }
+    path = _write(tmp_path, doc)
+    table = sw.run_sweep(load_config(path)).table
+    assert (table["status"] == "ok").all()
+    for row in table.itertuples():
+        fee = table.at[row.Index, "fees.rate"]
+        overrides = [f"portfolio.lag={row.lag}", f"portfolio.fees.rate={fee}"]
+        single = engine.run(load_config(path, overrides))
+        assert single.metrics["n_trades"] > 0
+        for metric in SWEEP_METRICS:
+            got, expected = getattr(row, metric), single.metrics[metric]
+            assert got == pytest.approx(expected, rel=1e-9, abs=1e-12), (row.Index, metric)
