@@ -1,14 +1,14 @@
 """The YAML run configuration: pydantic models, and a loader with precise errors.
 
-A config file may ``extends: base.yaml`` (a path relative to it, or a list of them):
-the base is read first and the file's keys override it, mappings merged key by key,
-anything else (an empty mapping included) replaced; ``name`` is never inherited, and a file that names another
-strategy does not inherit the base's strategy parameters. ``--set a.b.c=value`` overrides
-apply last. Every model forbids unknown keys, so a misspelt setting is an error, not a
-silent default. Errors name the file and line where the offending key was written, the
-YAML path (``portfolio.fees.rate``), what was given and what is allowed. Strategy
-parameters are checked in a second step against the chosen strategy's own model
-(`validate_strategy_params`); this module never imports strategies.
+A config file may ``extends: base.yaml`` (a path relative to it, or a list of them): the
+base is read first and the file's keys override it, mappings merged key by key, anything
+else (an empty mapping included) replaced; ``name`` is never inherited, and a file that
+names another strategy does not inherit the base's strategy parameters. ``--set
+a.b.c=value`` overrides apply last. Every model forbids unknown keys, so a misspelt
+setting is an error, not a silent default. Errors name the file and line where the
+offending key was written, the YAML path (``portfolio.fees.rate``), what was given and
+what is allowed. Strategy parameters are checked in a second step against the chosen
+strategy's own model (`validate_strategy_params`); this module never imports strategies.
 """
 
 from __future__ import annotations

@@ -349,14 +349,14 @@ def compare_page(results: Sequence[BacktestResult]) -> str:
     names = [r.config.name for r in results]
     values = aligned_values(results)
     equity = go.Figure()
+    drawdowns = go.Figure()
     for name in names:
-        equity.add_scatter(x=values.index, y=values[name], name=name)
+        curve = values[name].dropna()
+        equity.add_scatter(x=curve.index, y=curve, name=name)
+        drawdowns.add_scatter(x=curve.index, y=m.drawdown(curve.to_numpy(), 1.0), name=name)
     equity.update_layout(
         title="Growth of 1 (each run from its initial cash)", updatemenus=_log_toggle()
     )
-    drawdowns = go.Figure()
-    for name in names:
-        drawdowns.add_scatter(x=values.index, y=m.drawdown(values[name].to_numpy(), 1.0), name=name)
     drawdowns.update_layout(title="Drawdown", yaxis_tickformat=".0%")
     corr = return_correlation(results)
     heat = go.Figure(

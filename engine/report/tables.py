@@ -168,12 +168,17 @@ def side_by_side(results: Sequence[BacktestResult]) -> pd.DataFrame:
 
 
 def aligned_values(results: Sequence[BacktestResult]) -> pd.DataFrame:
-    """Return each run's value as a growth of 1 on the union of their dates (carried forward)."""
+    """Return each run's value as a growth of 1 on the union of their dates.
+
+    A value carries forward over dates only other runs have; before a run's first bar and
+    after its last it is NaN, so a run is never drawn, or correlated, where it did not run.
+    """
     curves = {r.config.name: r.simulation.value / r.config.portfolio.init_cash for r in results}
-    return pd.DataFrame(curves).sort_index().ffill().fillna(1.0)
+    frame = pd.DataFrame(curves).sort_index()
+    running = frame.ffill().notna() & frame.bfill().notna()
+    return frame.ffill().where(running)
 
 
 def return_correlation(results: Sequence[BacktestResult]) -> pd.DataFrame:
-    """Return the correlation matrix of the runs' returns on the union of their dates."""
-    returns = aligned_values(results).pct_change(fill_method=None).iloc[1:]
-    return returns.corr()
+    """Return the correlation matrix of the runs' returns, each pair over the dates both ran."""
+    return aligned_values(results).pct_change(fill_method=None).corr()

@@ -156,6 +156,26 @@ def test_compare_with_scenario_folder_writes_table_chart_and_correlations(
     assert table.loc["sharpe", "hk_ls_no_costs"] == pytest.approx(sharpe, rel=1e-12)
 
 
+def test_compare_with_different_periods_leaves_each_run_blank_where_it_did_not_run(demo_report):
+    demo, _ = demo_report
+    window = ["name=early", "data.start=2016-01-04", "data.end=2020-06-30"]
+    early = engine.run(engine.load_config(DEMO, window))
+    values = report.aligned_values([demo, early])
+    first, last = demo.value.index[0], early.value.index[-1]
+    assert values.loc[values.index < first, "demo"].isna().all()
+    assert values.loc[values.index > last, "demo"].notna().all()
+    assert values.loc[values.index > last, "early"].isna().all()
+    np.testing.assert_array_equal(
+        values["demo"].dropna(), demo.value.to_numpy() / demo.config.portfolio.init_cash
+    )
+    # correlated over the bars both ran, from each run's own returns
+    overlap = demo.value.index[demo.value.index <= last]
+    mine = demo.simulation.returns.loc[overlap].iloc[1:]
+    theirs = early.simulation.returns.loc[overlap].iloc[1:]
+    corr = report.return_correlation([demo, early])
+    assert corr.iloc[0, 1] == pytest.approx(np.corrcoef(mine, theirs)[0, 1], rel=1e-12)
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
