@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,7 @@ from xml.etree import ElementTree as ET
 import numpy as np
 
 from engine import __version__
-from engine.backtest import BacktestResult
+from engine.backtest import BacktestResult, run
 from engine.config import RunConfig, Tolerance
 from engine.data import Market
 from engine.errors import BacktestError, ConfigError
@@ -290,3 +290,60 @@ def changes(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> list[str]:
     if old.get("data", {}).get("fingerprint") != new["data"]["fingerprint"]:
         lines.append("data fingerprint changed")
     return lines
+
+
+Started = Callable[[int, RunConfig], None]
+
+
+def check_configs(
+    configs: Sequence[RunConfig],
+    baselines: Path,
+    overrides: Mapping[str, Tolerance] | None = None,
+    use_hash: bool = True,
+    started: Started | None = None,
+) -> list[ConfigCheck]:
+    """Run each config and check it against ``baselines/<name>.json``.
+
+    Every baseline is read before anything runs, so a missing or corrupt file fails at
+    once. `overrides` (command-line tolerances) win over each config's ``check:``;
+    ``use_hash=False`` compares metrics only, as does a config's ``check.hash: false``.
+    `started` is called with the 1-based position and config before each run.
+    """
+    stored = [read_baseline(baselines / f"{config.name}.json") for config in configs]
+    reports = []
+    for i, (config, baseline) in enumerate(zip(configs, stored, strict=True), 1):
+        if started is not None:
+            started(i, config)
+        result = run(config)
+        with_hash = use_hash and (config.check is None or config.check.hash)
+        reports.append(compare(result, baseline, tolerances(config, overrides or {}), with_hash))
+    return reports
+
+
+@dataclass(frozen=True)
+class BaselineUpdate:
+    """A new baseline for one config: where it goes, its text, and what it changes."""
+
+    path: Path
+    text: str
+    changes: list[str]
+
+
+def new_baselines(
+    configs: Sequence[RunConfig], baselines: Path, started: Started | None = None
+) -> list[BaselineUpdate]:
+    """Run each config and return its new baseline; nothing is written here.
+
+    The caller writes them (atomically) once every config has run, so a failing config
+    leaves every stored baseline as it was.
+    """
+    updates = []
+    for i, config in enumerate(configs, 1):
+        if started is not None:
+            started(i, config)
+        path = baselines / f"{config.name}.json"
+        old = read_baseline(path) if path.exists() else None
+        new = baseline_document(run(config))
+        text = json.dumps(new, indent=2, sort_keys=True) + "\n"
+        updates.append(BaselineUpdate(path, text, changes(old, new)))
+    return updates

@@ -7,7 +7,6 @@ with code 2; any other exception is a bug and keeps its traceback.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import re
 import sys
@@ -26,15 +25,7 @@ from rich.progress import (
 from rich.table import Table
 
 from engine.backtest import BacktestResult, check_strategy, load_market, run
-from engine.check import (
-    ConfigCheck,
-    baseline_document,
-    changes,
-    compare,
-    junit_xml,
-    read_baseline,
-    tolerances,
-)
+from engine.check import ConfigCheck, check_configs, junit_xml, new_baselines
 from engine.config import RunConfig, Tolerance, load_config
 from engine.data.coverage import coverage
 from engine.errors import BacktestError, ConfigError
@@ -226,31 +217,25 @@ def _tolerance_overrides(items: Sequence[str]) -> dict[str, Tolerance]:
 
 
 def _check(args: argparse.Namespace) -> int:
-    configs = _configs(args)
-    cli_tolerances = _tolerance_overrides(args.tolerance or [])
+    configs = list(_configs(args).values())
+    overrides = _tolerance_overrides(args.tolerance or [])
     baselines = Path(args.baselines)
     console = Console(stderr=True, quiet=args.quiet)
-    reports, updates = [], []
-    for i, config in enumerate(configs.values(), 1):
-        path = baselines / f"{config.name}.json"
-        # read the baseline before running, so a bad file fails fast
-        stored = None if args.update else read_baseline(path)
-        with console.status(f"[{i}/{len(configs)}] running {config.name}"):
-            result = run(config)
-        if args.update:
-            old = read_baseline(path) if path.exists() else None
-            new = baseline_document(result)
-            text = json.dumps(new, indent=2, sort_keys=True) + "\n"
-            updates.append((path, text, changes(old, new)))
-            continue
-        assert stored is not None
-        use_hash = not args.no_hash and (config.check is None or config.check.hash)
-        reports.append(compare(result, stored, tolerances(config, cli_tolerances), use_hash))
     stdout = Console(quiet=args.quiet)
+    with console.status("running") as status:
+
+        def started(i: int, config: RunConfig) -> None:
+            status.update(f"[{i}/{len(configs)}] running {config.name}")
+
+        if args.update:
+            updates = new_baselines(configs, baselines, started)
+        else:
+            reports = check_configs(configs, baselines, overrides, not args.no_hash, started)
     if args.update:
-        for path, text, lines in updates:
-            write_atomic(path, text)
-            stdout.print(f"{path}: " + ("unchanged" if not lines else "; ".join(lines)))
+        for update in updates:
+            write_atomic(update.path, update.text)
+            lines = update.changes
+            stdout.print(f"{update.path}: " + ("unchanged" if not lines else "; ".join(lines)))
         return 0
     if args.junit:
         write_atomic(Path(args.junit), junit_xml(reports))

@@ -167,3 +167,26 @@ def test_example_configs_hold_their_stored_baselines(tmp_path):
     assert code == 0, "an example's numbers moved: see the JUnit file or run eastwind check"
     names = {suite.get("name") for suite in ET.parse(junit).getroot().iter("testsuite")}
     assert names == {p.stem for p in BASELINES.glob("*.json")}
+
+
+def test_check_with_one_missing_baseline_fails_before_running_anything(
+    baselines, monkeypatch, capsys
+):
+    import engine.check
+
+    ran = []
+    monkeypatch.setattr(engine.check, "run", lambda config: ran.append(config.name))
+    trend = str(ROOT / "configs" / "trend_qqq.yaml")
+    code = main(["check", str(DEMO), trend, "--data", "synthetic", "--baselines", str(baselines)])
+    assert code == 2 and ran == []
+    assert "trend_qqq.json: no baseline" in capsys.readouterr().err
+
+
+def test_check_configs_from_python_returns_one_report_per_config(baselines):
+    from engine.check import check_configs
+    from engine.config import load_config
+
+    config = load_config(DEMO, ["data.source=synthetic", "portfolio.fees.rate=0.002"])
+    [report] = check_configs([config], baselines)
+    assert not report.ok and "fees" in {c.metric for c in report.failures}
+    assert report.cause.startswith("same data; the config changed")
