@@ -342,8 +342,11 @@ def new_baselines(
         if started is not None:
             started(i, config)
         path = baselines / f"{config.name}.json"
-        old = read_baseline(path) if path.exists() else None
         new = baseline_document(run(config))
+        try:
+            what = changes(read_baseline(path) if path.exists() else None, new)
+        except BaselineError:  # --update is how a corrupt baseline gets repaired
+            what = ["replaced a baseline that could not be read"]
         text = json.dumps(new, indent=2, sort_keys=True) + "\n"
-        updates.append(BaselineUpdate(path, text, changes(old, new)))
+        updates.append(BaselineUpdate(path, text, what))
     return updates

@@ -190,3 +190,10 @@ def test_check_configs_from_python_returns_one_report_per_config(baselines):
     [report] = check_configs([config], baselines)
     assert not report.ok and "fees" in {c.metric for c in report.failures}
     assert report.cause.startswith("same data; the config changed")
+
+
+def test_update_with_corrupt_baseline_replaces_it_and_says_so(baselines, capsys):
+    (baselines / "demo.json").write_text("{not json")
+    assert _check("--baselines", str(baselines), "--update") == 0
+    assert "replaced a baseline that could not be read" in capsys.readouterr().out
+    assert _check("--baselines", str(baselines), "--quiet") == 0
