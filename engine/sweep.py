@@ -15,6 +15,7 @@ and the test windows are stitched into one out-of-sample curve.
 
 from __future__ import annotations
 
+import difflib
 import itertools
 import math
 from collections.abc import Callable, Iterator, Sequence
@@ -156,6 +157,19 @@ def _windows(n_bars: int, wf: WalkForwardConfig) -> list[tuple[int, int, int, in
     return folds
 
 
+def _check_param_names(config: RunConfig, keys: Sequence[str], known: set[str]) -> None:
+    """A swept name the strategy does not have would make every combination invalid."""
+    for key in keys:
+        param = key.split(".", 2)[2]
+        if param not in known:
+            guess = difflib.get_close_matches(param, sorted(known), n=1)
+            hint = f"; did you mean {guess[0]!r}?" if guess else ""
+            raise ConfigError(
+                f"{config.where(('sweep', 'params', key))}: strategy {config.strategy.name!r} "
+                f"has no parameter {param!r}{hint} Known: {', '.join(sorted(known))}"
+            )
+
+
 def plan(config: RunConfig, market: Market) -> tuple[Payload, list[Chunk], pd.DataFrame, list]:
     """Expand the grids into chunks and an empty result table (nothing is simulated)."""
     sweep = config.sweep
@@ -177,6 +191,8 @@ def plan(config: RunConfig, market: Market) -> tuple[Payload, list[Chunk], pd.Da
         raise ConfigError(f"{config.where(('strategy', 'name'))}: unknown strategy {name!r}")
     portfolio_keys = [k for k in keys if k.startswith("portfolio.")]
     strategy_keys = [k for k in keys if k.startswith("strategy.params.")]
+    if user is None:
+        _check_param_names(config, strategy_keys, set(REGISTRY[name].params_model.model_fields))
 
     groups: list[Group] = []
     group_of: dict[tuple[Any, ...], int] = {}
@@ -400,6 +416,11 @@ def run_sweep(
     for j, name in enumerate(SWEEP_METRICS):
         table[name] = metrics[:, j]
     table["status"] = status
+    if not interrupted and not (table["status"].isin(["ok", "bankrupt"])).any():
+        raise StrategyError(
+            f"{config.where(('sweep', 'params'))}: the strategy rejected all {len(table)} "
+            f"combinations, e.g. {table['status'].iloc[0]}"
+        )
     keys = list(config.sweep.params) if config.sweep else []
     result = SweepResult(config, table, keys, interrupted, window_metrics if folds else None)
     if not interrupted:

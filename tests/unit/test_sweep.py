@@ -15,7 +15,7 @@ from engine import metrics as m
 from engine import sweep as sw
 from engine.cli import main
 from engine.config import load_config
-from engine.errors import ConfigError
+from engine.errors import ConfigError, StrategyError
 from engine.kernel.sweep_nb import SWEEP_METRICS
 from engine.simulation import prepare_market, sweep_metrics
 from engine.strategy import schedule_rebalance, schedule_targets
@@ -86,6 +86,20 @@ def test_bad_sweep_grid_is_a_located_config_error(tmp_path, params, message):
     with pytest.raises(ConfigError, match=message) as info:
         load_config(path)
     assert "sweep.params" in str(info.value)
+
+
+def test_sweep_of_a_parameter_the_strategy_lacks_is_a_located_config_error(tmp_path):
+    doc = {**SMALL, "sweep": {"params": {"strategy.params.fsat": [5, 10]}}}
+    with pytest.raises(ConfigError, match="has no parameter 'fsat'; did you mean 'fast'") as info:
+        sw.run_sweep(load_config(_write(tmp_path, doc)))
+    assert "sweep.params.strategy.params.fsat" in str(info.value)
+
+
+def test_sweep_with_every_combination_rejected_is_an_error_naming_a_reason(tmp_path):
+    grid = {"strategy.params.fast": [100, 120], "strategy.params.slow": [50]}
+    doc = {**SMALL, "sweep": {"params": grid}}
+    with pytest.raises(StrategyError, match=r"rejected all 2 combinations, e\.g\. invalid: .*slow"):
+        sw.run_sweep(load_config(_write(tmp_path, doc)))
 
 
 def test_sweep_metrics_with_every_combination_equal_a_full_backtest_of_it(tmp_path):
