@@ -237,14 +237,7 @@ def target_weights(config: RunConfig, market: Market) -> pd.DataFrame:
         raise
     except Exception as exc:
         raise StrategyError(f"strategy {name!r} failed: {type(exc).__name__}: {exc}") from exc
-    if not isinstance(weights, pd.DataFrame) or not (
-        weights.index.equals(market.index) and weights.columns.equals(market.close.columns)
-    ):
-        raise StrategyError(
-            f"strategy {name!r} must return a DataFrame shaped like market.close "
-            f"({len(market.index)} bars x {len(market.symbols)} symbols)"
-        )
-    bad = np.isinf(weights.to_numpy(dtype=np.float64))
+    bad = np.isinf(weights_array(name, weights, market))
     if bad.any():
         t, j = np.argwhere(bad)[0]
         raise StrategyError(
@@ -252,6 +245,24 @@ def target_weights(config: RunConfig, market: Market) -> pd.DataFrame:
             f"{market.index[t].date()}"
         )
     return schedule_rebalance(weights.astype(np.float64), schedule)
+
+
+def weights_array(name: str, weights: object, market: Market) -> np.ndarray:
+    """Return a strategy's weights as a float64 array after checking their shape.
+
+    Raises
+    ------
+    StrategyError
+        When `weights` is not a DataFrame on the market's dates and symbols.
+    """
+    if not isinstance(weights, pd.DataFrame) or not (
+        weights.index.equals(market.index) and weights.columns.equals(market.close.columns)
+    ):
+        raise StrategyError(
+            f"strategy {name!r} must return a DataFrame shaped like market.close "
+            f"({len(market.index)} bars x {len(market.symbols)} symbols)"
+        )
+    return weights.to_numpy(dtype=np.float64)
 
 
 def _cost_arguments(config: RunConfig, market: Market) -> dict[str, Any]:

@@ -27,7 +27,7 @@ import pandas as pd
 from pydantic import ValidationError
 
 from engine import metrics as m
-from engine.backtest import _cost_arguments, _user_strategy, load_market
+from engine.backtest import _cost_arguments, _user_strategy, load_market, weights_array
 from engine.config import RunConfig, WalkForwardConfig, merge
 from engine.data import Market
 from engine.errors import ConfigError, StrategyError
@@ -268,9 +268,11 @@ def _targets(
         schedule = group.schedule or "daily"
         for i, p in enumerate(params):
             try:
-                raw[i] = payload.user_function(market, p).to_numpy(dtype=np.float64)
+                raw[i] = weights_array(payload.strategy, payload.user_function(market, p), market)
             except StrategyError as exc:
                 messages[i] = f"invalid: {exc}"
+            except Exception as exc:  # user code: one failing set must not sink the others
+                messages[i] = f"invalid: {type(exc).__name__}: {exc}"
     else:
         cls = REGISTRY[payload.strategy]
         schedule = group.schedule or cls.rebalance

@@ -334,3 +334,31 @@ def test_sweep_of_every_registered_strategy_equals_its_single_backtests(tmp_path
         for metric in SWEEP_METRICS:
             got, expected = getattr(row, metric), single.metrics[metric]
             assert got == pytest.approx(expected, rel=1e-9, abs=1e-12), (row.Index, metric)
+
+
+FUSSY = '''
+import pandas as pd
+
+
+def weights(market, params):
+    """Equal weight; fails in two different ways for two of the swept values."""
+    if params["n"] == 2:
+        raise KeyError("no such column")
+    if params["n"] == 3:
+        return pd.DataFrame(1.0, index=market.index[:5], columns=market.close.columns)
+    return pd.DataFrame(1.0 / params["n"], index=market.index, columns=market.close.columns)
+'''
+
+
+def test_sweep_with_user_function_failing_for_some_sets_keeps_the_others(tmp_path):
+    (tmp_path / "fussy.py").write_text(FUSSY)
+    doc = {
+        **SMALL,
+        "strategy": {"name": "fussy:weights", "params": {}},
+        "sweep": {"params": {"strategy.params.n": [1, 2, 3, 4]}},
+    }
+    table = sw.run_sweep(load_config(_write(tmp_path, doc))).table.set_index("n")
+    assert table.loc[2, "status"] == "invalid: KeyError: 'no such column'"
+    assert table.loc[3, "status"].startswith("invalid: strategy 'fussy:weights' must return")
+    assert list(table.loc[[1, 4], "status"]) == ["ok", "ok"]
+    assert table.loc[1, "avg_gross_exposure"] > table.loc[4, "avg_gross_exposure"] > 0.0
