@@ -174,6 +174,14 @@ def _sweep(args: argparse.Namespace) -> int:
     if not args.quiet:
         stdout = Console()
         header, cells = ranked_rows(result, args.top or config.sweep.top)
+        status = result.table["status"]
+        invalid = status[status.str.startswith("invalid")]
+        if len(invalid):
+            print(
+                f"{len(invalid)} of {total} combinations were rejected by the strategy "
+                f"(e.g. {invalid.iloc[0]}); their rows in results.csv say why",
+                file=sys.stderr,
+            )
         table = Table(title=f"{config.name}: top {len(cells)} of {total} by {result.metric}")
         for name in header:
             table.add_column(name, justify="right")

@@ -221,8 +221,10 @@ def test_sweep_cli_writes_results_and_html_and_prints_the_top(tmp_path, capsys, 
     monkeypatch.setenv("COLUMNS", "200")
     out = tmp_path / "out"
     assert main(["sweep", str(_write(tmp_path, SMALL)), "--out", str(out), "--top", "3"]) == 0
-    printed = capsys.readouterr().out
-    assert "top 3 of 36 by sharpe" in printed
+    printed = capsys.readouterr()
+    assert "top 3 of 36 by sharpe" in printed.out
+    # fast 60 >= slow 40 is the one rejected pair, times 2 short x 2 lag settings
+    assert "4 of 36 combinations were rejected by the strategy (e.g. invalid:" in printed.err
     assert sorted(p.name for p in out.iterdir()) == [
         "results.csv",
         "results.parquet",
