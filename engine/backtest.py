@@ -266,31 +266,24 @@ def weights_array(name: str, weights: object, market: Market) -> np.ndarray:
 
 
 def _cost_arguments(config: RunConfig, market: Market) -> dict[str, Any]:
-    """Per-asset cost arrays for `simulate`, money amounts converted to the base currency.
-
-    Amounts are charged in the asset's currency; they are converted at the mean fx rate
-    of the window (exact for the base currency, within the band for the HKD peg).
-    """
-    costs, rate = {}, {}
-    for symbol in market.symbols:
-        currency = market.currency[symbol]
-        costs[symbol] = config.portfolio.asset_costs(
-            symbol, market.exchange.get(symbol, ""), currency
+    """Per-asset cost settings for `simulate`; money amounts in each asset's currency."""
+    costs = {
+        symbol: config.portfolio.asset_costs(
+            symbol, market.exchange.get(symbol, ""), market.currency[symbol]
         )
-        rate[symbol] = (
-            1.0 if currency == market.base_currency else float(market.fx[currency].mean())
-        )
+        for symbol in market.symbols
+    }
     names = sorted({name for c in costs.values() for name in c.charges})
     none = (0.0, 0.0, float("inf"))
     return {
         "fees": {s: c.fee_rate for s, c in costs.items()},
-        "min_fees": {s: c.fee_minimum * rate[s] for s, c in costs.items()},
-        "fixed_fees": {s: c.fee_fixed * rate[s] for s, c in costs.items()},
+        "min_fees": {s: c.fee_minimum for s, c in costs.items()},
+        "fixed_fees": {s: c.fee_fixed for s, c in costs.items()},
         "charges": [
             Charge(
                 rate={s: c.charges.get(n, none)[0] for s, c in costs.items()},
-                minimum={s: c.charges.get(n, none)[1] * rate[s] for s, c in costs.items()},
-                maximum={s: c.charges.get(n, none)[2] * rate[s] for s, c in costs.items()},
+                minimum={s: c.charges.get(n, none)[1] for s, c in costs.items()},
+                maximum={s: c.charges.get(n, none)[2] for s, c in costs.items()},
             )
             for n in names
         ],

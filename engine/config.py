@@ -34,7 +34,7 @@ from pydantic import (
 )
 
 from engine.errors import ConfigError
-from engine.kernel.sweep_nb import SWEEP_METRICS
+from engine.kernel.sim_nb import METRIC_NAMES as SWEEP_METRICS
 
 Rate = Annotated[float, Field(ge=0.0, le=0.2)]
 Money = Annotated[float, Field(ge=0.0)]

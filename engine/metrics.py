@@ -350,4 +350,5 @@ def trading(sim: SimulationResult) -> dict[str, float]:
         "slippage": float(costs["slippage"]),
         "fx_costs": float(costs["fx_costs"]),
         "interest": float(costs["interest"]),
+        "shortfall": float(sim.shortfall.sum()),
     }

@@ -31,7 +31,7 @@ from engine.backtest import _cost_arguments, _user_strategy, load_market, weight
 from engine.config import RunConfig, WalkForwardConfig, merge
 from engine.data import Market
 from engine.errors import ConfigError, StrategyError
-from engine.kernel.sweep_nb import SWEEP_METRICS
+from engine.kernel.sim_nb import METRIC_NAMES as SWEEP_METRICS
 from engine.simulation import KernelMarket, prepare_market, sweep_metrics
 from engine.strategy import schedule_targets
 from strategies import REGISTRY
@@ -214,6 +214,7 @@ def plan(config: RunConfig, market: Market) -> tuple[Payload, list[Chunk], pd.Da
                 base_currency=market.base_currency,
                 fx_cost=p.fx_cost,
                 cash_rate=p.cash_rate,
+                risk_free=config.report.risk_free,
                 **_cost_arguments(variant, market),
             )
             group_of[gkey] = len(groups)
@@ -324,7 +325,6 @@ def run_chunk(payload: Payload, chunk: Chunk) -> tuple[np.ndarray, np.ndarray, l
             "init_cash": group.init_cash,
             "max_leverage": group.max_leverage,
             "ppy": payload.ppy,
-            "risk_free": payload.risk_free,
         }
         full = sweep_metrics(group.kernel, targets[good], **kw)
         out[0, good] = full.metrics
@@ -459,7 +459,6 @@ def _curve(payload: Payload, chunk: Chunk, start: int, stop: int) -> np.ndarray:
         init_cash=group.init_cash,
         max_leverage=group.max_leverage,
         ppy=payload.ppy,
-        risk_free=payload.risk_free,
         keep_values=True,
     )
     assert run.values is not None

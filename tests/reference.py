@@ -31,9 +31,11 @@ def to_lot(q: float, lot: float) -> float:
     return math.copysign(whole, q) if whole else 0.0
 
 
-def fee(value: float, rate: float, fixed: float, minimum: float, charges=()) -> float:
-    extra = sum(min(max(r * value, lo), hi) for r, lo, hi in charges)
-    return max(rate * value, minimum) + fixed + extra
+def fee(value: float, cost: dict, fx: float) -> float:
+    """Commission plus charges on a base-currency `value`; money amounts are in the
+    asset's currency, so they convert at `fx`."""
+    extra = sum(min(max(r * value, lo * fx), hi * fx) for r, lo, hi in cost["charges"])
+    return max(cost["fee_rate"] * value, cost["fee_min"] * fx) + cost["fee_fixed"] * fx + extra
 
 
 def scaled(size: float, k: float, order: dict, value_before: float) -> float:
@@ -50,25 +52,22 @@ def simulate_reference(
     targets,
     size_type,
     lot_size,
-    fees,
-    fixed_fees,
-    min_fees,
-    charges,
-    buy_tax,
-    sell_tax,
-    slippage,
-    fx_cost,
+    cost_of,
     borrow_rate,
-    cash_rate,
+    cash_credit,
+    cash_debit,
     year_frac,
     init_cash,
     max_leverage,
 ) -> ReferenceResult:
-    """Simulate one portfolio; cost arguments are per-asset 1-D arrays, rates ``[T, N]``.
+    """Simulate one portfolio.
 
-    ``charges[j]`` lists (rate, minimum, maximum) of each extra charge of asset j.
-
-    ``size_type``: 0 weight, 1 quantity, 2 value. ``max_leverage``: ``math.inf`` for none.
+    ``cost_of(t, j)`` returns the cost settings of asset j in force at bar t, a dict with
+    ``fee_rate, fee_min, fee_fixed, buy_tax, sell_tax, slippage, fx_cost`` and
+    ``charges``, a list of (rate, minimum, maximum); money amounts in the asset's
+    currency. ``borrow_rate[t][j]``, ``cash_credit[t]``, ``cash_debit[t]`` are annual
+    rates for (t-1, t]. ``size_type``: 0 weight, 1 quantity, 2 value. ``max_leverage``:
+    ``math.inf`` for none.
     """
     n_bars, n_assets = close.shape
     cash = float(init_cash)
@@ -90,7 +89,8 @@ def simulate_reference(
                 for j in range(n_assets)
                 if qty[j] < 0
             )
-            cash += cash * cash_rate[t] * year_frac[t] - borrow
+            rate = cash_credit[t] if cash >= 0 else cash_debit[t]
+            cash += cash * rate * year_frac[t] - borrow
 
         for c in range(fx.shape[1]):
             if not math.isnan(fx[t][c]):
@@ -133,6 +133,7 @@ def simulate_reference(
                         "px": float(p),
                         "fx": r,
                         "lot": lot_size[j],
+                        "cost": cost_of(t, j),
                     }
                 )
 
@@ -141,12 +142,11 @@ def simulate_reference(
             if math.isfinite(max_leverage):
                 full_costs = 0.0
                 for o in orders:
-                    j, v = o["j"], abs(o["size"]) * o["px"] * o["fx"]
-                    s = slippage[j]
-                    v_fill = v * (1 + s)
-                    tax = buy_tax[j] if o["size"] > 0 else sell_tax[j]
-                    full_costs += fee(v_fill, fees[j], fixed_fees[j], min_fees[j], charges[j])
-                    full_costs += (tax + fx_cost[j]) * v_fill + v * s
+                    c, v = o["cost"], abs(o["size"]) * o["px"] * o["fx"]
+                    v_fill = v * (1 + c["slippage"])
+                    tax = c["buy_tax"] if o["size"] > 0 else c["sell_tax"]
+                    full_costs += fee(v_fill, c, o["fx"])
+                    full_costs += (tax + c["fx_cost"]) * v_fill + v * c["slippage"]
                 by_asset = {o["j"]: o for o in orders}
                 kept = added = 0.0
                 for j in range(n_assets):
@@ -172,13 +172,13 @@ def simulate_reference(
 
             def fill(o: dict, t: int = t) -> None:
                 nonlocal cash
-                j, size = o["j"], o["size"]
-                s = slippage[j]
+                j, size, c = o["j"], o["size"], o["cost"]
+                s = c["slippage"]
                 price = o["px"] * (1 + s) if size > 0 else o["px"] * (1 - s)
                 traded = abs(size) * price * o["fx"]
-                paid = fee(traded, fees[j], fixed_fees[j], min_fees[j], charges[j])
-                tax = (buy_tax[j] if size > 0 else sell_tax[j]) * traded
-                conv = fx_cost[j] * traded
+                paid = fee(traded, c, o["fx"])
+                tax = (c["buy_tax"] if size > 0 else c["sell_tax"]) * traded
+                conv = c["fx_cost"] * traded
                 cash -= size * price * o["fx"] + paid + tax + conv
                 qty[j] += size
                 if last_px[j] is None:
@@ -195,13 +195,13 @@ def simulate_reference(
                 need = 0.0
                 variable = fixed = 0.0
                 for o in buys:
-                    j = o["j"]
-                    v = o["size"] * o["px"] * (1 + slippage[j]) * o["fx"]
-                    need += v + fee(v, fees[j], fixed_fees[j], min_fees[j], charges[j])
-                    need += (buy_tax[j] + fx_cost[j]) * v
-                    extra_rate = sum(r for r, _, _ in charges[j])
-                    variable += v * (1 + fees[j] + buy_tax[j] + fx_cost[j] + extra_rate)
-                    fixed += fixed_fees[j] + min_fees[j] + sum(lo for _, lo, _ in charges[j])
+                    c = o["cost"]
+                    v = o["size"] * o["px"] * (1 + c["slippage"]) * o["fx"]
+                    need += v + fee(v, c, o["fx"]) + (c["buy_tax"] + c["fx_cost"]) * v
+                    extra_rate = sum(r for r, _, _ in c["charges"])
+                    variable += v * (1 + c["fee_rate"] + c["buy_tax"] + c["fx_cost"] + extra_rate)
+                    money = c["fee_fixed"] + c["fee_min"] + sum(lo for _, lo, _ in c["charges"])
+                    fixed += money * o["fx"]
                 if need > cash and variable > 0:
                     k = max(cash - fixed, 0.0) / variable
                     for o in buys:

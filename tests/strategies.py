@@ -81,6 +81,14 @@ def markets(
         )
         kwargs["buy_tax"] = draw(st.sampled_from([0.0, 0.001]))
         kwargs["sell_tax"] = draw(st.sampled_from([0.0, 0.0013]))
+        if draw(st.booleans()):  # dated schedules: a rate that changes on a calendar day
+            change = index[0] + pd.Timedelta(days=int(rng.integers(1, 2 * n_bars)))
+            dates = pd.DatetimeIndex([index[0] - pd.Timedelta(days=30), change])
+            for name in ("sell_tax", "min_fees"):
+                values = rng.choice([0.0, 0.001, 0.002, 5.0 if name == "min_fees" else 0.0], 2)
+                kwargs[name] = pd.DataFrame(
+                    np.repeat(values[:, None], n_assets, axis=1), index=dates, columns=columns
+                )
         kwargs["slippage"] = draw(st.sampled_from([0.0, 0.0005, 0.01]))
         kwargs["fx_cost"] = draw(st.sampled_from([0.0, 0.0002]))
     if leverage and draw(st.booleans()):
@@ -88,6 +96,7 @@ def markets(
     if rates and draw(st.booleans()):
         kwargs["borrow_rate"] = draw(st.sampled_from([0.0, 0.03, 0.5]))
         kwargs["cash_rate"] = draw(st.sampled_from([0.0, 0.04, -0.01]))
+        kwargs["cash_debit_rate"] = draw(st.sampled_from([None, 0.08]))
     if open_execution:
         opens = close * np.exp(rng.normal(0.0, 0.005, close.shape))
         opens[rng.random(close.shape) < 0.05] = np.nan

@@ -81,6 +81,7 @@ def _specs() -> tuple[MetricSpec, ...]:
         ("slippage", "Slippage cost", money, False),
         ("fx_costs", "FX conversion cost", money, False),
         ("interest", "Cash interest", money, False),
+        ("shortfall", "Buys not funded", money, True),
     ]
     specs += [MetricSpec(k, label, f, "Trading", key, False) for k, label, f, key in trading]
     return tuple(specs)

@@ -16,7 +16,7 @@ from engine import sweep as sw
 from engine.cli import main
 from engine.config import load_config
 from engine.errors import ConfigError, StrategyError
-from engine.kernel.sweep_nb import SWEEP_METRICS
+from engine.kernel.sim_nb import METRIC_NAMES as SWEEP_METRICS
 from engine.simulation import prepare_market, sweep_metrics
 from engine.strategy import schedule_rebalance, schedule_targets
 from strategies import REGISTRY
@@ -137,7 +137,7 @@ def test_sweep_kernel_metrics_match_engine_metrics_on_random_portfolios():
     targets[0] = np.nan  # never trades: flat curve, undefined Sharpe
     kw = {"fees": 0.001, "min_fees": 1.0, "borrow_rate": 0.03, "sell_tax": 0.001}
     chunk = sweep_metrics(
-        prepare_market(close, **kw), targets, ppy=252.0, risk_free=0.02, keep_values=True
+        prepare_market(close, risk_free=0.02, **kw), targets, ppy=252.0, keep_values=True
     )
     batch = engine.simulate(close, targets, init_cash=1_000_000.0, **kw)
     for i, sim in enumerate(batch):
