@@ -1,5 +1,6 @@
 """The YAML run configuration: pydantic models, and a loader with precise errors."""
 
+from engine.config.base import Loc, Money, Rate, Schedule, merge
 from engine.config.schema import (
     COST_PRESETS,
     AssetCosts,
@@ -12,21 +13,16 @@ from engine.config.schema import (
     DataConfig,
     FeeConfig,
     LinearRange,
-    Loc,
     LogRange,
-    Money,
     PortfolioConfig,
-    Rate,
     ReportConfig,
     RunConfig,
-    Schedule,
     SeriesFileConfig,
     StrategyConfig,
     SweepConfig,
     Tolerance,
     WalkForwardConfig,
     load_config,
-    merge,
     parse_config,
     validate_strategy_params,
 )

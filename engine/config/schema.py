@@ -25,7 +25,6 @@ import numpy as np
 import yaml
 from pydantic import (
     BaseModel,
-    ConfigDict,
     Field,
     PrivateAttr,
     ValidationError,
@@ -33,20 +32,12 @@ from pydantic import (
     model_validator,
 )
 
+from engine.config.base import ConfigModel, Loc, Money, Rate, Schedule, locate, merge
 from engine.errors import ConfigError
 from engine.kernel.sweep_nb import SWEEP_METRICS
 
-Rate = Annotated[float, Field(ge=0.0, le=0.2)]
-Money = Annotated[float, Field(ge=0.0)]
-Schedule = Literal["daily", "weekly", "monthly", "quarterly", "on_change"]
-Loc = tuple[str | int, ...]
 
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class ColumnsConfig(_Model):
+class ColumnsConfig(ConfigModel):
     """Column names in per-symbol price files; null for a column the files lack."""
 
     date: str = "date"
@@ -57,7 +48,7 @@ class ColumnsConfig(_Model):
     volume: str | None = "volume"
 
 
-class SeriesFileConfig(_Model):
+class SeriesFileConfig(ConfigModel):
     """One dated column of one file: an fx rate or an extra series."""
 
     file: str
@@ -73,7 +64,7 @@ class SeriesFileConfig(_Model):
     )
 
 
-class AssetMetadataConfig(_Model):
+class AssetMetadataConfig(ConfigModel):
     """Overrides of an asset's built-in metadata."""
 
     currency: str | None = None
@@ -81,7 +72,7 @@ class AssetMetadataConfig(_Model):
     lot_size: Annotated[float, Field(ge=0.0)] | None = None
 
 
-class DataConfig(_Model):
+class DataConfig(ConfigModel):
     """Where prices come from and for which symbols and dates.
 
     ``symbols`` is a list, or a mapping of group name -> list (the groups can be named
@@ -149,14 +140,14 @@ class DataConfig(_Model):
         return dict(self.symbols) if isinstance(self.symbols, dict) else {}
 
 
-class StrategyConfig(_Model):
+class StrategyConfig(ConfigModel):
     """Which strategy to run: a registered name or ``module:function``, and its parameters."""
 
     name: Annotated[str, Field(min_length=1)]
     params: dict[str, Any] = Field(default_factory=dict)
 
 
-class FeeConfig(_Model):
+class FeeConfig(ConfigModel):
     """The broker's commission per fill: ``max(rate * value, minimum) + fixed``.
 
     Money amounts are in the currency the asset trades in, as brokers charge them.
@@ -167,7 +158,7 @@ class FeeConfig(_Model):
     fixed: Money = 0.0
 
 
-class ChargeConfig(_Model):
+class ChargeConfig(ConfigModel):
     """An exchange or regulatory charge per fill: ``clip(rate * value, minimum, maximum)``."""
 
     rate: Rate = 0.0
@@ -185,7 +176,7 @@ def _fee_shorthand(value: Any) -> Any:
     return {"rate": value} if isinstance(value, int | float) else value
 
 
-class CostConfig(_Model):
+class CostConfig(ConfigModel):
     """Trading costs of one market: a preset, then explicit settings over it."""
 
     preset: Literal["hk", "us"] | None = None
@@ -239,7 +230,7 @@ class AssetCosts:
     borrow_rate: float
 
 
-class PortfolioConfig(_Model):
+class PortfolioConfig(ConfigModel):
     """Trading rules and costs of the simulated portfolio.
 
     Costs given here (``preset``, ``fees``, ``charges``, taxes, ``slippage``,
@@ -294,7 +285,7 @@ class PortfolioConfig(_Model):
         )
 
 
-class BenchmarkConfig(_Model):
+class BenchmarkConfig(ConfigModel):
     """What to measure the strategy against: a symbol or a basket (daily rebalanced)."""
 
     symbols: Annotated[list[str], Field(min_length=1)]
@@ -318,7 +309,7 @@ class BenchmarkConfig(_Model):
         return self
 
 
-class ReportConfig(_Model):
+class ReportConfig(ConfigModel):
     """Where and what to write, and the risk-free rate the ratios are measured against."""
 
     out: str | None = None
@@ -326,7 +317,7 @@ class ReportConfig(_Model):
     """Annual risk-free rate for Sharpe, Sortino and alpha (e.g. 0.04 for 4%)."""
 
 
-class LinearRange(_Model):
+class LinearRange(ConfigModel):
     """``{start, stop, step}`` (stop included) or ``{start, stop, num}`` evenly spaced."""
 
     start: float
@@ -353,7 +344,7 @@ class LinearRange(_Model):
         return [round(v) for v in grid] if whole else [float(v) for v in grid]
 
 
-class LogRange(_Model):
+class LogRange(ConfigModel):
     """``{log: [low, high], num: n}``: n values evenly spaced on a log scale."""
 
     log: tuple[Annotated[float, Field(gt=0.0)], Annotated[float, Field(gt=0.0)]]
@@ -364,7 +355,7 @@ class LogRange(_Model):
         return [float(v) for v in np.geomspace(self.log[0], self.log[1], self.num)]
 
 
-class WalkForwardConfig(_Model):
+class WalkForwardConfig(ConfigModel):
     """Train/test windows in bars: rolling (fixed train length) or expanding."""
 
     train: Annotated[int, Field(ge=20)]
@@ -372,7 +363,7 @@ class WalkForwardConfig(_Model):
     mode: Literal["rolling", "expanding"] = "rolling"
 
 
-class SweepConfig(_Model):
+class SweepConfig(ConfigModel):
     """Parameter grids for ``eastwind sweep``: every combination is one backtest.
 
     Keys are YAML paths under ``strategy.params`` or ``portfolio``; values are a list,
@@ -409,7 +400,7 @@ class SweepConfig(_Model):
         }
 
 
-class Tolerance(_Model):
+class Tolerance(ConfigModel):
     """How far a metric may move from its baseline: ``max(abs, rel * |baseline|)``."""
 
     abs: Annotated[float, Field(ge=0.0)] | None = None
@@ -422,14 +413,14 @@ class Tolerance(_Model):
         return self
 
 
-class CheckConfig(_Model):
+class CheckConfig(ConfigModel):
     """``eastwind check`` settings: tolerances per metric; whether to compare the hash."""
 
     tolerances: dict[str, Tolerance] = Field(default_factory=dict)
     hash: bool = True
 
 
-class RunConfig(_Model):
+class RunConfig(ConfigModel):
     """A complete backtest: data, strategy, portfolio rules, benchmark and report settings."""
 
     name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")]
@@ -456,7 +447,7 @@ class RunConfig(_Model):
 
     def where(self, loc: Iterable[str | int]) -> str:
         """Return ``file:line: yaml.path`` for a setting, as precisely as known."""
-        return _where(tuple(loc), self._lines, str(self._path) if self._path else "<config>")
+        return locate(tuple(loc), self._lines, str(self._path) if self._path else "<config>")
 
     def to_yaml(self, params: BaseModel | Mapping[str, Any] | None = None) -> str:
         """The fully resolved config as YAML (extends applied, defaults filled in).
@@ -472,30 +463,6 @@ class RunConfig(_Model):
         return yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
 
 
-def merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    """Return `base` updated by `override`: mappings merge key by key, the rest replaces.
-
-    An empty mapping replaces too: ``costs: {}`` in a scenario clears the base's costs,
-    which merging key by key could never do.
-    """
-    merged = dict(base)
-    for key, value in override.items():
-        if value and isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
-
-
-def _where(loc: Loc, lines: Mapping[Loc, str], source: str) -> str:
-    """``file:line: a.b.c``: the most specific known origin of `loc`, else `source`."""
-    path = ".".join(str(part) for part in loc) or "(top level)"
-    for end in range(len(loc), -1, -1):
-        if loc[:end] in lines:
-            return f"{lines[loc[:end]]}: {path}"
-    return f"{source}: {path}"
-
-
 def _describe(
     errors: Sequence[Any], lines: Mapping[Loc, str], source: str, prefix: Loc = ()
 ) -> str:
@@ -507,7 +474,7 @@ def _describe(
             given = error["input"]
             if not isinstance(given, dict | list):
                 message += f" (was {given!r})"
-        parts.append(f"{_where(loc, lines, source)}: {message}")
+        parts.append(f"{locate(loc, lines, source)}: {message}")
     return "; ".join(parts)
 
 
