@@ -1,17 +1,13 @@
 """The YAML run configuration: pydantic models, and a loader with precise errors."""
 
 from engine.config.base import Loc, Money, Rate, Schedule, merge
+from engine.config.costs import COST_PRESETS, AssetCosts, ChargeConfig, CostConfig, FeeConfig
 from engine.config.schema import (
-    COST_PRESETS,
-    AssetCosts,
     AssetMetadataConfig,
     BenchmarkConfig,
-    ChargeConfig,
     CheckConfig,
     ColumnsConfig,
-    CostConfig,
     DataConfig,
-    FeeConfig,
     LinearRange,
     LogRange,
     PortfolioConfig,

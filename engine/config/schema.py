@@ -17,7 +17,6 @@ import datetime as dt
 import difflib
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -32,7 +31,15 @@ from pydantic import (
     model_validator,
 )
 
-from engine.config.base import ConfigModel, Loc, Money, Rate, Schedule, locate, merge
+from engine.config.base import ConfigModel, Loc, Rate, Schedule, locate, merge
+from engine.config.costs import (
+    AssetCosts,
+    ChargeConfig,
+    CostConfig,
+    FeeConfig,
+    fee_shorthand,
+    resolve_costs,
+)
 from engine.errors import ConfigError
 from engine.kernel.sweep_nb import SWEEP_METRICS
 
@@ -147,89 +154,6 @@ class StrategyConfig(ConfigModel):
     params: dict[str, Any] = Field(default_factory=dict)
 
 
-class FeeConfig(ConfigModel):
-    """The broker's commission per fill: ``max(rate * value, minimum) + fixed``.
-
-    Money amounts are in the currency the asset trades in, as brokers charge them.
-    """
-
-    rate: Rate = 0.0
-    minimum: Money = 0.0
-    fixed: Money = 0.0
-
-
-class ChargeConfig(ConfigModel):
-    """An exchange or regulatory charge per fill: ``clip(rate * value, minimum, maximum)``."""
-
-    rate: Rate = 0.0
-    minimum: Money = 0.0
-    maximum: Money | None = None
-
-    @model_validator(mode="after")
-    def _bounds(self) -> ChargeConfig:
-        if self.maximum is not None and self.maximum < self.minimum:
-            raise ValueError(f"maximum {self.maximum} is below minimum {self.minimum}")
-        return self
-
-
-def _fee_shorthand(value: Any) -> Any:
-    return {"rate": value} if isinstance(value, int | float) else value
-
-
-class CostConfig(ConfigModel):
-    """Trading costs of one market: a preset, then explicit settings over it."""
-
-    preset: Literal["hk", "us"] | None = None
-    fees: FeeConfig = Field(default_factory=FeeConfig)
-    charges: dict[str, ChargeConfig] = Field(default_factory=dict)
-    buy_tax: Rate = 0.0
-    sell_tax: Rate = 0.0
-    slippage: Rate = 0.0
-    borrow_rate: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
-
-    fees_shorthand = field_validator("fees", mode="before")(_fee_shorthand)
-
-
-# Built-in market cost presets; amounts in the market's currency. Sources (checked
-# 2026-11): HKEX trading fee 0.00565%, SFC levy 0.0027%, AFRC levy 0.00015%, HKSCC
-# settlement fee 0.002% (min HK$2, max HK$100), trading tariff HK$0.50 per trade, stamp
-# duty 0.1% on each side since 2023-11-17; SEC section 31 fee on US sales at US$27.80 per
-# million. Broker commissions vary: the ones below are a typical online broker's, to be
-# overridden with your own (``portfolio.costs.XHKG.fees.rate``).
-COST_PRESETS: dict[str, dict[str, Any]] = {
-    "hk": {
-        "fees": {"rate": 0.0003, "minimum": 50.0, "fixed": 0.5},
-        "charges": {
-            "trading_fee": {"rate": 0.0000565},
-            "sfc_levy": {"rate": 0.000027},
-            "afrc_levy": {"rate": 0.0000015},
-            "settlement": {"rate": 0.00002, "minimum": 2.0, "maximum": 100.0},
-        },
-        "buy_tax": 0.001,
-        "sell_tax": 0.001,
-    },
-    "us": {
-        "fees": {"rate": 0.0005, "minimum": 1.0},
-        "sell_tax": 0.0000278,
-    },
-}
-_COST_KEYS = set(CostConfig.model_fields) - {"preset"}
-
-
-@dataclass(frozen=True)
-class AssetCosts:
-    """The resolved costs of one asset; money amounts in its trading currency."""
-
-    fee_rate: float
-    fee_minimum: float
-    fee_fixed: float
-    charges: dict[str, tuple[float, float, float]]
-    buy_tax: float
-    sell_tax: float
-    slippage: float
-    borrow_rate: float
-
-
 class PortfolioConfig(ConfigModel):
     """Trading rules and costs of the simulated portfolio.
 
@@ -256,33 +180,12 @@ class PortfolioConfig(ConfigModel):
     max_leverage: Annotated[float, Field(gt=0.0, le=20.0)] | None = None
     lots: bool = True
 
-    fees_shorthand = field_validator("fees", mode="before")(_fee_shorthand)
+    fees_shorthand = field_validator("fees", mode="before")(fee_shorthand)
 
     def asset_costs(self, symbol: str, exchange: str, currency: str) -> AssetCosts:
         """Resolve the costs of one asset: presets and settings, general to specific."""
-        layers: list[Mapping[str, Any]] = []
-        entries = [self, *(self.costs[k] for k in (currency, exchange, symbol) if k in self.costs)]
-        for entry in entries:
-            if entry.preset:
-                layers.append(COST_PRESETS[entry.preset])
-            layers.append(entry.model_dump(exclude_unset=True, include=_COST_KEYS))
-        merged: dict[str, Any] = {}
-        for layer in layers:
-            merged = merge(merged, layer)
-        costs = CostConfig.model_validate(merged)
-        return AssetCosts(
-            fee_rate=costs.fees.rate,
-            fee_minimum=costs.fees.minimum,
-            fee_fixed=costs.fees.fixed,
-            charges={
-                name: (c.rate, c.minimum, float("inf") if c.maximum is None else c.maximum)
-                for name, c in sorted(costs.charges.items())
-            },
-            buy_tax=costs.buy_tax,
-            sell_tax=costs.sell_tax,
-            slippage=costs.slippage,
-            borrow_rate=costs.borrow_rate,
-        )
+        specific = [self.costs[k] for k in (currency, exchange, symbol) if k in self.costs]
+        return resolve_costs([self, *specific])
 
 
 class BenchmarkConfig(ConfigModel):
