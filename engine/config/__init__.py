@@ -2,6 +2,7 @@
 
 from engine.config.base import Loc, Money, Rate, Schedule, merge
 from engine.config.costs import COST_PRESETS, AssetCosts, ChargeConfig, CostConfig, FeeConfig
+from engine.config.loader import load_config, parse_config, validate_strategy_params
 from engine.config.schema import (
     AssetMetadataConfig,
     BenchmarkConfig,
@@ -18,9 +19,6 @@ from engine.config.schema import (
     SweepConfig,
     Tolerance,
     WalkForwardConfig,
-    load_config,
-    parse_config,
-    validate_strategy_params,
 )
 
 __all__ = [
