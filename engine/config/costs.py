@@ -118,9 +118,11 @@ class CostSettings(Protocol):
     """A layer of cost settings: a `CostConfig`, or the portfolio's settings for every asset."""
 
     @property
-    def preset(self) -> str | None: ...
+    def preset(self) -> str | None:
+        """The preset that applies before this layer's own settings, if any."""
 
-    def model_dump(self, *, include: set[str], exclude_unset: bool) -> dict[str, Any]: ...
+    def model_dump(self, *, include: set[str], exclude_unset: bool) -> dict[str, Any]:
+        """Return the settings, as pydantic's ``BaseModel.model_dump`` does."""
 
 
 def resolve_costs(layers: Sequence[CostSettings]) -> AssetCosts:
