@@ -1,0 +1,68 @@
+"""The YAML run configuration: pydantic models, and a loader with precise errors.
+
+One concern per module; import from the package, whose `__all__` is the public API:
+
+- `engine.config.schema`: a model per config section, and `RunConfig` over them;
+- `engine.config.costs`: the cost models, `COST_PRESETS` and how one asset's costs
+  are resolved from them;
+- `engine.config.loader`: YAML files, ``extends``, ``--set`` overrides and errors that
+  name the file, line and YAML path (`load_config`, `parse_config`,
+  `validate_strategy_params`);
+- `engine.config.base`: what those share: the base model, which forbids unknown keys
+  and freezes values, the types `Rate`, `Money`, `Schedule` and `Loc`, and `merge`.
+
+Strategy parameters are checked in a second step against the chosen strategy's own
+model; the config never imports strategies.
+"""
+
+from engine.config.base import Loc, Money, Rate, Schedule, merge
+from engine.config.costs import COST_PRESETS, AssetCosts, ChargeConfig, CostConfig, FeeConfig
+from engine.config.loader import load_config, parse_config, validate_strategy_params
+from engine.config.schema import (
+    AssetMetadataConfig,
+    BenchmarkConfig,
+    CheckConfig,
+    ColumnsConfig,
+    DataConfig,
+    LinearRange,
+    LogRange,
+    PortfolioConfig,
+    ReportConfig,
+    RunConfig,
+    SeriesFileConfig,
+    StrategyConfig,
+    SweepConfig,
+    Tolerance,
+    WalkForwardConfig,
+)
+
+__all__ = [
+    "COST_PRESETS",
+    "AssetCosts",
+    "AssetMetadataConfig",
+    "BenchmarkConfig",
+    "ChargeConfig",
+    "CheckConfig",
+    "ColumnsConfig",
+    "CostConfig",
+    "DataConfig",
+    "FeeConfig",
+    "LinearRange",
+    "Loc",
+    "LogRange",
+    "Money",
+    "PortfolioConfig",
+    "Rate",
+    "ReportConfig",
+    "RunConfig",
+    "Schedule",
+    "SeriesFileConfig",
+    "StrategyConfig",
+    "SweepConfig",
+    "Tolerance",
+    "WalkForwardConfig",
+    "load_config",
+    "merge",
+    "parse_config",
+    "validate_strategy_params",
+]

@@ -1,0 +1,229 @@
+"""Reading a run config: YAML files, ``extends``, ``--set`` overrides and located errors.
+
+A config file may ``extends: base.yaml`` (a path relative to it, or a list of them): the
+base is read first and the file's keys override it, mappings merged key by key, anything
+else (an empty mapping included) replaced; ``name`` is never inherited, and a file that
+names another strategy does not inherit the base's strategy parameters. ``--set
+a.b.c=value`` overrides apply last. Errors name the file and line where the offending
+key was written, the YAML path (``portfolio.fees.rate``), what was given and what is
+allowed. Strategy parameters are checked in a second step against the chosen
+strategy's own model (`validate_strategy_params`); the config never imports strategies.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from engine.config.base import Loc, locate, merge
+from engine.config.schema import RunConfig
+from engine.errors import ConfigError
+
+
+def _describe(errors: Sequence[Any], where: Callable[[Loc], str], prefix: Loc = ()) -> str:
+    parts = []
+    for error in errors:
+        loc = prefix + tuple(part for part in error["loc"] if not str(part).startswith("function-"))
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] != "missing" and "input" in error:
+            given = error["input"]
+            if not isinstance(given, dict | list):
+                message += f" (was {given!r})"
+        parts.append(f"{where(loc)}: {message}")
+    return "; ".join(parts)
+
+
+def _line_map(node: yaml.Node, origin: str, loc: Loc = ()) -> dict[Loc, str]:
+    """Map each YAML path in `node` to ``file:line`` where its key (or item) starts."""
+    lines: dict[Loc, str] = {}
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            here = (*loc, key.value)
+            lines[here] = f"{origin}:{key.start_mark.line + 1}"
+            lines.update(_line_map(value, origin, here))
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            here = (*loc, i)
+            lines[here] = f"{origin}:{item.start_mark.line + 1}"
+            lines.update(_line_map(item, origin, here))
+    return lines
+
+
+def _read_yaml(path: Path) -> tuple[Any, dict[Loc, str]]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found") from None
+    except (IsADirectoryError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read as a YAML file ({exc})") from None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        column = f" (column {mark.column + 1})" if mark else ""
+        raise ConfigError(f"{where}: {problem}{column}") from None
+    if raw is None:
+        raise ConfigError(f"{path}: the file is empty")
+    if not isinstance(raw, Mapping):
+        raise ConfigError(
+            f"{path}: the file must hold a mapping of settings (name, data, strategy, ...), "
+            f"not a {type(raw).__name__}"
+        )
+    return raw, _line_map(node, str(path)) if node is not None else {}
+
+
+def _resolve(path: Path, chain: tuple[Path, ...] = ()) -> tuple[dict[str, Any], dict[Loc, str]]:
+    """Read `path` and everything it extends; return the merged mapping and its origins."""
+    raw, lines = _read_yaml(path)
+    parents = raw.pop("extends", None)
+    if parents is None:
+        return dict(raw), lines
+    where = lines.get(("extends",), str(path))
+    if isinstance(parents, str):
+        parents = [parents]
+    if not isinstance(parents, list) or not all(isinstance(p, str) for p in parents):
+        raise ConfigError(f"{where}: extends: give a file name or a list of them")
+    merged: dict[str, Any] = {}
+    origins: dict[Loc, str] = {}
+    for parent in parents:
+        base = (path.parent / parent).resolve()
+        if base in chain or base == path.resolve():
+            cycle = " -> ".join(p.name for p in (*chain, path.resolve(), base))
+            raise ConfigError(f"{where}: extends: cycle {cycle}; a file cannot extend itself")
+        if not base.is_file():
+            raise ConfigError(
+                f"{where}: extends: {parent!r} not found (looked for {base}); paths are "
+                "relative to the file that extends"
+            )
+        base_raw, base_lines = _resolve(base, (*chain, path.resolve()))
+        base_raw.pop("name", None)  # a scenario is named after its own file
+        merged = _extend(merged, base_raw, origins)
+        origins.update({k: v for k, v in base_lines.items() if k[:1] != ("name",)})
+    return _extend(merged, dict(raw), origins, lines), origins
+
+
+def _extend(
+    base: dict[str, Any],
+    override: dict[str, Any],
+    origins: dict[Loc, str],
+    lines: Mapping[Loc, str] | None = None,
+) -> dict[str, Any]:
+    """`merge`, except that naming another strategy drops the base's strategy params."""
+    new, old = override.get("strategy"), base.get("strategy")
+    if isinstance(new, Mapping) and isinstance(old, Mapping):
+        if "name" in new and new.get("name") != old.get("name"):
+            base = {**base, "strategy": {k: v for k, v in old.items() if k != "params"}}
+            for loc in [k for k in origins if k[:2] == ("strategy", "params")]:
+                del origins[loc]
+    origins.update(lines or {})
+    return merge(base, override)
+
+
+def _apply_overrides(
+    raw: dict[str, Any], lines: dict[Loc, str], overrides: Sequence[str], source: str
+) -> dict[str, Any]:
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        loc = tuple(part for part in key.strip().split(".") if part)
+        if not sep or not loc:
+            raise ConfigError(
+                f"--set {item!r}: write KEY=VALUE with a dotted path, e.g. "
+                "--set portfolio.fees.rate=0.002"
+            )
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError:
+            raise ConfigError(f"--set {item!r}: the value is not valid YAML") from None
+        patch: Any = value
+        for part in reversed(loc):
+            patch = {part: patch}
+        raw = merge(raw, patch)
+        for known in [k for k in lines if k[: len(loc)] == loc]:
+            del lines[known]
+        lines[loc] = f"{source} --set"
+    return raw
+
+
+def _validate(
+    raw: Mapping[str, Any], source: str, lines: Mapping[Loc, str] | None, path: Path | None
+) -> RunConfig:
+    try:
+        return RunConfig.from_mapping(raw, path=path, lines=lines)
+    except ValidationError as exc:
+        located = lines or {}
+        raise ConfigError(
+            _describe(exc.errors(), lambda loc: locate(loc, located, source))
+        ) from None
+
+
+def parse_config(
+    raw: Mapping[str, Any], source: str = "<config>", lines: Mapping[Loc, str] | None = None
+) -> RunConfig:
+    """Validate a config mapping; `source` names it in error messages."""
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{source}: the config must be a mapping of settings, not {type(raw)}")
+    return _validate(raw, source, lines, None)
+
+
+def load_config(path: str | Path, overrides: Sequence[str] = ()) -> RunConfig:
+    """Read and validate a YAML run config, with its ``extends`` chain and `overrides`.
+
+    `overrides` are ``"a.b.c=value"`` strings (``--set`` on the command line); values
+    are parsed as YAML. A missing ``name`` defaults to the file's stem.
+
+    Raises
+    ------
+    ConfigError
+        If a file is missing, is not valid YAML, extends a missing file or itself, or
+        holds invalid settings; the message names the file, line and YAML path.
+    """
+    path = Path(path)
+    raw, lines = _resolve(path)
+    raw = _apply_overrides(raw, lines, overrides, str(path))
+    raw.setdefault("name", path.stem)
+    return _validate(raw, str(path), lines, path)
+
+
+def validate_strategy_params(
+    config: RunConfig, models: Mapping[str, type[BaseModel]]
+) -> BaseModel | dict[str, Any]:
+    """Validate ``strategy.params`` against the model of the named strategy.
+
+    A ``module:function`` strategy is not checked here; its params pass through.
+
+    Parameters
+    ----------
+    config
+        The run config.
+    models
+        Strategy name -> its params model (from the strategy registry).
+
+    Raises
+    ------
+    ConfigError
+        For an unknown strategy (with a close-match suggestion and the known names)
+        or invalid parameters (located under ``strategy.params``).
+    """
+    name = config.strategy.name
+    if ":" in name:
+        return dict(config.strategy.params)
+    if name not in models:
+        known = sorted(models)
+        guess = difflib.get_close_matches(name, known, n=1)
+        hint = f"; did you mean {guess[0]!r}?" if guess else ""
+        raise ConfigError(
+            f"{config.where(('strategy', 'name'))}: unknown strategy {name!r}{hint} Known: "
+            f"{', '.join(known)}, or module:function for your own"
+        )
+    try:
+        return models[name].model_validate(config.strategy.params)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc.errors(), config.where, ("strategy", "params"))) from None

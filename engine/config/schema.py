@@ -1,0 +1,387 @@
+"""The run config's schema: a pydantic model per section, and `RunConfig` over them.
+
+Every model forbids unknown keys (`ConfigModel`), so a misspelt setting is an error, not
+a silent default. Constraints live in the types (ranges, `Literal` choices, dates) and
+rules across fields in validators. The models know nothing of files: the loader records
+where each setting was written, and `RunConfig.where` reports it. The cost models are in
+`engine.config.costs`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import numpy as np
+import yaml
+from pydantic import BaseModel, Field, PrivateAttr, field_validator, model_validator
+
+from engine.config.base import ConfigModel, Loc, Rate, Schedule, locate
+from engine.config.costs import (
+    AssetCosts,
+    ChargeConfig,
+    CostConfig,
+    FeeConfig,
+    fee_shorthand,
+    resolve_costs,
+)
+from engine.kernel.sim_nb import METRIC_NAMES as SWEEP_METRICS
+
+
+class ColumnsConfig(ConfigModel):
+    """Column names in per-symbol price files; null for a column the files lack."""
+
+    date: str = "date"
+    open: str | None = "open"
+    high: str | None = "high"
+    low: str | None = "low"
+    close: str = "close"
+    volume: str | None = "volume"
+
+
+class SeriesFileConfig(ConfigModel):
+    """One dated column of one file: an fx rate or an extra series."""
+
+    file: str
+    column: str = "close"
+    date: str = "date"
+    quote: Literal["base_per_unit", "units_per_base"] = Field(
+        default="base_per_unit",
+        description="fx only: units_per_base for quotes like HKD=X (HKD per USD)",
+    )
+    per_symbol: bool = Field(
+        default=False,
+        description="extras only: the file has one column per symbol (e.g. per-stock flows)",
+    )
+
+
+class AssetMetadataConfig(ConfigModel):
+    """Overrides of an asset's built-in metadata."""
+
+    currency: str | None = None
+    exchange: str | None = None
+    lot_size: Annotated[float, Field(ge=0.0)] | None = None
+
+
+class DataConfig(ConfigModel):
+    """Where prices come from and for which symbols and dates.
+
+    ``symbols`` is a list, or a mapping of group name -> list (the groups can be named
+    in strategy parameters, e.g. ``long: hk_ai``). ``calendar`` keeps the bars of one
+    exchange's sessions (``XHKG``, ``XNYS``, ...); ``union`` keeps every date any asset
+    traded.
+    """
+
+    source: Literal["synthetic", "csv", "yahoo"] = "synthetic"
+    symbols: list[str] | dict[str, list[str]]
+    start: dt.date
+    end: dt.date
+    calendar: str = "union"
+    seed: int = 7
+    flow_link: Annotated[float, Field(ge=0.0, le=2.0)] = Field(
+        default=0.1, description="synthetic: strength of the flow -> next-week return link"
+    )
+    base_currency: Literal["USD", "HKD"] = "USD"
+    path: str | None = Field(
+        default=None,
+        description="csv: folder of the files (yahoo: of extras), relative to the config",
+    )
+    cache: str | None = Field(default=None, description="yahoo: cache folder (default: user cache)")
+    files: dict[str, str] = Field(default_factory=dict)
+    pattern: str = "{symbol}.csv"
+    wide: str | None = None
+    columns: ColumnsConfig = Field(default_factory=ColumnsConfig)
+    fx: dict[str, SeriesFileConfig] = Field(default_factory=dict)
+    extras: dict[str, SeriesFileConfig] = Field(default_factory=dict)
+    metadata: dict[str, AssetMetadataConfig] = Field(default_factory=dict)
+
+    @field_validator("symbols")
+    @classmethod
+    def _symbols(cls, value: list[str] | dict[str, list[str]]) -> list[str] | dict[str, list[str]]:
+        lists = value.values() if isinstance(value, dict) else [value]
+        if not value or any(not group for group in lists):
+            raise ValueError("list at least one symbol (in every group)")
+        for group in lists:
+            for symbol in group:
+                if not re.fullmatch(r"\^?[A-Za-z0-9.=\-]+", symbol):
+                    raise ValueError(f"{symbol!r} is not a ticker symbol")
+            if len(set(group)) < len(group):
+                twice = sorted({s for s in group if group.count(s) > 1})
+                raise ValueError(f"{twice} listed twice")
+        return value
+
+    @model_validator(mode="after")
+    def _window(self) -> DataConfig:
+        if self.end < self.start:
+            raise ValueError(f"end {self.end} is before start {self.start}")
+        if self.source == "csv" and self.path is None:
+            raise ValueError("source csv needs data.path, the folder that holds the files")
+        return self
+
+    @property
+    def symbol_list(self) -> list[str]:
+        """Every symbol once, in the order written."""
+        if isinstance(self.symbols, dict):
+            return list(dict.fromkeys(s for group in self.symbols.values() for s in group))
+        return list(self.symbols)
+
+    @property
+    def groups(self) -> dict[str, list[str]]:
+        """Group name -> symbols (empty when symbols is a plain list)."""
+        return dict(self.symbols) if isinstance(self.symbols, dict) else {}
+
+
+class StrategyConfig(ConfigModel):
+    """Which strategy to run: a registered name or ``module:function``, and its parameters."""
+
+    name: Annotated[str, Field(min_length=1)]
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class PortfolioConfig(ConfigModel):
+    """Trading rules and costs of the simulated portfolio.
+
+    Costs given here (``preset``, ``fees``, ``charges``, taxes, ``slippage``,
+    ``borrow_rate``) apply to every asset; ``costs`` overrides them per market, keyed
+    by currency (``HKD``), exchange (``XHKG``) or symbol (``0700.HK``), the more
+    specific key winning. ``rebalance`` overrides the strategy's own schedule.
+    """
+
+    init_cash: Annotated[float, Field(gt=0.0)] = 1_000_000.0
+    lag: Annotated[int, Field(ge=0, le=10, description="bars between decision and fill")] = 1
+    execution: Literal["close", "open"] = "close"
+    rebalance: Schedule | None = None
+    preset: Literal["hk", "us"] | None = None
+    fees: FeeConfig = Field(default_factory=FeeConfig)
+    charges: dict[str, ChargeConfig] = Field(default_factory=dict)
+    buy_tax: Rate = 0.0
+    sell_tax: Rate = 0.0
+    slippage: Rate = 0.0
+    borrow_rate: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
+    costs: dict[str, CostConfig] = Field(default_factory=dict)
+    fx_cost: Rate = 0.0
+    cash_rate: Annotated[float, Field(ge=-0.2, le=1.0)] = 0.0
+    max_leverage: Annotated[float, Field(gt=0.0, le=20.0)] | None = None
+    lots: bool = True
+
+    fees_shorthand = field_validator("fees", mode="before")(fee_shorthand)
+
+    def asset_costs(self, symbol: str, exchange: str, currency: str) -> AssetCosts:
+        """Resolve the costs of one asset: presets and settings, general to specific."""
+        specific = [self.costs[k] for k in (currency, exchange, symbol) if k in self.costs]
+        return resolve_costs([self, *specific])
+
+
+class BenchmarkConfig(ConfigModel):
+    """What to measure the strategy against: a symbol or a basket (daily rebalanced)."""
+
+    symbols: Annotated[list[str], Field(min_length=1)]
+    weights: dict[str, float] | None = Field(
+        default=None, description="symbol -> weight; default equal weights"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return {"symbols": [value]}
+        if isinstance(value, list):
+            return {"symbols": value}
+        return value
+
+    @model_validator(mode="after")
+    def _weights(self) -> BenchmarkConfig:
+        if self.weights is not None and set(self.weights) != set(self.symbols):
+            raise ValueError("weights must name exactly the benchmark's symbols")
+        return self
+
+
+class ReportConfig(ConfigModel):
+    """Where and what to write, and the risk-free rate the ratios are measured against."""
+
+    out: str | None = None
+    risk_free: Annotated[float, Field(ge=-0.05, le=0.5)] = 0.0
+    """Annual risk-free rate for Sharpe, Sortino and alpha (e.g. 0.04 for 4%)."""
+
+
+class LinearRange(ConfigModel):
+    """``{start, stop, step}`` (stop included) or ``{start, stop, num}`` evenly spaced."""
+
+    start: float
+    stop: float
+    step: Annotated[float, Field(gt=0.0)] | None = None
+    num: Annotated[int, Field(ge=1, le=100_000)] | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> LinearRange:
+        if (self.step is None) == (self.num is None):
+            raise ValueError("give exactly one of 'step' or 'num'")
+        if self.stop < self.start:
+            raise ValueError(f"stop ({self.stop:g}) is below start ({self.start:g})")
+        return self
+
+    def values(self) -> list[Any]:
+        """The grid's values; integers when start, stop and step are integers."""
+        if self.num is not None:
+            return [float(v) for v in np.linspace(self.start, self.stop, self.num)]
+        assert self.step is not None
+        count = int(np.floor((self.stop - self.start) / self.step + 1e-9)) + 1
+        grid = self.start + self.step * np.arange(count)
+        whole = all(float(v).is_integer() for v in (self.start, self.stop, self.step))
+        return [round(v) for v in grid] if whole else [float(v) for v in grid]
+
+
+class LogRange(ConfigModel):
+    """``{log: [low, high], num: n}``: n values evenly spaced on a log scale."""
+
+    log: tuple[Annotated[float, Field(gt=0.0)], Annotated[float, Field(gt=0.0)]]
+    num: Annotated[int, Field(ge=2, le=100_000)]
+
+    def values(self) -> list[Any]:
+        """The grid's values."""
+        return [float(v) for v in np.geomspace(self.log[0], self.log[1], self.num)]
+
+
+class WalkForwardConfig(ConfigModel):
+    """Train/test windows in bars: rolling (fixed train length) or expanding."""
+
+    train: Annotated[int, Field(ge=20)]
+    test: Annotated[int, Field(ge=1)]
+    mode: Literal["rolling", "expanding"] = "rolling"
+
+
+class SweepConfig(ConfigModel):
+    """Parameter grids for ``eastwind sweep``: every combination is one backtest.
+
+    Keys are YAML paths under ``strategy.params`` or ``portfolio``; values are a list,
+    a `LinearRange` or a `LogRange`.
+    """
+
+    params: Annotated[
+        dict[str, Annotated[list[Any], Field(min_length=1)] | LinearRange | LogRange],
+        Field(min_length=1),
+    ]
+    metric: Literal[SWEEP_METRICS] = "sharpe"  # type: ignore[valid-type]
+    top: Annotated[int, Field(ge=1, le=1000)] = 10
+    chunk: Annotated[int, Field(ge=1, le=100_000)] = 256
+    curves: Annotated[int, Field(ge=0, le=50)] = 5
+    walk_forward: WalkForwardConfig | None = None
+
+    @field_validator("params")
+    @classmethod
+    def _paths(cls, params: dict[str, Any]) -> dict[str, Any]:
+        for key in params:
+            parts = key.split(".")
+            ok = (parts[:2] == ["strategy", "params"] and len(parts) == 3) or (
+                parts[0] == "portfolio" and len(parts) >= 2
+            )
+            if not ok or not all(re.fullmatch(r"[A-Za-z_]\w*", p) for p in parts):
+                raise ValueError(f"{key!r}: sweep keys are strategy.params.NAME or portfolio.PATH")
+        return params
+
+    def grids(self) -> dict[str, list[Any]]:
+        """Each swept key with its list of values, in the config's order."""
+        return {
+            key: spec if isinstance(spec, list) else spec.values()
+            for key, spec in self.params.items()
+        }
+
+
+class Tolerance(ConfigModel):
+    """How far a metric may move from its baseline: ``max(abs, rel * |baseline|)``."""
+
+    abs: Annotated[float, Field(ge=0.0)] | None = None
+    rel: Annotated[float, Field(ge=0.0)] | None = None
+
+    @model_validator(mode="after")
+    def _some(self) -> Tolerance:
+        if self.abs is None and self.rel is None:
+            raise ValueError("give 'abs', 'rel' or both")
+        return self
+
+
+class CheckConfig(ConfigModel):
+    """``eastwind check`` settings: tolerances per metric; whether to compare the hash."""
+
+    tolerances: dict[str, Tolerance] = Field(default_factory=dict)
+    hash: bool = True
+
+
+class RunConfig(ConfigModel):
+    """A complete backtest: data, strategy, portfolio rules, benchmark and report settings."""
+
+    name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")]
+    description: str = ""
+    data: DataConfig
+    strategy: StrategyConfig
+    portfolio: PortfolioConfig = Field(default_factory=PortfolioConfig)
+    benchmark: BenchmarkConfig | None = None
+    report: ReportConfig = Field(default_factory=ReportConfig)
+    sweep: SweepConfig | None = None
+    check: CheckConfig | None = None
+    _path: Path | None = PrivateAttr(default=None)
+    _lines: dict[Loc, str] = PrivateAttr(default_factory=dict)
+
+    @classmethod
+    def from_mapping(
+        cls,
+        raw: Mapping[str, Any],
+        *,
+        path: Path | None = None,
+        lines: Mapping[Loc, str] | None = None,
+    ) -> RunConfig:
+        """Validate a mapping of settings and record where they were written.
+
+        Parameters
+        ----------
+        raw
+            The settings, e.g. as read from YAML.
+        path
+            The file they were loaded from, if any; see `path`.
+        lines
+            YAML path -> ``file:line`` where each setting was written; `where` uses it.
+
+        Returns
+        -------
+        RunConfig
+            The validated config.
+
+        Raises
+        ------
+        pydantic.ValidationError
+            For invalid settings; `engine.config.parse_config` locates each error.
+        """
+        config = cls.model_validate(dict(raw))
+        config._lines = dict(lines or {})
+        config._path = path
+        return config
+
+    @property
+    def path(self) -> Path | None:
+        """The file this config was loaded from, if any."""
+        return self._path
+
+    @property
+    def out_dir(self) -> Path:
+        """Output folder: ``report.out``, or ``out/<name>``."""
+        return Path(self.report.out) if self.report.out else Path("out") / self.name
+
+    def where(self, loc: Iterable[str | int]) -> str:
+        """Return ``file:line: yaml.path`` for a setting, as precisely as known."""
+        return locate(tuple(loc), self._lines, str(self._path) if self._path else "<config>")
+
+    def to_yaml(self, params: BaseModel | Mapping[str, Any] | None = None) -> str:
+        """The fully resolved config as YAML (extends applied, defaults filled in).
+
+        `params`, the validated strategy parameters, replace ``strategy.params`` so their
+        defaults show too.
+        """
+        document = self.model_dump(mode="json")
+        if isinstance(params, BaseModel):
+            document["strategy"]["params"] = params.model_dump(mode="json")
+        elif params is not None:
+            document["strategy"]["params"] = dict(params)
+        return yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
