@@ -32,7 +32,7 @@ Inputs shared by both drivers (`engine.simulation.KernelMarket.args` builds them
   year fraction, cash credit and debit rates, and the annual risk-free rate (metrics).
 
 Semantics (DESIGN.md, "Simulation semantics"), per portfolio and bar ``t``; each step is
-one helper below, called in this order by `simulate_one_nb`:
+one helper below, inlined in this order into `run_portfolio_nb`:
 
 1. `accrue_nb`: over (t-1, t], positive cash earns ``rates[t, RATE_CASH_CREDIT]`` and
    negative cash pays ``rates[t, RATE_CASH_DEBIT]``, times ``rates[t, RATE_YEAR_FRAC]``;
@@ -52,10 +52,10 @@ one helper below, called in this order by `simulate_one_nb`:
 6. `cap_leverage_nb`: with a leverage cap, the increasing parts are scaled by one
    common factor so that gross exposure stays within ``max_leverage`` times the value
    after costs.
-7. `fill_side_nb` sells first (most negative order value first); then, without a cap,
-   `fund_buys_nb` scales buys that cash cannot fund by one common factor; then the buys
-   fill. Scaling never drops an order silently: the base-currency value not traded is
-   recorded as shortfall.
+7. `sort_orders_nb` and `fill_side_nb` fill sells first (most negative order value
+   first, ties in asset order); then, without a cap, `fund_buys_nb` scales buys that
+   cash cannot fund by one common factor; then the buys fill. Scaling never drops an
+   order silently: the base-currency value not traded is recorded as shortfall.
 8. `fill_nb` charges, per fill, in base currency with v the traded value at the fill
    price and x the asset's fx: fee = max(fee_rate * v, fee_min * x) + fee_fixed * x
    + sum over charges of clip(rate * v, minimum * x, maximum * x); tax = buy_tax or
@@ -184,14 +184,32 @@ METRIC_NAMES = (
     "shortfall",
 )
 
+# Rows of the per-asset scratch array ``work[N_WORK, N]`` of `run_portfolio_nb`.
+W_QTY = 0  # quantity held
+W_LAST_PX = 1  # last known close
+W_PENDING = 2  # target waiting for a tradable bar, NaN = none
+W_MARK = 3  # price the asset is marked at before trading this bar
+W_ORDER = 4  # this bar's order, signed units
+W_REDUCE = 5  # the part of the order that moves the position toward zero
+W_SIGNED_VALUE = 6  # signed order value, the sort key of the fill sequence
+N_WORK = 7
+
 _LOT_TOL = 1e-9
 _NOISE = 1e-12
 
 
 # --- per-fill rules -------------------------------------------------------------------
+#
+# Every helper below is inlined (``inline="always"``) into `run_portfolio_nb`, which
+# numba compiles without reference counting (``_nrt=False``): it allocates nothing, its
+# caller `simulate_one_nb` hands it scratch arrays. Helpers called as functions took and
+# released a reference on each array argument per call; on one asset that doubled the
+# sweep's time (benchmarks/bench_w2.py), and with two threads they fought over the
+# shared arrays' counts. Helpers index shared tables (``costs[s, j]``,
+# ``exec_price[t, j]``) rather than taking row views, for the same reason.
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def round_to_lot_nb(q, lot):
     """Round quantity `q` toward zero to a whole multiple of `lot` (no rounding if lot <= 0)."""
     if lot <= 0.0:
@@ -200,30 +218,32 @@ def round_to_lot_nb(q, lot):
     return n * lot if q >= 0.0 else -n * lot
 
 
-@njit(cache=True)
-def fee_nb(value, fx, cost, charges):
-    """Return the fee, in base currency, on one fill of base-currency traded `value` (>= 0).
+@njit(cache=True, inline="always")
+def fee_nb(value, fx, costs, charges, s, j):
+    """Return the fee, in base currency, on one fill of asset `j` of traded `value` (>= 0).
 
-    `cost` is one `COST_DTYPE` record, `charges` ``(M, 3)``; money amounts in both are in
-    the asset's currency, converted with `fx` (base currency per unit).
+    Settings come from cost segment `s`; money amounts are in the asset's currency,
+    converted with `fx` (base currency per unit).
     """
+    cost = costs[s, j]
     fee = max(cost.fee_rate * value, cost.fee_min * fx) + cost.fee_fixed * fx
-    for m in range(charges.shape[0]):
-        charge = max(charges[m, CHARGE_RATE] * value, charges[m, CHARGE_MIN] * fx)
-        fee += min(charge, charges[m, CHARGE_MAX] * fx)
+    for m in range(charges.shape[2]):
+        charge = max(charges[s, j, m, CHARGE_RATE] * value, charges[s, j, m, CHARGE_MIN] * fx)
+        fee += min(charge, charges[s, j, m, CHARGE_MAX] * fx)
     return fee
 
 
-@njit(cache=True)
-def order_cost_nb(d, px, fx, cost, charges):
-    """Return every cost of an order of `d` units quoted at `px`: fee, tax, fx and slippage."""
-    slip = cost.slippage
-    v = abs(d) * px * (1.0 + slip) * fx
+@njit(cache=True, inline="always")
+def order_cost_nb(d, px, fx, costs, charges, s, j):
+    """Return every cost of an order of `d` units of asset `j` quoted at `px`."""
+    cost = costs[s, j]
+    v = abs(d) * px * (1.0 + cost.slippage) * fx
     tax = cost.buy_tax if d > 0.0 else cost.sell_tax
-    return fee_nb(v, fx, cost, charges) + (tax + cost.fx_cost) * v + abs(d) * px * slip * fx
+    fee = fee_nb(v, fx, costs, charges, s, j)
+    return fee + (tax + cost.fx_cost) * v + abs(d) * px * cost.slippage * fx
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def scaled_nb(q, scale, lot, unit_value, value_pre):
     """Scale an order, round it to lots, and drop what is left of a near-zero scale.
 
@@ -236,25 +256,24 @@ def scaled_nb(q, scale, lot, unit_value, value_pre):
     return scaled
 
 
-@njit(cache=True)
-def fill_nb(portfolio, t, j, d, px, fx, cost, charges, qty, st, records, r):
-    """Fill one order of signed size `d` at quote `px`; update `qty`, `st`, ``records[r]``.
-
-    Returns the change in cash.
-    """
+@njit(cache=True, inline="always")
+def fill_nb(portfolio, t, j, d, px, fx, costs, charges, s, qty, stats, records, r):
+    """Fill one order of signed size `d` at quote `px`; update `qty`, ``stats[t]`` and
+    ``records[r]``. Returns the change in cash."""
+    cost = costs[s, j]
     slip = cost.slippage
     fill = px * (1.0 + slip) if d > 0.0 else px * (1.0 - slip)
     traded = abs(d) * fill * fx
-    fee = fee_nb(traded, fx, cost, charges)
+    fee = fee_nb(traded, fx, costs, charges, s, j)
     tax = (cost.buy_tax if d > 0.0 else cost.sell_tax) * traded
     fxc = cost.fx_cost * traded
     slip_cost = abs(d) * px * slip * fx
     qty[j] += d
-    st[STAT_TRADED] += traded
-    st[STAT_FEES] += fee
-    st[STAT_TAXES] += tax
-    st[STAT_FX_COSTS] += fxc
-    st[STAT_SLIPPAGE] += slip_cost
+    stats[t, STAT_TRADED] += traded
+    stats[t, STAT_FEES] += fee
+    stats[t, STAT_TAXES] += tax
+    stats[t, STAT_FX_COSTS] += fxc
+    stats[t, STAT_SLIPPAGE] += slip_cost
     rec = records[r]
     rec["portfolio"] = portfolio
     rec["bar"] = t
@@ -273,8 +292,8 @@ def fill_nb(portfolio, t, j, d, px, fx, cost, charges, qty, st, records, r):
 # --- the steps of one bar -------------------------------------------------------------
 
 
-@njit(cache=True)
-def accrue_nb(t, cash, qty, last_px, last_fx, asset_ccy, borrow, rates, st):
+@njit(cache=True, inline="always")
+def accrue_nb(t, cash, qty, last_px, last_fx, asset_ccy, borrow, rates, stats):
     """Step 1: interest on cash and borrow fees on shorts over (t-1, t]; return new cash."""
     dt = rates[t, RATE_YEAR_FRAC]
     if t == 0 or dt <= 0.0:
@@ -286,12 +305,12 @@ def accrue_nb(t, cash, qty, last_px, last_fx, asset_ccy, borrow, rates, st):
     for j in range(qty.shape[0]):
         if qty[j] < 0.0:  # a short pays on its value at the previous bar's close
             fee -= qty[j] * last_px[j] * last_fx[asset_ccy[j]] * borrow[row, j] * dt
-    st[STAT_INTEREST] = interest
-    st[STAT_BORROW] = fee
-    return cash + interest - fee
+    stats[t, STAT_INTEREST] = interest
+    stats[t, STAT_BORROW] = fee
+    return cash + (interest - fee)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def observe_nb(t, close, fx, last_px, last_fx):
     """Step 2: carry the last known close of each asset and rate of each currency."""
     for c in range(fx.shape[1]):
@@ -302,38 +321,40 @@ def observe_nb(t, close, fx, last_px, last_fx):
             last_px[j] = close[t, j]
 
 
-@njit(cache=True)
-def receive_targets_nb(targets_t, pending):
-    """Step 3: new targets replace pending ones; return how many are pending."""
+@njit(cache=True, inline="always")
+def receive_targets_nb(t, targets, pending):
+    """Step 3: new targets of bar `t` replace pending ones; return how many are pending."""
     n_pending = 0
     for j in range(pending.shape[0]):
-        if not np.isnan(targets_t[j]):
-            pending[j] = targets_t[j]
+        if not np.isnan(targets[t, j]):
+            pending[j] = targets[t, j]
         if not np.isnan(pending[j]):
             n_pending += 1
     return n_pending
 
 
-@njit(cache=True)
-def mark_nb(exec_t, last_px, last_fx, asset_ccy, qty, cash, mark):
+@njit(cache=True, inline="always")
+def mark_nb(t, exec_price, last_px, last_fx, asset_ccy, qty, cash, mark):
     """Step 4: mark each asset at its execution price where it trades now; return value."""
     value = cash
     for j in range(qty.shape[0]):
-        px = exec_t[j]
+        px = exec_price[t, j]
         mark[j] = px if np.isfinite(px) and px > 0.0 else last_px[j]
         if qty[j] != 0.0:
             value += qty[j] * mark[j] * last_fx[asset_ccy[j]]
     return value
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def plan_orders_nb(
-    exec_t,
+    t,
+    exec_price,
     last_fx,
     asset_ccy,
     lot_size,
-    costs_s,
-    charges_s,
+    costs,
+    charges,
+    s,
     size_type,
     value_pre,
     qty,
@@ -354,7 +375,7 @@ def plan_orders_nb(
         reduce[j] = 0.0
         if np.isnan(pending[j]):
             continue
-        px = exec_t[j]
+        px = exec_price[t, j]
         fx = last_fx[asset_ccy[j]]
         if not (np.isfinite(px) and px > 0.0 and np.isfinite(fx) and fx > 0.0):
             continue  # wait for the next tradable bar
@@ -371,12 +392,12 @@ def plan_orders_nb(
         order[j] = d
         if qty[j] != 0.0 and (d > 0.0) != (qty[j] > 0.0):
             reduce[j] = d if abs(d) <= abs(qty[j]) else -qty[j]
-        cost_full += order_cost_nb(d, px, fx, costs_s[j], charges_s[j])
+        cost_full += order_cost_nb(d, px, fx, costs, charges, s, j)
         n_orders += 1
     return n_orders, cost_full
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def cap_leverage_nb(
     max_leverage, value_pre, cost_full, qty, order, reduce, mark, last_fx, asset_ccy, lot_size
 ):
@@ -406,8 +427,8 @@ def cap_leverage_nb(
     return shortfall
 
 
-@njit(cache=True)
-def fund_buys_nb(cash, order, mark, last_fx, asset_ccy, lot_size, costs_s, charges_s, value_pre):
+@njit(cache=True, inline="always")
+def fund_buys_nb(cash, order, mark, last_fx, asset_ccy, lot_size, costs, charges, s, value_pre):
     """Step 7 without a leverage cap: scale buys that `cash` cannot fund, pro rata.
 
     The cost of a buy of value v is bounded by ``v * (1 + rates) + fixed`` (a charge
@@ -422,15 +443,15 @@ def fund_buys_nb(cash, order, mark, last_fx, asset_ccy, lot_size, costs_s, charg
         if d <= 0.0:
             continue
         fx = last_fx[asset_ccy[j]]
-        cost = costs_s[j]
+        cost = costs[s, j]
         v = d * mark[j] * (1.0 + cost.slippage) * fx
         rate = cost.fee_rate + cost.buy_tax + cost.fx_cost
         fixed += (cost.fee_fixed + cost.fee_min) * fx
-        for m in range(charges_s.shape[1]):
-            rate += charges_s[j, m, CHARGE_RATE]
-            fixed += charges_s[j, m, CHARGE_MIN] * fx
+        for m in range(charges.shape[2]):
+            rate += charges[s, j, m, CHARGE_RATE]
+            fixed += charges[s, j, m, CHARGE_MIN] * fx
         variable += v * (1.0 + rate)
-        exact += v + fee_nb(v, fx, cost, charges_s[j]) + (cost.buy_tax + cost.fx_cost) * v
+        exact += v + fee_nb(v, fx, costs, charges, s, j) + (cost.buy_tax + cost.fx_cost) * v
     shortfall = 0.0
     if exact > cash and variable > 0.0:
         scale = max(cash - fixed, 0.0) / variable
@@ -444,44 +465,80 @@ def fund_buys_nb(cash, order, mark, last_fx, asset_ccy, lot_size, costs_s, charg
     return shortfall
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
+def sort_orders_nb(signed_value, order, seq, buf):
+    """Write the assets with a non-zero order into ``seq[:m]``, ascending by signed order
+    value (sells, the largest first, then buys); ties keep asset order. Returns m.
+
+    A stable bottom-up merge sort through ``buf``: the same order as
+    ``np.argsort(signed_value, kind="mergesort")`` restricted to the orders.
+    """
+    m = 0
+    for j in range(order.shape[0]):
+        if order[j] != 0.0:
+            seq[m] = j
+            m += 1
+    width = 1
+    in_buf = False  # where the sorted runs are now
+    while width < m:
+        src, dst = (buf, seq) if in_buf else (seq, buf)
+        for lo in range(0, m, 2 * width):
+            mid = min(lo + width, m)
+            hi = min(lo + 2 * width, m)
+            i, k = lo, mid
+            for out in range(lo, hi):
+                if i < mid and (k >= hi or signed_value[src[i]] <= signed_value[src[k]]):
+                    dst[out] = src[i]
+                    i += 1
+                else:
+                    dst[out] = src[k]
+                    k += 1
+        in_buf = not in_buf
+        width *= 2
+    if in_buf:
+        for i in range(m):
+            seq[i] = buf[i]
+    return m
+
+
+@njit(cache=True, inline="always")
 def fill_side_nb(
     buys,
     portfolio,
     t,
     seq,
+    m,
     order,
     mark,
     last_fx,
     asset_ccy,
-    costs_s,
-    charges_s,
+    costs,
+    charges,
+    s,
     qty,
-    st,
+    cash,
+    stats,
     records,
     r,
 ):
-    """Fill the sells (``buys=False``) or the buys of `order`, in the order of `seq`.
+    """Fill the sells (``buys=False``) or the buys among the orders ``seq[:m]``, in order.
 
-    Returns the change in cash and the next free record slot.
+    Cash moves fill by fill. Returns the new cash and the next free record slot.
     """
-    delta = 0.0
-    for i in range(seq.shape[0]):
+    for i in range(m):
         j = seq[i]
         d = order[j]
         if (buys and d <= 0.0) or (not buys and d >= 0.0):
             continue
         fx = last_fx[asset_ccy[j]]
-        delta += fill_nb(
-            portfolio, t, j, d, mark[j], fx, costs_s[j], charges_s[j], qty, st, records, r
-        )
+        cash += fill_nb(portfolio, t, j, d, mark[j], fx, costs, charges, s, qty, stats, records, r)
         r += 1
-    return delta, r
+    return cash, r
 
 
-@njit(cache=True)
-def close_bar_nb(qty, last_px, last_fx, asset_ccy, cash, st):
-    """Step 9: value positions at the last known close; write the bar's value columns."""
+@njit(cache=True, inline="always")
+def close_bar_nb(t, qty, last_px, last_fx, asset_ccy, cash, stats):
+    """Step 9: value positions at the last known close; write bar `t`'s value columns."""
     gross = 0.0
     net = 0.0
     for j in range(qty.shape[0]):
@@ -489,14 +546,120 @@ def close_bar_nb(qty, last_px, last_fx, asset_ccy, cash, st):
             v = qty[j] * last_px[j] * last_fx[asset_ccy[j]]
             gross += abs(v)
             net += v
-    st[STAT_VALUE] = cash + net
-    st[STAT_CASH] = cash
-    st[STAT_GROSS] = gross
-    st[STAT_NET] = net
+    stats[t, STAT_VALUE] = cash + net
+    stats[t, STAT_CASH] = cash
+    stats[t, STAT_GROSS] = gross
+    stats[t, STAT_NET] = net
     return cash + net
 
 
 # --- one portfolio over all bars ------------------------------------------------------
+
+
+@njit(cache=True, _nrt=False)
+def run_portfolio_nb(
+    close,
+    exec_price,
+    fx,
+    asset_ccy,
+    lot_size,
+    costs,
+    charges,
+    segment_row,
+    borrow,
+    rates,
+    targets,
+    size_type,
+    init_cash,
+    max_leverage,
+    portfolio,
+    qty_out,
+    stats_out,
+    records,
+    work,
+    last_fx,
+    seq,
+    buf,
+):
+    """The time loop of `simulate_one_nb`, on scratch arrays it allocates.
+
+    ``work[N_WORK, N]`` holds the per-asset state rows ``W_*``, ``last_fx[C]`` the last
+    known rates, ``seq[N]`` and ``buf[N]`` the order sequence; all are initialised here.
+    """
+    n_bars, n_assets = close.shape
+    keep_qty = qty_out.shape[0] == n_bars
+    capped = np.isfinite(max_leverage)
+    cash = init_cash
+    qty = work[W_QTY]
+    last_px = work[W_LAST_PX]
+    pending = work[W_PENDING]
+    mark = work[W_MARK]
+    order = work[W_ORDER]
+    reduce = work[W_REDUCE]
+    signed_value = work[W_SIGNED_VALUE]
+    for j in range(n_assets):
+        qty[j] = 0.0
+        last_px[j] = np.nan
+        pending[j] = np.nan
+    for c in range(last_fx.shape[0]):
+        last_fx[c] = np.nan
+    r = 0
+    status = STATUS_OK
+    fail_bar = -1
+
+    for t in range(n_bars):
+        for c in range(N_STATS):
+            stats_out[t, c] = 0.0
+        cash = accrue_nb(t, cash, qty, last_px, last_fx, asset_ccy, borrow, rates, stats_out)
+        observe_nb(t, close, fx, last_px, last_fx)
+        n_pending = receive_targets_nb(t, targets, pending)
+        value_pre = mark_nb(t, exec_price, last_px, last_fx, asset_ccy, qty, cash, mark)
+        stats_out[t, STAT_VALUE_PRE] = value_pre
+
+        if n_pending > 0 and status == STATUS_OK and value_pre > 0.0:
+            s = segment_row[t]
+            n_orders, cost_full = plan_orders_nb(
+                t, exec_price, last_fx, asset_ccy, lot_size, costs, charges, s, size_type,
+                value_pre, qty, pending, order, reduce,
+            )  # fmt: skip
+            if n_orders > 0:
+                shortfall = 0.0
+                if capped:
+                    shortfall += cap_leverage_nb(
+                        max_leverage, value_pre, cost_full, qty, order, reduce, mark, last_fx,
+                        asset_ccy, lot_size,
+                    )  # fmt: skip
+                for j in range(n_assets):  # sells first, the most negative value first
+                    signed_value[j] = 0.0
+                    if order[j] != 0.0:
+                        signed_value[j] = order[j] * mark[j] * last_fx[asset_ccy[j]]
+                m = sort_orders_nb(signed_value, order, seq, buf)
+                cash, r = fill_side_nb(
+                    False, portfolio, t, seq, m, order, mark, last_fx, asset_ccy, costs, charges,
+                    s, qty, cash, stats_out, records, r,
+                )  # fmt: skip
+                if not capped:
+                    shortfall += fund_buys_nb(
+                        cash, order, mark, last_fx, asset_ccy, lot_size, costs, charges, s,
+                        value_pre,
+                    )  # fmt: skip
+                cash, r = fill_side_nb(
+                    True, portfolio, t, seq, m, order, mark, last_fx, asset_ccy, costs, charges,
+                    s, qty, cash, stats_out, records, r,
+                )  # fmt: skip
+                stats_out[t, STAT_SHORTFALL] = shortfall
+                for j in range(n_assets):
+                    if order[j] != 0.0 and np.isnan(last_px[j]):
+                        last_px[j] = mark[j]  # traded before its first close: value at the quote
+
+        value = close_bar_nb(t, qty, last_px, last_fx, asset_ccy, cash, stats_out)
+        row = t if keep_qty else 0
+        for j in range(n_assets):
+            qty_out[row, j] = qty[j]
+        if value <= 0.0 and status == STATUS_OK:
+            status = STATUS_BANKRUPT
+            fail_bar = t
+    return r, status, fail_bar
 
 
 @njit(cache=True)
@@ -528,138 +691,26 @@ def simulate_one_nb(
     the last bar) and fills into ``records`` from slot 0, tagged with `portfolio`.
     Returns (records used, status, first bankrupt bar or -1).
     """
-    n_bars, n_assets = close.shape
-    keep_qty = qty_out.shape[0] == n_bars
-    capped = np.isfinite(max_leverage)
-    cash = init_cash
-    qty = np.zeros(n_assets, dtype=np.float64)
-    last_px = np.full(n_assets, np.nan, dtype=np.float64)
-    last_fx = np.full(fx.shape[1], np.nan, dtype=np.float64)
-    pending = np.full(n_assets, np.nan, dtype=np.float64)
-    mark = np.zeros(n_assets, dtype=np.float64)
-    order = np.zeros(n_assets, dtype=np.float64)
-    reduce = np.zeros(n_assets, dtype=np.float64)
-    signed_value = np.zeros(n_assets, dtype=np.float64)
-    r = 0
-    status = STATUS_OK
-    fail_bar = -1
-
-    for t in range(n_bars):
-        st = stats_out[t]
-        st[:] = 0.0
-        cash = accrue_nb(t, cash, qty, last_px, last_fx, asset_ccy, borrow, rates, st)
-        observe_nb(t, close, fx, last_px, last_fx)
-        n_pending = receive_targets_nb(targets[t], pending)
-        value_pre = mark_nb(exec_price[t], last_px, last_fx, asset_ccy, qty, cash, mark)
-        st[STAT_VALUE_PRE] = value_pre
-
-        if n_pending > 0 and status == STATUS_OK and value_pre > 0.0:
-            s = segment_row[t]
-            costs_s = costs[s]
-            charges_s = charges[s]
-            n_orders, cost_full = plan_orders_nb(
-                exec_price[t],
-                last_fx,
-                asset_ccy,
-                lot_size,
-                costs_s,
-                charges_s,
-                size_type,
-                value_pre,
-                qty,
-                pending,
-                order,
-                reduce,
-            )
-            if n_orders > 0:
-                shortfall = 0.0
-                if capped:
-                    shortfall += cap_leverage_nb(
-                        max_leverage,
-                        value_pre,
-                        cost_full,
-                        qty,
-                        order,
-                        reduce,
-                        mark,
-                        last_fx,
-                        asset_ccy,
-                        lot_size,
-                    )
-                for j in range(n_assets):  # sells first, the most negative value first
-                    signed_value[j] = 0.0
-                    if order[j] != 0.0:
-                        signed_value[j] = order[j] * mark[j] * last_fx[asset_ccy[j]]
-                seq = np.argsort(signed_value, kind="mergesort")
-                delta, r = fill_side_nb(
-                    False,
-                    portfolio,
-                    t,
-                    seq,
-                    order,
-                    mark,
-                    last_fx,
-                    asset_ccy,
-                    costs_s,
-                    charges_s,
-                    qty,
-                    st,
-                    records,
-                    r,
-                )
-                cash += delta
-                if not capped:
-                    shortfall += fund_buys_nb(
-                        cash,
-                        order,
-                        mark,
-                        last_fx,
-                        asset_ccy,
-                        lot_size,
-                        costs_s,
-                        charges_s,
-                        value_pre,
-                    )
-                delta, r = fill_side_nb(
-                    True,
-                    portfolio,
-                    t,
-                    seq,
-                    order,
-                    mark,
-                    last_fx,
-                    asset_ccy,
-                    costs_s,
-                    charges_s,
-                    qty,
-                    st,
-                    records,
-                    r,
-                )
-                cash += delta
-                st[STAT_SHORTFALL] = shortfall
-                for j in range(n_assets):
-                    if order[j] != 0.0 and np.isnan(last_px[j]):
-                        last_px[j] = mark[j]  # traded before its first close: value at the quote
-
-        value = close_bar_nb(qty, last_px, last_fx, asset_ccy, cash, st)
-        qty_out[t if keep_qty else 0, :] = qty
-        if value <= 0.0 and status == STATUS_OK:
-            status = STATUS_BANKRUPT
-            fail_bar = t
-    return r, status, fail_bar
+    n_assets = close.shape[1]
+    return run_portfolio_nb(
+        close, exec_price, fx, asset_ccy, lot_size, costs, charges, segment_row, borrow,
+        rates, targets, size_type, init_cash, max_leverage, portfolio, qty_out, stats_out,
+        records, np.empty((N_WORK, n_assets), dtype=np.float64),
+        np.empty(fx.shape[1], dtype=np.float64), np.empty(n_assets, dtype=np.int64),
+        np.empty(n_assets, dtype=np.int64),
+    )  # fmt: skip
 
 
 # --- metrics of one simulated portfolio -----------------------------------------------
 
 
 @njit(cache=True)
-def portfolio_metrics_nb(stats, init_cash, n_trades, ppy, risk_free, out):
+def portfolio_metrics_nb(stats, init_cash, n_trades, ppy, rf_bar, out):
     """Write the `METRIC_NAMES` of one portfolio's ``stats[T, N_STATS]`` into ``out``.
 
-    `risk_free` is ``[T]``, annual rates (``rates[:, RATE_RISK_FREE]``); bar t's excess
-    return is ``r_t - ((1 + rf_t) ** (1 / ppy) - 1)``. Definitions: engine/metrics.py's
-    module docstring. Reference: empyrical with ``annualization=ppy`` (tests).
+    `rf_bar` is ``[T]``, the risk-free return of each bar (`risk_free_per_bar_nb`); bar t's
+    excess return is ``r_t - rf_bar[t]``. Definitions: engine/metrics.py's module
+    docstring. Reference: empyrical with ``annualization=ppy`` (tests).
     """
     n = stats.shape[0]
     prev = init_cash
@@ -675,7 +726,7 @@ def portfolio_metrics_nb(stats, init_cash, n_trades, ppy, risk_free, out):
         r = v / prev - 1.0
         prev = v
         sum_r += r
-        sum_x += r - ((1.0 + risk_free[t]) ** (1.0 / ppy) - 1.0)
+        sum_x += r - rf_bar[t]
         if v > peak:
             peak = v
         dd = v / peak - 1.0
@@ -697,7 +748,7 @@ def portfolio_metrics_nb(stats, init_cash, n_trades, ppy, risk_free, out):
         v = stats[t, STAT_VALUE]
         r = v / prev - 1.0
         prev = v
-        x = r - ((1.0 + risk_free[t]) ** (1.0 / ppy) - 1.0)
+        x = r - rf_bar[t]
         dev_r += (r - mean_r) * (r - mean_r)
         dev_x += (x - mean_x) * (x - mean_x)
         if x < 0.0:
@@ -736,6 +787,15 @@ def portfolio_metrics_nb(stats, init_cash, n_trades, ppy, risk_free, out):
         for t in range(n):
             total += stats[t, column]
         out[m] = total
+
+
+@njit(cache=True)
+def risk_free_per_bar_nb(rates, ppy):
+    """Return ``[T]`` per-bar risk-free returns: ``(1 + annual rate) ** (1 / ppy) - 1``."""
+    out = np.empty(rates.shape[0], dtype=np.float64)
+    for t in range(rates.shape[0]):
+        out[t] = (1.0 + rates[t, RATE_RISK_FREE]) ** (1.0 / ppy) - 1.0
+    return out
 
 
 # --- drivers: K portfolios over one market --------------------------------------------
@@ -828,6 +888,7 @@ def sweep_nb(
     """
     n_port, n_bars, n_assets = targets.shape
     keep_values = values_out.shape[0] == n_port
+    rf_bar = risk_free_per_bar_nb(rates, ppy)
     for k in prange(n_port):
         count = 0
         for t in range(n_bars):
@@ -836,7 +897,7 @@ def sweep_nb(
                     count += 1
         p = np.int64(k) if segment.shape[0] > 1 else np.int64(0)
         qty = np.zeros((1, n_assets), dtype=np.float64)
-        stats = np.zeros((n_bars, N_STATS), dtype=np.float64)
+        stats = np.empty((n_bars, N_STATS), dtype=np.float64)  # each bar zeroes its row
         records = np.empty(count, dtype=TRADE_DTYPE)
         used, status, _ = simulate_one_nb(
             close,
@@ -858,9 +919,7 @@ def sweep_nb(
             stats,
             records,
         )
-        portfolio_metrics_nb(
-            stats, init_cash[k], used, ppy, rates[:, RATE_RISK_FREE], metrics_out[k]
-        )
+        portfolio_metrics_nb(stats, init_cash[k], used, ppy, rf_bar, metrics_out[k])
         status_out[k] = status
         if keep_values:
             for t in range(n_bars):

@@ -16,6 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import engine
+from engine.kernel import sim_nb
 from engine.simulation import BankruptcyWarning
 from tests.reference import simulate_reference
 from tests.strategies import Case, markets
@@ -239,3 +240,16 @@ def test_simulate_twice_with_same_inputs_is_bit_identical(case):
     np.testing.assert_array_equal(first.stats, second.stats)
     np.testing.assert_array_equal(first.quantities, second.quantities)
     assert first.records.tobytes() == second.records.tobytes()
+
+
+@given(
+    st.lists(
+        st.sampled_from([0.0, -3.0, -1.0, -1e-300, 1e-300, 1.0, 2.5, 7.0]), min_size=0, max_size=40
+    )
+)
+def test_sort_orders_with_ties_and_zeros_equals_a_stable_argsort_of_the_orders(values):
+    signed = np.array(values, dtype=np.float64)
+    seq = np.full(signed.size, -1, dtype=np.int64)
+    m = sim_nb.sort_orders_nb(signed, signed, seq, np.empty(signed.size, dtype=np.int64))
+    expected = [j for j in np.argsort(signed, kind="mergesort") if signed[j] != 0.0]
+    assert seq[:m].tolist() == expected
