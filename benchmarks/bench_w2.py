@@ -4,7 +4,7 @@ Fast windows 5..50 step 5 x slow windows 20..210 step 10 = 200 combinations; eve
 asset is its own portfolio, so 2000 portfolios. vectorbt: ``vbt.MA.run`` for the two
 averages, ``ma_crossed_above/below`` signals, ``Portfolio.from_signals`` and three
 metrics. eastwind: the sweep path (`Trend.target_weights_many`, `schedule_targets`,
-`sweep_metrics`, which computes 14 metrics in the kernel). Both warm, in one process;
+`sweep_metrics`, which computes 18 metrics in the kernel). Both warm, in one process;
 the script prints the ratio, and checks that the two engines agree when given the same
 signals (exits 1 if total returns differ by more than 1e-9). Run:
 ``python benchmarks/bench_w2.py``.
