@@ -43,12 +43,12 @@ import numpy.typing as npt
 import pandas as pd
 
 from engine.kernel.metrics_nb import drawdown_episodes_nb
+from engine.periods import periods_per_year, rf_per_bar
 
 if TYPE_CHECKING:
     from engine.results import SimulationResult
 
 Array = npt.NDArray[np.float64]
-_DAYS_PER_YEAR = 365.25
 VAR_CUTOFF = 0.05
 
 
@@ -58,19 +58,6 @@ def _arr(x: npt.ArrayLike) -> Array:
 
 def _scalar(x: Array | float) -> float | Array:
     return float(x) if np.ndim(x) == 0 else x
-
-
-def periods_per_year(index: pd.DatetimeIndex) -> float:
-    """Return the number of bars per year implied by `index` (252 if it spans one day)."""
-    if len(index) < 2:
-        return 252.0
-    span_years = (index[-1] - index[0]) / pd.Timedelta(days=_DAYS_PER_YEAR)
-    return (len(index) - 1) / span_years if span_years > 0 else 252.0
-
-
-def rf_per_bar(risk_free: float, ppy: float) -> float:
-    """Return the per-bar rate that compounds to the annual rate `risk_free`."""
-    return float((1.0 + risk_free) ** (1.0 / ppy) - 1.0)
 
 
 def returns_from_value(value: npt.ArrayLike, init_cash: float) -> Array:

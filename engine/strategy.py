@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from engine.config import Schedule
 from engine.data import Market
 from engine.errors import StrategyError
-from engine.metrics import periods_per_year
+from engine.periods import periods_per_year
 
 Count = Annotated[float, Field(ge=0.0, description="count if >= 1, else fraction of assets")]
 _PERIOD = {"weekly": "W", "monthly": "M", "quarterly": "Q"}

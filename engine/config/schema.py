@@ -28,7 +28,7 @@ from engine.config.costs import (
     fee_shorthand,
     resolve_costs,
 )
-from engine.kernel.sim_nb import METRIC_NAMES as SWEEP_METRICS
+from engine.metric_names import KERNEL_METRICS as SWEEP_METRICS
 
 
 class ColumnsConfig(ConfigModel):

@@ -1,0 +1,44 @@
+"""Names of the metrics the kernel computes for every portfolio, without importing numba.
+
+The config layer validates ``sweep.metric`` against these names, and ``eastwind
+validate`` must not pay for importing the kernel. ``engine/kernel/sim_nb.py`` holds the
+same names in the same order with an index constant for each (``M_*``); a unit test
+holds the two to each other, so neither can change alone.
+"""
+
+KERNEL_METRICS: tuple[str, ...] = (
+    "total_return",
+    "cagr",
+    "volatility",
+    "sharpe",
+    "sortino",
+    "max_drawdown",
+    "calmar",
+    "turnover",
+    "avg_gross_exposure",
+    "avg_net_exposure",
+    "n_trades",
+    "fees",
+    "taxes",
+    "borrow",
+    "slippage",
+    "fx_costs",
+    "interest",
+    "shortfall",
+)
+
+# metrics where a smaller value ranks higher in a sweep
+LOWER_IS_BETTER: frozenset[str] = frozenset(
+    {
+        "volatility",
+        "turnover",
+        "n_trades",
+        "fees",
+        "taxes",
+        "borrow",
+        "slippage",
+        "fx_costs",
+        "shortfall",
+        "avg_gross_exposure",
+    }
+)
