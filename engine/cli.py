@@ -38,7 +38,7 @@ from engine.report import (
     write_run,
     write_sweep,
 )
-from engine.sweep import run_sweep
+from engine.sweep import ROW_INVALID, ROW_NOT_RUN, run_sweep
 from strategies import REGISTRY, describe_params, summary
 
 EXIT_USER_ERROR = 2
@@ -174,12 +174,11 @@ def _sweep(args: argparse.Namespace) -> int:
     if not args.quiet:
         stdout = Console()
         header, cells = ranked_rows(result, args.top or config.sweep.top)
-        status = result.table["status"]
-        invalid = status[status.str.startswith("invalid")]
+        invalid = result.table[result.table["status"] == ROW_INVALID]
         if len(invalid):
             print(
                 f"{len(invalid)} of {total} combinations were rejected by the strategy "
-                f"(e.g. {invalid.iloc[0]}); their rows in results.csv say why",
+                f"(e.g. {invalid['reason'].iloc[0]}); their rows in results.csv say why",
                 file=sys.stderr,
             )
         table = Table(title=f"{config.name}: top {len(cells)} of {total} by {result.metric}")
@@ -195,7 +194,7 @@ def _sweep(args: argparse.Namespace) -> int:
             stdout.print(summary.to_string(float_format=lambda v: f"{v:.4f}"))
         stdout.print(f"wrote {len(written)} files to {out}/: {', '.join(p.name for p in written)}")
     if result.interrupted:
-        done = int((result.table["status"] != "not run").sum())
+        done = int((result.table["status"] != ROW_NOT_RUN).sum())
         kept = f"interrupted: kept the {done} of {total} combinations that finished"
         print(kept, file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -13,9 +13,31 @@ Any other exception escaping eastwind is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+Loc = tuple[str | int, ...]
+
 
 class BacktestError(Exception):
-    """A problem with the user's input that the user can fix."""
+    """A problem with the user's input that the user can fix.
+
+    ``loc`` is the YAML path of the setting at fault when the raiser knows it (e.g.
+    ``("strategy", "params", "long")``); the caller that knows the file turns it into
+    ``file:line: strategy.params.long`` (`RunConfig.where`). ``message`` is the text
+    without the location; ``str(error)`` shows both.
+    """
+
+    def __init__(self, message: str, *, loc: Loc | None = None) -> None:
+        self.message = message
+        self.loc = loc
+        where = ".".join(str(part) for part in loc) if loc else ""
+        super().__init__(f"{where}: {message}" if where else message)
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # keep the location when the error crosses processes (Dask workers)
+        return (_rebuild, (type(self), self.message, self.loc))
+
+
+def _rebuild(cls: type[BacktestError], message: str, loc: Loc | None) -> BacktestError:
+    return cls(message, loc=loc)
 
 
 class ConfigError(BacktestError):

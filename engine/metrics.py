@@ -1,14 +1,25 @@
 """Performance, risk, benchmark-relative and trading metrics, as functions of arrays.
 
-Every function of returns takes a ``(T,)`` array or a ``(T, K)`` array of K curves and
-reduces along axis 0, so a sweep can reuse them on a whole batch at once.
+One definition per metric. The kernel (``engine/kernel/sim_nb.py``) computes the
+metrics of ``METRIC_NAMES`` for every simulated portfolio, so a sweep row and a single
+run of the same settings are the same numbers bit for bit; the functions here that
+share a name with a kernel metric (`total_return`, `cagr`, `volatility`, `sharpe`,
+`sortino`, `max_drawdown`, `simulation_metrics`) call the kernel's. This module adds only
+what the kernel does not compute: drawdown episodes, calendar months, the distribution
+of returns, and metrics against a benchmark. Functions of returns or values take a
+``(T,)`` array or a ``(T, K)`` array of K curves and reduce along axis 0.
 
-Definitions follow empyrical (and quantstats where empyrical has no such metric); the
-test suite cross-checks each one against those libraries on random and real series:
+Definitions follow empyrical with ``annualization`` set to the data's own bars per year
+(and quantstats where empyrical has no such metric); the test suite cross-checks each
+one against those libraries on random and real series. Where eastwind differs on
+purpose, the item says so:
 
 - Returns are simple per-bar returns, the first measured from the initial cash.
 - Annualisation uses the data's own bar frequency, ``ppy`` = bars per year over the
-  calendar span (about 252 for one exchange's trading days, more on a union calendar).
+  calendar span (`engine.periods.periods_per_year`): about 252 for one exchange's
+  trading days, about 259 on the union of the Hong Kong and New York calendars, where
+  a bar is a day either market traded. empyrical's default for daily data is a fixed
+  252; passing it ``annualization=ppy`` gives eastwind's numbers.
 - An annual risk-free rate ``rf`` becomes ``(1 + rf) ** (1 / ppy) - 1`` per bar.
 - Volatility, tracking error: sample standard deviation (ddof=1) times ``sqrt(ppy)``.
 - Sharpe: mean excess return over its sample std, times ``sqrt(ppy)``. Sortino: mean
@@ -26,10 +37,14 @@ test suite cross-checks each one against those libraries on random and real seri
 - Best/worst month: returns compounded within calendar months.
 - Hit rate: bars with a positive return over bars with a non-zero return.
 - Beta: cov(r, b) / var(b). Alpha: ``(1 + mean(r - rf - beta (b - rf))) ** ppy - 1``.
-- Information ratio: mean active return over its sample std, times ``sqrt(ppy)``
-  (quantstats' ``information_ratio`` is the same ratio without the ``sqrt(ppy)``).
+- Information ratio: mean active return over its sample std, times ``sqrt(ppy)``: the
+  annualised ratio of active return to tracking error, as it is quoted to investors.
+  Differs on purpose from empyrical's ``excess_sharpe`` and quantstats'
+  ``information_ratio``, the same ratio per bar (without the ``sqrt(ppy)``).
 - Up/down capture: the strategy's CAGR over the benchmark's, both on the bars where the
-  benchmark rose (fell).
+  benchmark rose (fell): empyrical's ``up_capture``/``down_capture`` with
+  ``annualization=ppy`` (its default 252 gives 2.86 where ppy = 259 gives 2.94 on the
+  flagship's union calendar).
 - Turnover: traded value over the value before trading, summed and scaled to one year;
   buying a full book and later selling it counts 2.
 """
@@ -42,6 +57,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from engine.kernel import sim_nb as nb
 from engine.kernel.metrics_nb import drawdown_episodes_nb
 from engine.periods import periods_per_year, rf_per_bar
 
@@ -50,6 +66,7 @@ if TYPE_CHECKING:
 
 Array = npt.NDArray[np.float64]
 VAR_CUTOFF = 0.05
+VALUE_METRICS = nb.METRIC_NAMES[: nb.M_CALMAR + 1]  # the kernel's metrics of a value curve
 
 
 def _arr(x: npt.ArrayLike) -> Array:
@@ -58,6 +75,13 @@ def _arr(x: npt.ArrayLike) -> Array:
 
 def _scalar(x: Array | float) -> float | Array:
     return float(x) if np.ndim(x) == 0 else x
+
+
+def _rf_bars(risk_free: float | npt.ArrayLike, ppy: float, n: int) -> Array:
+    """Per-bar risk-free returns: an annual scalar converted, or an array taken as is."""
+    if np.ndim(risk_free) == 0:
+        return np.full(n, rf_per_bar(float(risk_free), ppy), dtype=np.float64)
+    return np.ascontiguousarray(risk_free, dtype=np.float64)
 
 
 def returns_from_value(value: npt.ArrayLike, init_cash: float) -> Array:
@@ -69,54 +93,99 @@ def returns_from_value(value: npt.ArrayLike, init_cash: float) -> Array:
     return v / previous - 1.0
 
 
-# --- absolute performance -------------------------------------------------------------
+# --- the kernel's metrics -------------------------------------------------------------
+
+
+def _value_columns(
+    value: npt.ArrayLike, init_cash: float, ppy: float, rf_bar: Array | None = None
+) -> Array:
+    """Kernel value metrics ``[K, M]`` of each column of `value` (a 1-D curve is K = 1)."""
+    v = _arr(value)
+    columns = v.reshape(len(v), -1)
+    rf = np.zeros(len(v)) if rf_bar is None else rf_bar
+    out = np.full((columns.shape[1], nb.N_METRICS), np.nan)
+    for k in range(columns.shape[1]):
+        nb.value_metrics_nb(np.ascontiguousarray(columns[:, k]), float(init_cash), ppy, rf, out[k])
+    return out
+
+
+def _pick(table: Array, metric: int, one_d: bool) -> float | Array:
+    return float(table[0, metric]) if one_d else table[:, metric]
+
+
+def value_metrics(
+    value: npt.ArrayLike, init_cash: float, ppy: float, rf_bar: npt.ArrayLike | None = None
+) -> dict[str, float]:
+    """Return the kernel's metrics of one value curve (`VALUE_METRICS`).
+
+    `rf_bar` is the risk-free return of each bar (None: zero).
+    """
+    rf = None if rf_bar is None else _rf_bars(rf_bar, ppy, len(_arr(value)))
+    row = _value_columns(value, init_cash, ppy, rf)[0]
+    return {name: float(row[i]) for i, name in enumerate(VALUE_METRICS)}
 
 
 def total_return(value: npt.ArrayLike, init_cash: float) -> float | Array:
     """Return the final value over the initial cash, minus one."""
-    return _scalar(_arr(value)[-1] / init_cash - 1.0)
+    return _pick(_value_columns(value, init_cash, 252.0), nb.M_TOTAL_RETURN, _arr(value).ndim == 1)
 
 
 def cagr(value: npt.ArrayLike, init_cash: float, ppy: float) -> float | Array:
     """Return the compound annual growth rate over ``len(value) / ppy`` years (-1 if wiped out)."""
-    v = _arr(value)
-    growth = np.maximum(v[-1] / init_cash, 0.0)
-    return _scalar(growth ** (ppy / len(v)) - 1.0)
+    return _pick(_value_columns(value, init_cash, ppy), nb.M_CAGR, _arr(value).ndim == 1)
 
 
-def _growth_rate(returns: Array, ppy: float) -> float | Array:
-    growth = np.maximum(np.prod(1.0 + returns, axis=0), 0.0)
-    return _scalar(growth ** (ppy / len(returns)) - 1.0) if len(returns) else np.nan
+def max_drawdown(value: npt.ArrayLike, init_cash: float) -> float | Array:
+    """Return the deepest fall from a running peak, as a negative fraction (0 if none)."""
+    return _pick(_value_columns(value, init_cash, 252.0), nb.M_MAX_DRAWDOWN, _arr(value).ndim == 1)
+
+
+def _return_stats(
+    returns: npt.ArrayLike, ppy: float, risk_free: float, which: int
+) -> float | Array:
+    r = _arr(returns)
+    columns = r.reshape(len(r), -1)
+    rf = _rf_bars(risk_free, ppy, len(r))
+    stats = [nb.return_stats_nb(np.ascontiguousarray(c), rf, ppy)[which] for c in columns.T]
+    return float(stats[0]) if r.ndim == 1 else np.asarray(stats)
 
 
 def volatility(returns: npt.ArrayLike, ppy: float) -> float | Array:
     """Return the annualised sample standard deviation of `returns`."""
-    r = _arr(returns)
-    if len(r) < 2:
-        return np.nan
-    return _scalar(np.std(r, axis=0, ddof=1) * np.sqrt(ppy))
-
-
-def _ratio(numerator: Array, denominator: Array) -> float | Array:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return _scalar(np.where(denominator > 0.0, numerator / denominator, np.nan))
+    return _return_stats(returns, ppy, 0.0, 0)
 
 
 def sharpe(returns: npt.ArrayLike, ppy: float, risk_free: float = 0.0) -> float | Array:
     """Return the annualised Sharpe ratio of `returns` over an annual `risk_free` rate."""
-    r = _arr(returns) - rf_per_bar(risk_free, ppy)
-    if len(r) < 2:
-        return np.nan
-    return _ratio(np.mean(r, axis=0) * np.sqrt(ppy), np.std(r, axis=0, ddof=1))
+    return _return_stats(returns, ppy, risk_free, 1)
 
 
 def sortino(returns: npt.ArrayLike, ppy: float, risk_free: float = 0.0) -> float | Array:
     """Return the annualised Sortino ratio: mean excess return over downside deviation."""
-    r = _arr(returns) - rf_per_bar(risk_free, ppy)
-    if len(r) < 2:
-        return np.nan
-    downside = np.sqrt(np.mean(np.minimum(r, 0.0) ** 2, axis=0))
-    return _ratio(np.mean(r, axis=0) * np.sqrt(ppy), downside)
+    return _return_stats(returns, ppy, risk_free, 2)
+
+
+def simulation_metrics(
+    sim: SimulationResult, ppy: float, rf_bar: npt.ArrayLike
+) -> dict[str, float]:
+    """Return every kernel metric of a simulated portfolio (``sim_nb.METRIC_NAMES``).
+
+    The same function a sweep runs on each of its portfolios, so the numbers are equal
+    bit for bit to that portfolio's sweep row.
+    """
+    out = np.full(nb.N_METRICS, np.nan)
+    nb.portfolio_metrics_nb(
+        np.ascontiguousarray(sim.stats),
+        float(sim.init_cash),
+        float(len(sim.records)),
+        float(ppy),
+        _rf_bars(rf_bar, ppy, len(sim.index)),
+        out,
+    )
+    return {name: float(out[i]) for i, name in enumerate(nb.METRIC_NAMES)}
+
+
+# --- what the kernel does not compute -------------------------------------------------
 
 
 def drawdown(value: npt.ArrayLike, init_cash: float) -> Array:
@@ -124,11 +193,6 @@ def drawdown(value: npt.ArrayLike, init_cash: float) -> Array:
     v = _arr(value)
     peak = np.maximum(np.maximum.accumulate(v, axis=0), init_cash)
     return v / peak - 1.0
-
-
-def max_drawdown(value: npt.ArrayLike, init_cash: float) -> float | Array:
-    """Return the deepest fall from a running peak, as a negative fraction (0 if none)."""
-    return _scalar(np.minimum(np.min(drawdown(value, init_cash), axis=0), 0.0))
 
 
 def drawdown_episodes(value: pd.Series, init_cash: float) -> pd.DataFrame:
@@ -157,11 +221,6 @@ def drawdown_episodes(value: pd.Series, init_cash: float) -> pd.DataFrame:
     frame["days"] = (frame["end"] - frame["start"]).dt.days + 1
     frame["recovery_days"] = (frame["recovery"] - frame["valley"]).dt.days.astype(float)
     return frame
-
-
-def calmar(cagr_value: float, max_dd: float) -> float:
-    """Return CAGR over the absolute max drawdown (NaN without a drawdown)."""
-    return cagr_value / -max_dd if max_dd < 0.0 else np.nan
 
 
 def skew(returns: npt.ArrayLike) -> float | Array:
@@ -265,35 +324,28 @@ def capture(returns: npt.ArrayLike, bench: npt.ArrayLike, ppy: float, side: str)
     mask = b > 0.0 if side == "up" else b < 0.0
     if not mask.any():
         return np.nan
-    bench_rate = _growth_rate(b[mask], ppy)
-    return float(_growth_rate(r[mask], ppy) / bench_rate) if bench_rate != 0.0 else np.nan
+    bench_rate = cagr(np.cumprod(1.0 + b[mask]), 1.0, ppy)
+    return float(cagr(np.cumprod(1.0 + r[mask]), 1.0, ppy) / bench_rate) if bench_rate else np.nan
 
 
 # --- whole-curve summaries ------------------------------------------------------------
 
 
-def performance(value: pd.Series, init_cash: float, risk_free: float = 0.0) -> dict[str, float]:
-    """Return the absolute metrics of a value curve indexed by date."""
+def extras(value: pd.Series, init_cash: float) -> dict[str, float]:
+    """Return the metrics of a value curve that the kernel does not compute.
+
+    Drawdown episodes (length, recovery), the distribution of returns, calendar months,
+    and ``periods_per_year``.
+    """
     index = pd.DatetimeIndex(value.index)
-    ppy = periods_per_year(index)
-    v = _arr(value.to_numpy())
-    r = returns_from_value(v, init_cash)
-    growth_rate = float(cagr(v, init_cash, ppy))
-    max_dd = float(max_drawdown(v, init_cash))
+    r = returns_from_value(_arr(value.to_numpy()), init_cash)
     episodes = drawdown_episodes(value, init_cash)
     worst = episodes.loc[episodes["depth"].idxmin()] if len(episodes) else None
     months = period_returns(r, month_labels(index))
     return {
-        "total_return": float(total_return(v, init_cash)),
-        "cagr": growth_rate,
-        "volatility": float(volatility(r, ppy)),
-        "sharpe": float(sharpe(r, ppy, risk_free)),
-        "sortino": float(sortino(r, ppy, risk_free)),
-        "max_drawdown": max_dd,
         "max_drawdown_days": float(worst["days"]) if worst is not None else 0.0,
         "max_drawdown_recovery_days": (float(worst["recovery_days"]) if worst is not None else 0.0),
         "longest_drawdown_days": float(episodes["days"].max()) if len(episodes) else 0.0,
-        "calmar": calmar(growth_rate, max_dd),
         "skew": float(skew(r)),
         "kurtosis": float(kurtosis(r)),
         "var_95": float(value_at_risk(r)),
@@ -303,8 +355,20 @@ def performance(value: pd.Series, init_cash: float, risk_free: float = 0.0) -> d
         "best_month": float(months.max()),
         "worst_month": float(months.min()),
         "hit_rate": float(hit_rate(r)),
-        "periods_per_year": ppy,
+        "periods_per_year": periods_per_year(index),
     }
+
+
+def performance(
+    value: pd.Series, init_cash: float, risk_free: float | npt.ArrayLike = 0.0
+) -> dict[str, float]:
+    """Return the absolute metrics of a value curve indexed by date.
+
+    `risk_free` is an annual rate, or an array of per-bar risk-free returns.
+    """
+    ppy = periods_per_year(pd.DatetimeIndex(value.index))
+    rf = _rf_bars(risk_free, ppy, len(value))
+    return value_metrics(value.to_numpy(), init_cash, ppy, rf) | extras(value, init_cash)
 
 
 def relative(
@@ -319,23 +383,4 @@ def relative(
         "information_ratio": information_ratio(returns, bench, ppy),
         "up_capture": capture(returns, bench, ppy, "up"),
         "down_capture": capture(returns, bench, ppy, "down"),
-    }
-
-
-def trading(sim: SimulationResult) -> dict[str, float]:
-    """Return turnover, exposures, trade count and costs paid (base currency) of a simulation."""
-    ppy = periods_per_year(pd.DatetimeIndex(sim.index))
-    costs = sim.costs.sum()
-    return {
-        "turnover": float(sim.turnover.sum() * ppy / len(sim.index)),
-        "avg_gross_exposure": float(sim.gross_exposure.mean()),
-        "avg_net_exposure": float(sim.net_exposure.mean()),
-        "n_trades": float(len(sim.records)),
-        "fees": float(costs["fees"]),
-        "taxes": float(costs["taxes"]),
-        "borrow": float(costs["borrow"]),
-        "slippage": float(costs["slippage"]),
-        "fx_costs": float(costs["fx_costs"]),
-        "interest": float(costs["interest"]),
-        "shortfall": float(sim.shortfall.sum()),
     }

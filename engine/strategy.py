@@ -150,7 +150,8 @@ def resolve_symbols(market: Market, names: str | Sequence[str], where: str) -> l
         else:
             groups = f" or a group {sorted(market.groups)}" if market.groups else ""
             raise StrategyError(
-                f"{where}: {item!r} is not in data.symbols{groups}; add it there or fix the name"
+                f"{item!r} is not in data.symbols{groups}; add it there or fix the name",
+                loc=tuple(where.split(".")),
             )
     return list(dict.fromkeys(symbols))
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import difflib
 import itertools
-import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,22 +25,49 @@ import numpy as np
 import pandas as pd
 from pydantic import ValidationError
 
-from engine import metrics as m
-from engine.backtest import _cost_arguments, _user_strategy, load_market, weights_array
-from engine.config import RunConfig, WalkForwardConfig, merge
+from engine.config import RunConfig, Schedule, WalkForwardConfig, merge
 from engine.data import Market
 from engine.errors import ConfigError, StrategyError
-from engine.kernel.sim_nb import METRIC_NAMES as SWEEP_METRICS
-from engine.simulation import KernelMarket, prepare_market, sweep_metrics
-from engine.strategy import schedule_targets
-from strategies import REGISTRY
-
-# metrics where a smaller value ranks higher
-LOWER_IS_BETTER = frozenset(
-    {"volatility", "turnover", "n_trades", "fees", "taxes", "borrow", "avg_gross_exposure"}
+from engine.inputs import KernelMarket
+from engine.kernel import sim_nb as nb
+from engine.metric_names import KERNEL_METRICS as SWEEP_METRICS
+from engine.metric_names import LOWER_IS_BETTER
+from engine.periods import periods_per_year
+from engine.pipeline import (
+    Loc,
+    ResolvedStrategy,
+    build_targets,
+    load_market,
+    prepare_kernel,
+    resolve_strategy,
+    schedule_of,
 )
+from engine.simulation import sweep_metrics
+
+__all__ = [
+    "LOWER_IS_BETTER",
+    "ROW_STATUS",
+    "SWEEP_METRICS",
+    "SweepResult",
+    "plan",
+    "run_chunk",
+    "run_sweep",
+    "short_name",
+]
 
 Progress = Callable[[int], None]
+
+# The ``status`` column of a sweep table; ``reason`` says why a row is not ok.
+ROW_OK = 0
+ROW_BANKRUPT = 1  # simulated; the portfolio lost all its value
+ROW_INVALID = 2  # the strategy rejected the parameter set, or failed on it
+ROW_NOT_RUN = 3  # the sweep was interrupted before its chunk ran
+ROW_STATUS = {
+    ROW_OK: "ok",
+    ROW_BANKRUPT: "bankrupt",
+    ROW_INVALID: "invalid",
+    ROW_NOT_RUN: "not run",
+}
 
 
 @dataclass(frozen=True)
@@ -50,7 +76,7 @@ class Group:
 
     overrides: dict[str, Any]
     kernel: KernelMarket
-    schedule: str | None
+    schedule: Schedule
     lag: int
     init_cash: float
     max_leverage: float | None
@@ -62,11 +88,9 @@ class Payload:
 
     market: Market
     groups: list[Group]
-    strategy: str
-    base_params: dict[str, Any]
-    user_function: Callable[[Market, dict[str, Any]], pd.DataFrame] | None
+    strategy: ResolvedStrategy
+    where: Callable[[Loc], str]  # RunConfig.where of the swept config, to locate errors
     ppy: float
-    risk_free: float
     windows: list[tuple[int, int]]  # walk-forward train windows, [start, stop) bars
 
 
@@ -84,7 +108,8 @@ class SweepResult:
     """The table of combinations and metrics; walk-forward tables when configured.
 
     ``table`` has one row per combination, in grid order: the swept values, then
-    `SWEEP_METRICS`, ``status`` (``ok``, ``invalid: ...`` or ``not run``).
+    `SWEEP_METRICS`, ``status`` (an int of `ROW_STATUS`) and ``reason`` (why a row is
+    not ok, else empty).
     ``window_metrics`` is ``[windows, rows, metrics]`` for walk-forward, else None.
     """
 
@@ -106,7 +131,7 @@ class SweepResult:
 
     def ranked(self) -> pd.DataFrame:
         """Finished rows, best first by the sweep's metric (ties keep grid order)."""
-        done = self.table[self.table["status"] == "ok"]
+        done = self.table[self.table["status"] == ROW_OK]
         ascending = self.metric in LOWER_IS_BETTER
         return done.sort_values(self.metric, ascending=ascending, kind="stable")
 
@@ -170,11 +195,14 @@ def _check_param_names(config: RunConfig, keys: Sequence[str], known: set[str]) 
             )
 
 
-def plan(config: RunConfig, market: Market) -> tuple[Payload, list[Chunk], pd.DataFrame, list]:
+def plan(
+    config: RunConfig, market: Market, strategy: ResolvedStrategy | None = None
+) -> tuple[Payload, list[Chunk], pd.DataFrame, list[tuple[int, int, int, int]]]:
     """Expand the grids into chunks and an empty result table (nothing is simulated)."""
     sweep = config.sweep
     if sweep is None:
         raise ConfigError(f"{config.where(('sweep',))}: no 'sweep:' section in this config")
+    strategy = strategy if strategy is not None else resolve_strategy(config)
     grids = sweep.grids()
     keys = list(grids)
     combos = list(itertools.product(*grids.values()))
@@ -183,16 +211,13 @@ def plan(config: RunConfig, market: Market) -> tuple[Payload, list[Chunk], pd.Da
         table[column] = pd.array(table[column].tolist())
     for name in SWEEP_METRICS:
         table[name] = np.nan
-    table["status"] = "not run"
+    table["status"] = ROW_NOT_RUN
+    table["reason"] = ""
 
-    name = config.strategy.name
-    user = _user_strategy(config) if ":" in name else None
-    if user is None and name not in REGISTRY:
-        raise ConfigError(f"{config.where(('strategy', 'name'))}: unknown strategy {name!r}")
     portfolio_keys = [k for k in keys if k.startswith("portfolio.")]
     strategy_keys = [k for k in keys if k.startswith("strategy.params.")]
-    if user is None:
-        _check_param_names(config, strategy_keys, set(REGISTRY[name].params_model.model_fields))
+    if strategy.param_names is not None:
+        _check_param_names(config, strategy_keys, strategy.param_names)
 
     groups: list[Group] = []
     group_of: dict[tuple[Any, ...], int] = {}
@@ -203,26 +228,15 @@ def plan(config: RunConfig, market: Market) -> tuple[Payload, list[Chunk], pd.Da
         values = dict(zip(keys, combo, strict=True))
         gkey = tuple(repr(values[k]) for k in portfolio_keys)
         if gkey not in group_of:
-            variant = _group_config(config, {k: values[k] for k in portfolio_keys})
+            overrides = {k: values[k] for k in portfolio_keys}
+            variant = _group_config(config, overrides)
             p = variant.portfolio
-            kernel = prepare_market(
-                market.close,
-                exec_price=market.open if p.execution == "open" else None,
-                fx=market.fx,
-                currency=market.currency,
-                lot_size=market.lot_size if p.lots else None,
-                base_currency=market.base_currency,
-                fx_cost=p.fx_cost,
-                cash_rate=p.cash_rate,
-                risk_free=config.report.risk_free,
-                **_cost_arguments(variant, market),
-            )
             group_of[gkey] = len(groups)
             groups.append(
                 Group(
-                    {k: values[k] for k in portfolio_keys},
-                    kernel,
-                    p.rebalance,
+                    overrides,
+                    prepare_kernel(variant, market),
+                    schedule_of(variant, strategy),
                     p.lag,
                     p.init_cash,
                     p.max_leverage,
@@ -244,11 +258,9 @@ def plan(config: RunConfig, market: Market) -> tuple[Payload, list[Chunk], pd.Da
     payload = Payload(
         market=market,
         groups=groups,
-        strategy=name,
-        base_params=base,
-        user_function=user,
-        ppy=m.periods_per_year(market.index),
-        risk_free=config.report.risk_free,
+        strategy=strategy,
+        where=config.where,
+        ppy=periods_per_year(market.index),
         windows=[(a, b) for a, b, _, _ in folds],
     )
     return payload, chunks, table, folds
@@ -256,45 +268,34 @@ def plan(config: RunConfig, market: Market) -> tuple[Payload, list[Chunk], pd.Da
 
 def _targets(
     payload: Payload, group: Group, params: Sequence[dict[str, Any]]
-) -> tuple[np.ndarray, list[str]]:
-    """Targets ``[K, T, N]`` of a chunk (strategy, schedule, lag) and a status per row.
-
-    Parameter sets the strategy's model rejects get NaN targets and the reason.
-    """
+) -> tuple[np.ndarray, list[str | None]]:
+    """Targets ``[K, T, N]`` of a chunk (the pipeline's, with the group's schedule and lag)
+    and for each row None or the reason the strategy rejected it (its targets stay NaN)."""
     market = payload.market
-    n_bars, n_assets = len(market.index), len(market.symbols)
-    raw = np.full((len(params), n_bars, n_assets), np.nan)
-    messages = ["ok"] * len(params)
-    if payload.user_function is not None:
-        schedule = group.schedule or "daily"
-        for i, p in enumerate(params):
-            try:
-                raw[i] = weights_array(payload.strategy, payload.user_function(market, p), market)
-            except StrategyError as exc:
-                messages[i] = f"invalid: {exc}"
-            except Exception as exc:  # user code: one failing set must not sink the others
-                messages[i] = f"invalid: {type(exc).__name__}: {exc}"
-    else:
-        cls = REGISTRY[payload.strategy]
-        schedule = group.schedule or cls.rebalance
-        valid, rows = [], []
-        for i, p in enumerate(params):
-            try:
-                valid.append(cls.params_model.model_validate(p))
-                rows.append(i)
-            except ValidationError as exc:
-                first = exc.errors()[0]
-                where = ".".join(str(x) for x in first["loc"])
-                messages[i] = f"invalid: {where + ': ' if where else ''}{first['msg']}"
-        if valid:
-            try:
-                raw[rows] = cls.target_weights_many(market, valid)
-            except StrategyError as exc:
-                for i in rows:
-                    messages[i] = f"invalid: {exc}"
-    if np.isinf(raw).any():
-        raise StrategyError(f"strategy {payload.strategy!r} gave an infinite weight in a sweep")
-    return schedule_targets(raw, market.index, schedule, group.lag), messages
+    reasons: list[str | None] = [None] * len(params)
+    valid, rows = [], []
+    for i, p in enumerate(params):
+        try:
+            valid.append(payload.strategy.validate(p))
+            rows.append(i)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            loc = ("strategy", "params", *(str(x) for x in first["loc"]))
+            reasons[i] = f"{'.'.join(loc)}: {first['msg'].removeprefix('Value error, ')}"
+    targets = np.full((len(params), len(market.index), len(market.symbols)), np.nan)
+    if valid:
+        built, _, failed = build_targets(
+            payload.strategy,
+            market,
+            valid,
+            schedule=group.schedule,
+            lag=group.lag,
+            where=payload.where,
+        )
+        targets[rows] = built
+        for i, reason in zip(rows, failed, strict=True):
+            reasons[i] = reason
+    return targets, reasons
 
 
 def _window_targets(targets: np.ndarray, start: int, stop: int) -> np.ndarray:
@@ -309,26 +310,22 @@ def _window_targets(targets: np.ndarray, start: int, stop: int) -> np.ndarray:
 
 
 def run_chunk(payload: Payload, chunk: Chunk) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Simulate one chunk: metrics ``[1 + windows, K, M]``, status codes and messages.
+    """Simulate one chunk: metrics ``[1 + windows, K, M]``, row statuses and reasons.
 
-    A combination the strategy rejects (invalid parameters) gets NaN metrics and its
-    error message; the others run in one kernel call per window.
+    A combination the strategy rejects gets NaN metrics, `ROW_INVALID` and the reason;
+    the others run in one kernel call per window.
     """
     group = payload.groups[chunk.group]
     k = len(chunk.params)
-    targets, messages = _targets(payload, group, chunk.params)
-    good = np.array([msg == "ok" for msg in messages])
+    targets, reasons = _targets(payload, group, chunk.params)
+    good = np.array([reason is None for reason in reasons])
     out = np.full((1 + len(payload.windows), k, len(SWEEP_METRICS)), np.nan)
-    status = np.zeros(k, dtype=np.int64)
+    status = np.full(k, ROW_INVALID, dtype=np.int64)
     if good.any():
-        kw = {
-            "init_cash": group.init_cash,
-            "max_leverage": group.max_leverage,
-            "ppy": payload.ppy,
-        }
+        kw = {"init_cash": group.init_cash, "max_leverage": group.max_leverage, "ppy": payload.ppy}
         full = sweep_metrics(group.kernel, targets[good], **kw)
         out[0, good] = full.metrics
-        status[good] = full.status
+        status[good] = np.where(full.status == nb.STATUS_BANKRUPT, ROW_BANKRUPT, ROW_OK)
         for w, (start, stop) in enumerate(payload.windows, 1):
             part = sweep_metrics(
                 group.kernel.window(start, stop),
@@ -336,7 +333,7 @@ def run_chunk(payload: Payload, chunk: Chunk) -> tuple[np.ndarray, np.ndarray, l
                 **kw,
             )
             out[w, good] = part.metrics
-    return out, status, messages
+    return out, status, ["" if reason is None else reason for reason in reasons]
 
 
 def _local(payload: Payload, chunks: Sequence[Chunk]) -> Iterator[tuple[int, Any]]:
@@ -392,23 +389,23 @@ def run_sweep(
     `dask` is a scheduler address, or ``"local"`` for a `LocalCluster` of `workers`
     processes.
     """
+    strategy = resolve_strategy(config)  # an unknown strategy fails before any data loads
     market = market if market is not None else load_market(config, offline)
-    payload, chunks, table, folds = plan(config, market)
+    payload, chunks, table, folds = plan(config, market, strategy)
     n_windows = len(payload.windows)
     window_metrics = np.full((n_windows, len(table), len(SWEEP_METRICS)), np.nan)
     metrics = np.full((len(table), len(SWEEP_METRICS)), np.nan)
-    status = table["status"].to_numpy(dtype=object).copy()
+    status = table["status"].to_numpy(dtype=np.int64).copy()
+    reasons = table["reason"].to_numpy(dtype=object).copy()
     source = _local(payload, chunks) if dask is None else _on_dask(payload, chunks, dask, workers)
     interrupted = False
     try:
-        for i, (out, codes, messages) in source:
+        for i, (out, codes, why) in source:
             rows = chunks[i].rows
             metrics[rows] = out[0]
             window_metrics[:, rows] = out[1:]
-            status[rows] = [
-                "bankrupt" if msg == "ok" and code == 1 else msg
-                for msg, code in zip(messages, codes, strict=True)
-            ]
+            status[rows] = codes
+            reasons[rows] = why
             if progress is not None:
                 progress(len(rows))
     except KeyboardInterrupt:
@@ -418,10 +415,11 @@ def run_sweep(
     for j, name in enumerate(SWEEP_METRICS):
         table[name] = metrics[:, j]
     table["status"] = status
-    if not interrupted and not (table["status"].isin(["ok", "bankrupt"])).any():
+    table["reason"] = reasons
+    if not interrupted and not (status != ROW_INVALID).any():
         raise StrategyError(
             f"{config.where(('sweep', 'params'))}: the strategy rejected all {len(table)} "
-            f"combinations, e.g. {table['status'].iloc[0]}"
+            f"combinations, e.g. {reasons[0]}"
         )
     keys = list(config.sweep.params) if config.sweep else []
     result = SweepResult(config, table, keys, interrupted, window_metrics if folds else None)
@@ -444,8 +442,12 @@ def _row_chunks(chunks: Sequence[Chunk]) -> dict[int, Chunk]:
     }
 
 
-def _curve(payload: Payload, chunk: Chunk, start: int, stop: int) -> np.ndarray:
-    """Re-simulate a one-row chunk on bars ``[start, stop)`` and return its value."""
+def _curve(payload: Payload, chunk: Chunk, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+    """Re-simulate a one-row chunk on bars ``[start, stop)``: its value and its metrics.
+
+    The metrics come from the same kernel call, and so from the same code as every
+    train window's score.
+    """
     group = payload.groups[chunk.group]
     targets, _ = _targets(payload, group, chunk.params)
     if (start, stop) == (0, len(payload.market.index)):
@@ -462,7 +464,7 @@ def _curve(payload: Payload, chunk: Chunk, start: int, stop: int) -> np.ndarray:
         keep_values=True,
     )
     assert run.values is not None
-    return run.values[0]
+    return run.values[0], run.metrics[0]
 
 
 def _finish(
@@ -481,24 +483,24 @@ def _finish(
     by_row = _row_chunks(chunks)
     for row in ranked.index[: sweep.curves]:
         label = ", ".join(f"{c}={table.at[row, c]}" for c in map(short_name, result.keys))
-        result.curves[label] = pd.Series(_curve(payload, by_row[int(row)], 0, n_bars), index=index)
+        value, _ = _curve(payload, by_row[int(row)], 0, n_bars)
+        result.curves[label] = pd.Series(value, index=index)
     if not folds or result.window_metrics is None or not len(ranked):
         return
     metric_col = SWEEP_METRICS.index(sweep.metric)
     rows, oos, insample = [], [], []
     level = 1.0
     best_full = int(ranked.index[0])
-    full_curve = _curve(payload, by_row[best_full], 0, n_bars)
+    full_curve, _ = _curve(payload, by_row[best_full], 0, n_bars)
     for w, (a, b, c, d) in enumerate(folds):
         scores = _score(result.window_metrics[w, :, metric_col], sweep.metric)
         best = int(np.argmax(scores))
-        test_value = _curve(payload, by_row[best], c, d)
+        test_value, test_metrics = _curve(payload, by_row[best], c, d)
         init = payload.groups[by_row[best].group].init_cash
         growth = test_value / init
         oos.append(pd.Series(level * growth, index=index[c:d]))
         level *= growth[-1]
         insample.append(pd.Series(full_curve[c:d], index=index[c:d]))
-        test_perf = m.performance(pd.Series(test_value, index=index[c:d]), init, payload.risk_free)
         rows.append(
             {
                 "train_start": index[a].date(),
@@ -507,8 +509,8 @@ def _finish(
                 "test_end": index[d - 1].date(),
                 **{short_name(k): table.at[best, short_name(k)] for k in result.keys},
                 f"train_{sweep.metric}": result.window_metrics[w, best, metric_col],
-                f"test_{sweep.metric}": test_perf.get(sweep.metric, math.nan),
-                "test_return": test_perf["total_return"],
+                f"test_{sweep.metric}": test_metrics[metric_col],
+                "test_return": test_metrics[nb.M_TOTAL_RETURN],
             }
         )
     result.walk_forward = pd.DataFrame(rows)

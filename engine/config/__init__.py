@@ -6,18 +6,17 @@ One concern per module; import from the package, whose `__all__` is the public A
 - `engine.config.costs`: the cost models, `COST_PRESETS` and how one asset's costs
   are resolved from them;
 - `engine.config.loader`: YAML files, ``extends``, ``--set`` overrides and errors that
-  name the file, line and YAML path (`load_config`, `parse_config`,
-  `validate_strategy_params`);
+  name the file, line and YAML path (`load_config`, `parse_config`, `describe_errors`);
 - `engine.config.base`: what those share: the base model, which forbids unknown keys
   and freezes values, the types `Rate`, `Money`, `Schedule` and `Loc`, and `merge`.
 
 Strategy parameters are checked in a second step against the chosen strategy's own
-model; the config never imports strategies.
+model (`engine.pipeline.strategy_params`); the config never imports strategies.
 """
 
 from engine.config.base import Loc, Money, Rate, Schedule, merge
 from engine.config.costs import COST_PRESETS, AssetCosts, ChargeConfig, CostConfig, FeeConfig
-from engine.config.loader import load_config, parse_config, validate_strategy_params
+from engine.config.loader import describe_errors, load_config, parse_config
 from engine.config.schema import (
     AssetMetadataConfig,
     BenchmarkConfig,
@@ -61,8 +60,8 @@ __all__ = [
     "SweepConfig",
     "Tolerance",
     "WalkForwardConfig",
+    "describe_errors",
     "load_config",
     "merge",
     "parse_config",
-    "validate_strategy_params",
 ]

@@ -12,20 +12,24 @@ strategy's own model (`validate_strategy_params`); the config never imports stra
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from engine.config.base import Loc, locate, merge
 from engine.config.schema import RunConfig
 from engine.errors import ConfigError
 
 
-def _describe(errors: Sequence[Any], where: Callable[[Loc], str], prefix: Loc = ()) -> str:
+def describe_errors(errors: Sequence[Any], where: Callable[[Loc], str], prefix: Loc = ()) -> str:
+    """One line per pydantic error: ``file:line: yaml.path: message (was value)``.
+
+    `where` turns a YAML path into its ``file:line: path`` origin; `prefix` is prepended
+    to each error's location (``("strategy", "params")`` for a strategy's model).
+    """
     parts = []
     for error in errors:
         loc = prefix + tuple(part for part in error["loc"] if not str(part).startswith("function-"))
@@ -160,7 +164,7 @@ def _validate(
     except ValidationError as exc:
         located = lines or {}
         raise ConfigError(
-            _describe(exc.errors(), lambda loc: locate(loc, located, source))
+            describe_errors(exc.errors(), lambda loc: locate(loc, located, source))
         ) from None
 
 
@@ -190,40 +194,3 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> RunConfig:
     raw = _apply_overrides(raw, lines, overrides, str(path))
     raw.setdefault("name", path.stem)
     return _validate(raw, str(path), lines, path)
-
-
-def validate_strategy_params(
-    config: RunConfig, models: Mapping[str, type[BaseModel]]
-) -> BaseModel | dict[str, Any]:
-    """Validate ``strategy.params`` against the model of the named strategy.
-
-    A ``module:function`` strategy is not checked here; its params pass through.
-
-    Parameters
-    ----------
-    config
-        The run config.
-    models
-        Strategy name -> its params model (from the strategy registry).
-
-    Raises
-    ------
-    ConfigError
-        For an unknown strategy (with a close-match suggestion and the known names)
-        or invalid parameters (located under ``strategy.params``).
-    """
-    name = config.strategy.name
-    if ":" in name:
-        return dict(config.strategy.params)
-    if name not in models:
-        known = sorted(models)
-        guess = difflib.get_close_matches(name, known, n=1)
-        hint = f"; did you mean {guess[0]!r}?" if guess else ""
-        raise ConfigError(
-            f"{config.where(('strategy', 'name'))}: unknown strategy {name!r}{hint} Known: "
-            f"{', '.join(known)}, or module:function for your own"
-        )
-    try:
-        return models[name].model_validate(config.strategy.params)
-    except ValidationError as exc:
-        raise ConfigError(_describe(exc.errors(), config.where, ("strategy", "params"))) from None

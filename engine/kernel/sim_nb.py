@@ -705,71 +705,103 @@ def simulate_one_nb(
 
 
 @njit(cache=True)
-def portfolio_metrics_nb(stats, init_cash, n_trades, ppy, rf_bar, out):
-    """Write the `METRIC_NAMES` of one portfolio's ``stats[T, N_STATS]`` into ``out``.
+def return_stats_nb(r, rf_bar, ppy):
+    """Return (volatility, Sharpe, Sortino) of per-bar returns ``r[T]``, annualised.
 
-    `rf_bar` is ``[T]``, the risk-free return of each bar (`risk_free_per_bar_nb`); bar t's
-    excess return is ``r_t - rf_bar[t]``. Definitions: engine/metrics.py's module
-    docstring. Reference: empyrical with ``annualization=ppy`` (tests).
+    Excess returns are ``x = r - rf_bar``; volatility is the sample std of r (ddof 1)
+    times sqrt(ppy); Sharpe is mean(x) / std(x) times sqrt(ppy); Sortino is mean(x)
+    times sqrt(ppy) over sqrt(mean(min(x, 0)^2)). Two passes keep the variance exact
+    for a flat curve. NaN where undefined (fewer than 2 bars, zero deviation).
+    Reference: empyrical ``annual_volatility``, ``sharpe_ratio``, ``sortino_ratio`` with
+    ``annualization=ppy``.
     """
-    n = stats.shape[0]
+    n = r.shape[0]
+    if n < 2:
+        return np.nan, np.nan, np.nan
+    sum_r = 0.0
+    sum_x = 0.0
+    for t in range(n):
+        sum_r += r[t]
+        sum_x += r[t] - rf_bar[t]
+    mean_r = sum_r / n
+    mean_x = sum_x / n
+    dev_r = 0.0
+    dev_x = 0.0
+    down = 0.0
+    for t in range(n):
+        x = r[t] - rf_bar[t]
+        dev_r += (r[t] - mean_r) * (r[t] - mean_r)
+        dev_x += (x - mean_x) * (x - mean_x)
+        if x < 0.0:
+            down += x * x
+    root = np.sqrt(ppy)
+    std_x = np.sqrt(dev_x / (n - 1))
+    downside = np.sqrt(down / n)
+    sharpe = mean_x * root / std_x if std_x > 0.0 else np.nan
+    sortino = mean_x * root / downside if downside > 0.0 else np.nan
+    return np.sqrt(dev_r / (n - 1)) * root, sharpe, sortino
+
+
+@njit(cache=True)
+def value_metrics_nb(value, init_cash, ppy, rf_bar, out):
+    """Write the return and drawdown metrics (`M_TOTAL_RETURN` .. `M_CALMAR`) of a value
+    curve ``value[T]`` that starts from `init_cash` into ``out``.
+
+    Returns are simple, the first measured from `init_cash`; CAGR is
+    ``growth ** (ppy / T) - 1`` (-1 when wiped out); drawdown runs from the running peak,
+    `init_cash` being the first; Calmar is CAGR over |max drawdown|. Reference:
+    empyrical ``annual_return``, ``max_drawdown``, ``calmar_ratio`` with
+    ``annualization=ppy``.
+    """
+    n = value.shape[0]
+    r = np.empty(n, dtype=np.float64)
     prev = init_cash
     peak = init_cash
     max_dd = 0.0
-    sum_r = 0.0
-    sum_x = 0.0
-    turnover = 0.0
-    gross = 0.0
-    net = 0.0
     for t in range(n):
-        v = stats[t, STAT_VALUE]
-        r = v / prev - 1.0
+        v = value[t]
+        r[t] = v / prev - 1.0
         prev = v
-        sum_r += r
-        sum_x += r - rf_bar[t]
         if v > peak:
             peak = v
         dd = v / peak - 1.0
         if dd < max_dd:
             max_dd = dd
+    growth = max(value[n - 1] / init_cash, 0.0)
+    cagr = growth ** (ppy / n) - 1.0
+    out[M_TOTAL_RETURN] = value[n - 1] / init_cash - 1.0
+    out[M_CAGR] = cagr
+    volatility, sharpe, sortino = return_stats_nb(r, rf_bar, ppy)
+    out[M_VOLATILITY] = volatility
+    out[M_SHARPE] = sharpe
+    out[M_SORTINO] = sortino
+    out[M_MAX_DRAWDOWN] = max_dd
+    out[M_CALMAR] = cagr / -max_dd if max_dd < 0.0 else np.nan
+
+
+@njit(cache=True)
+def portfolio_metrics_nb(stats, init_cash, n_trades, ppy, rf_bar, out):
+    """Write every metric of `METRIC_NAMES` of one portfolio's ``stats[T, N_STATS]``.
+
+    `rf_bar` is ``[T]``, the risk-free return of each bar (`risk_free_per_bar_nb`).
+    Turnover is traded value over value before trading, summed and scaled to a year
+    (buying a book and selling it later counts 2); exposures are the mean of gross and
+    net position value over value; costs are totals in base currency.
+    """
+    n = stats.shape[0]
+    value = np.empty(n, dtype=np.float64)
+    turnover = 0.0
+    gross = 0.0
+    net = 0.0
+    for t in range(n):
+        v = stats[t, STAT_VALUE]
+        value[t] = v
         traded = stats[t, STAT_TRADED]
         if traded > 0.0:
             turnover += traded / stats[t, STAT_VALUE_PRE]
         gross += stats[t, STAT_GROSS] / v
         net += stats[t, STAT_NET] / v
-    mean_r = sum_r / n
-    mean_x = sum_x / n
-    # second pass: squared deviations (two passes keep the variance exact for flat curves)
-    prev = init_cash
-    dev_r = 0.0
-    dev_x = 0.0
-    down = 0.0
-    for t in range(n):
-        v = stats[t, STAT_VALUE]
-        r = v / prev - 1.0
-        prev = v
-        x = r - rf_bar[t]
-        dev_r += (r - mean_r) * (r - mean_r)
-        dev_x += (x - mean_x) * (x - mean_x)
-        if x < 0.0:
-            down += x * x
-    growth = max(stats[n - 1, STAT_VALUE] / init_cash, 0.0)
-    cagr = growth ** (ppy / n) - 1.0
-    out[M_TOTAL_RETURN] = stats[n - 1, STAT_VALUE] / init_cash - 1.0
-    out[M_CAGR] = cagr
-    out[M_VOLATILITY] = np.nan
-    out[M_SHARPE] = np.nan
-    out[M_SORTINO] = np.nan
-    if n > 1:
-        out[M_VOLATILITY] = np.sqrt(dev_r / (n - 1)) * np.sqrt(ppy)
-        std_x = np.sqrt(dev_x / (n - 1))
-        if std_x > 0.0:
-            out[M_SHARPE] = mean_x * np.sqrt(ppy) / std_x
-        downside = np.sqrt(down / n)
-        if downside > 0.0:
-            out[M_SORTINO] = mean_x * np.sqrt(ppy) / downside
-    out[M_MAX_DRAWDOWN] = max_dd
-    out[M_CALMAR] = cagr / -max_dd if max_dd < 0.0 else np.nan
+    value_metrics_nb(value, init_cash, ppy, rf_bar, out)
     out[M_TURNOVER] = turnover * ppy / n
     out[M_AVG_GROSS] = gross / n
     out[M_AVG_NET] = net / n

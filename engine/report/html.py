@@ -61,7 +61,8 @@ def _plotly_js() -> str:
     return get_plotlyjs().replace("</script>", "<\\/script>")
 
 
-def _chart(fig: go.Figure, div_id: str, height: int = 380) -> str:
+def chart(fig: go.Figure, div_id: str, height: int = 380) -> str:
+    """Return `fig` as an HTML fragment in the report's style (plotly.js not included)."""
     fig.update_layout(
         template=_TEMPLATE,
         height=height,
@@ -77,7 +78,8 @@ def _chart(fig: go.Figure, div_id: str, height: int = 380) -> str:
     )
 
 
-def _log_toggle() -> list[dict[str, object]]:
+def log_toggle() -> list[dict[str, object]]:
+    """Return plotly buttons that switch a chart's y axis between linear and log."""
     return [
         {
             "type": "buttons",
@@ -98,7 +100,7 @@ def _equity_chart(eq: pd.DataFrame, bench_name: str | None) -> go.Figure:
     fig = go.Figure(go.Scatter(x=eq.index, y=eq["value"], name="Strategy", line_color=_STRATEGY))
     if "benchmark" in eq:
         fig.add_scatter(x=eq.index, y=eq["benchmark"], name=bench_name, line_color=_BENCHMARK)
-    fig.update_layout(title="Equity vs benchmark", updatemenus=_log_toggle())
+    fig.update_layout(title="Equity vs benchmark", updatemenus=log_toggle())
     return fig
 
 
@@ -284,7 +286,8 @@ def _costs_table(result: BacktestResult) -> str:
     return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
 
 
-def _page(title: str, header: str, banner: bool, body: str) -> str:
+def page(title: str, header: str, banner: bool, body: str) -> str:
+    """Return a self-contained HTML page (plotly.js inlined); `banner` marks synthetic data."""
     banner_html = f'<div class="banner">{_SYNTHETIC_BANNER}</div>' if banner else ""
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
@@ -324,13 +327,13 @@ def run_page(result: BacktestResult) -> str:
         ("Risk-free rate", f"{config.report.risk_free:.2%}"),
     ]
     charts = [
-        _chart(_equity_chart(eq, bench_name), "chart-equity", 420),
-        _chart(_drawdown_chart(eq, bench_name), "chart-drawdown"),
-        _chart(_rolling_chart(eq, ppy, config.report.risk_free, bench_name), "chart-rolling", 480),
-        _chart(_exposure_chart(eq), "chart-exposure"),
-        _chart(_weights_chart(result.simulation.weights), "chart-weights", 420),
-        _chart(_monthly_heatmap(eq), "chart-monthly", 60 + 28 * len(set(eq.index.year)) + 80),
-        _chart(_distribution_chart(eq, result.metrics["var_95"], bench_name), "chart-returns"),
+        chart(_equity_chart(eq, bench_name), "chart-equity", 420),
+        chart(_drawdown_chart(eq, bench_name), "chart-drawdown"),
+        chart(_rolling_chart(eq, ppy, config.report.risk_free, bench_name), "chart-rolling", 480),
+        chart(_exposure_chart(eq), "chart-exposure"),
+        chart(_weights_chart(result.simulation.weights), "chart-weights", 420),
+        chart(_monthly_heatmap(eq), "chart-monthly", 60 + 28 * len(set(eq.index.year)) + 80),
+        chart(_distribution_chart(eq, result.metrics["var_95"], bench_name), "chart-returns"),
     ]
     metrics_columns: dict[str, dict[str, float] | None] = {"Strategy": result.metrics}
     if result.benchmark_metrics is not None:
@@ -341,7 +344,7 @@ def run_page(result: BacktestResult) -> str:
         f"{_costs_table(result)}</div></section>"
         f'<section class="grid">{"".join(f"<div>{c}</div>" for c in charts)}</section>'
     )
-    return _page(f"eastwind: {config.name}", header, market.is_synthetic, body)
+    return page(f"eastwind: {config.name}", header, market.is_synthetic, body)
 
 
 def compare_page(results: Sequence[BacktestResult]) -> str:
@@ -355,7 +358,7 @@ def compare_page(results: Sequence[BacktestResult]) -> str:
         equity.add_scatter(x=curve.index, y=curve, name=name)
         drawdowns.add_scatter(x=curve.index, y=m.drawdown(curve.to_numpy(), 1.0), name=name)
     equity.update_layout(
-        title="Growth of 1 (each run from its initial cash)", updatemenus=_log_toggle()
+        title="Growth of 1 (each run from its initial cash)", updatemenus=log_toggle()
     )
     drawdowns.update_layout(title="Drawdown", yaxis_tickformat=".0%")
     corr = return_correlation(results)
@@ -384,10 +387,10 @@ def compare_page(results: Sequence[BacktestResult]) -> str:
         f"<section><h2>Runs</h2>{_meta_table(runs)}</section>"
         f"<section><h2>Metrics</h2>{_metrics_table({r.config.name: r.metrics for r in results})}"
         "</section>"
-        f'<section class="grid"><div>{_chart(equity, "chart-equity", 460)}</div>'
-        f"<div>{_chart(drawdowns, 'chart-drawdown', 460)}</div>"
-        f"<div>{_chart(heat, 'chart-correlation', 140 + 40 * len(names))}</div></section>"
+        f'<section class="grid"><div>{chart(equity, "chart-equity", 460)}</div>'
+        f"<div>{chart(drawdowns, 'chart-drawdown', 460)}</div>"
+        f"<div>{chart(heat, 'chart-correlation', 140 + 40 * len(names))}</div></section>"
     )
     header = f"<h1>Scenario comparison</h1><p>{html.escape(', '.join(names))}</p>"
     synthetic = any(r.market.is_synthetic for r in results)
-    return _page("eastwind: comparison", header, synthetic, body)
+    return page("eastwind: comparison", header, synthetic, body)

@@ -11,8 +11,8 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from engine import metrics as m
-from engine.report.html import _chart, _log_toggle, _page
-from engine.sweep import LOWER_IS_BETTER, SweepResult, short_name
+from engine.report.html import chart, log_toggle, page
+from engine.sweep import LOWER_IS_BETTER, ROW_OK, ROW_STATUS, SweepResult, short_name
 
 
 def _heatmaps(result: SweepResult) -> list[str]:
@@ -21,7 +21,7 @@ def _heatmaps(result: SweepResult) -> list[str]:
     Each cell is the best value of the metric over the other parameters.
     """
     metric = result.metric
-    done = result.table[result.table["status"] == "ok"]
+    done = result.table[result.table["status"] == ROW_OK]
     names = [
         short_name(k)
         for k in result.keys
@@ -43,7 +43,7 @@ def _heatmaps(result: SweepResult) -> list[str]:
             )
         )
         fig.update_layout(title=f"{best} {metric} by {x} and {y}", xaxis_title=x, yaxis_title=y)
-        charts.append(_chart(fig, f"chart-heatmap-{i}", 440))
+        charts.append(chart(fig, f"chart-heatmap-{i}", 440))
     return charts
 
 
@@ -52,9 +52,9 @@ def _curves_chart(result: SweepResult) -> str:
     for label, value in result.curves.items():
         fig.add_scatter(x=value.index, y=value, name=label)
     fig.update_layout(
-        title=f"Best {len(result.curves)} by {result.metric}", updatemenus=_log_toggle()
+        title=f"Best {len(result.curves)} by {result.metric}", updatemenus=log_toggle()
     )
-    return _chart(fig, "chart-best", 460)
+    return chart(fig, "chart-best", 460)
 
 
 def _walk_forward_chart(result: SweepResult) -> str:
@@ -68,7 +68,7 @@ def _walk_forward_chart(result: SweepResult) -> str:
         line={"dash": "dot"},
     )
     fig.update_layout(title="Walk-forward: growth of 1 over the test windows")
-    return _chart(fig, "chart-walk-forward", 420)
+    return chart(fig, "chart-walk-forward", 420)
 
 
 def _table_html(frame: pd.DataFrame) -> str:
@@ -94,7 +94,7 @@ def sweep_page(result: SweepResult) -> str:
     sweep = config.sweep
     assert sweep is not None
     top = result.ranked().head(sweep.top)
-    counts = result.table["status"].map(lambda s: s.split(":")[0]).value_counts()
+    counts = result.table["status"].map(ROW_STATUS).value_counts()
     header = (
         f"<h1>{html.escape(config.name)}: parameter sweep</h1>"
         f"<p>{len(result.table)} combinations of {html.escape(', '.join(result.keys))}; "
@@ -117,7 +117,7 @@ def sweep_page(result: SweepResult) -> str:
         )
     parts.insert(1, f'<section class="grid">{"".join(f"<div>{c}</div>" for c in charts)}</section>')
     synthetic = config.data.source == "synthetic"
-    return _page(f"eastwind sweep: {config.name}", header, synthetic, "".join(parts))
+    return page(f"eastwind sweep: {config.name}", header, synthetic, "".join(parts))
 
 
 def sweep_files(result: SweepResult) -> dict[str, str | bytes]:

@@ -13,12 +13,12 @@ import yaml
 
 import engine
 from engine.cli import main
-from engine.config import load_config, validate_strategy_params
+from engine.config import load_config
 from engine.errors import ConfigError
+from engine.pipeline import check_strategy
 from strategies import REGISTRY
 
 ROOT = Path(__file__).resolve().parents[2]
-MODELS = {name: cls.params_model for name, cls in REGISTRY.items()}
 EXAMPLES = sorted((ROOT / "configs").rglob("*.yaml"))
 OFFLINE = [p for p in EXAMPLES if p.parent.name != "real"]
 GOOD = {
@@ -52,7 +52,7 @@ def _without(section: str) -> dict:
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: str(p.relative_to(ROOT / "configs")))
 def test_example_config_validates(path):
-    validate_strategy_params(load_config(path), MODELS)
+    check_strategy(load_config(path))
 
 
 @pytest.mark.parametrize("path", OFFLINE, ids=lambda p: str(p.relative_to(ROOT / "configs")))
@@ -107,7 +107,7 @@ def test_extends_with_another_strategy_drops_the_base_params(tmp_path):
     )
     config = load_config(child)
     assert config.strategy.params == {}
-    validate_strategy_params(config, MODELS)
+    check_strategy(config)
 
 
 def test_set_overrides_nested_values_parsed_as_yaml(tmp_path):

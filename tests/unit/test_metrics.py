@@ -96,7 +96,7 @@ def test_beta_and_capture_with_twice_the_benchmark_are_two():
     assert rel["up_capture"] == pytest.approx(up)
 
 
-def test_trading_with_one_round_trip_counts_turnover_trades_and_fees():
+def test_simulation_metrics_with_one_round_trip_counts_turnover_trades_and_fees():
     import engine
 
     index = pd.bdate_range("2024-01-01", periods=252 * 2 + 1)  # 2 years of business days
@@ -105,12 +105,12 @@ def test_trading_with_one_round_trip_counts_turnover_trades_and_fees():
     weights.iloc[0, 0] = 1.0  # buy the whole book
     weights.iloc[-1, 0] = 0.0  # sell it all
     sim = engine.simulate(close, weights, init_cash=1000.0, fees=0.001)
-    trade = metrics.trading(sim)
+    ppy = metrics.periods_per_year(index)
+    trade = metrics.simulation_metrics(sim, ppy, 0.0)
     assert trade["n_trades"] == 2.0
     # the buy is sized so that it and its fee fit in the cash: v * 1.001 = 1000; the
     # sell trades all of the value there is then: turnover 1/1.001 + 1 over two years
     bought = 1000.0 / 1.001
-    ppy = metrics.periods_per_year(index)
     assert trade["turnover"] == pytest.approx((bought / 1000.0 + 1.0) * ppy / len(index))
     assert trade["fees"] == pytest.approx(2 * 0.001 * bought)
     assert trade["avg_gross_exposure"] == pytest.approx(1.0, abs=0.01)

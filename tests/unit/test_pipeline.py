@@ -1,0 +1,120 @@
+"""The one pipeline: strategy lookup, declared parameters of user strategies, errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+import engine
+from engine import sweep as sw
+from engine.config import load_config
+from engine.errors import ConfigError, StrategyError
+from engine.pipeline import resolve_strategy
+
+TYPED = '''
+import pandas as pd
+
+
+def weights(market, n: int = 2, scale: float = 1.0):
+    """Equal weight over n assets' worth of gross, times scale."""
+    return pd.DataFrame(scale / n, index=market.index, columns=market.close.columns)
+'''
+
+MODEL = """
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Params(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    n: int = Field(default=2, ge=1)
+
+
+def weights(market, params: Params):
+    return pd.DataFrame(1.0 / params.n, index=market.index, columns=market.close.columns)
+"""
+
+BASE = {
+    "name": "user",
+    "data": {
+        "source": "synthetic",
+        "symbols": ["AAPL", "MSFT"],
+        "start": "2021-01-01",
+        "end": "2021-06-30",
+    },
+}
+
+
+def _config(tmp_path: Path, source: str, strategy: dict, sweep: dict | None = None) -> Path:
+    (tmp_path / "mine.py").write_text(source)
+    document = {**BASE, "strategy": strategy, **({"sweep": sweep} if sweep else {})}
+    path = tmp_path / "user.yaml"
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    return path
+
+
+@pytest.mark.parametrize("source", [TYPED, MODEL], ids=["typed", "model"])
+def test_sweep_of_user_strategy_with_misspelt_swept_name_is_an_error(tmp_path, source):
+    path = _config(
+        tmp_path, source, {"name": "mine:weights"}, {"params": {"strategy.params.nn": [1, 2]}}
+    )
+    with pytest.raises(ConfigError, match=r"has no parameter 'nn'; did you mean 'n'\?"):
+        sw.run_sweep(load_config(path))
+
+
+@pytest.mark.parametrize("source", [TYPED, MODEL], ids=["typed", "model"])
+def test_run_of_user_strategy_with_misspelt_param_names_its_yaml_path(tmp_path, source):
+    path = _config(tmp_path, source, {"name": "mine:weights", "params": {"nn": 3}})
+    with pytest.raises(ConfigError, match=r"user\.yaml:\d+: strategy\.params\.nn: Extra inputs"):
+        engine.run(load_config(path))
+
+
+def test_sweep_of_typed_user_strategy_gives_each_set_its_own_values(tmp_path):
+    path = _config(
+        tmp_path,
+        TYPED,
+        {"name": "mine:weights"},
+        {"params": {"strategy.params.n": [2, 4], "strategy.params.scale": ["x", 1.0]}},
+    )
+    table = sw.run_sweep(load_config(path)).table
+    invalid = table["scale"] == "x"
+    assert (table.loc[invalid, "status"] == sw.ROW_INVALID).all()
+    assert table.loc[invalid, "reason"].str.contains("strategy.params.scale").all()
+    ok = table[~invalid].set_index("n")
+    assert list(ok["status"]) == [sw.ROW_OK, sw.ROW_OK]
+    # gross 1/n per asset on two assets: half as much exposure with n = 4
+    np.testing.assert_allclose(
+        ok.loc[4, "avg_gross_exposure"], ok.loc[2, "avg_gross_exposure"] / 2, rtol=0.02
+    )
+
+
+def test_resolve_strategy_with_misspelt_name_suggests_before_loading_data(tmp_path):
+    document = {**BASE, "strategy": {"name": "trnd"}, "sweep": {"params": {"portfolio.lag": [1]}}}
+    document["data"] = {**BASE["data"], "source": "csv", "path": "no/such/folder"}
+    path = tmp_path / "typo.yaml"
+    path.write_text(yaml.safe_dump(document))
+    for call in (engine.run, sw.run_sweep):
+        with pytest.raises(ConfigError, match=r"unknown strategy 'trnd'; did you mean 'trend'\?"):
+            call(load_config(path))
+
+
+def test_strategy_error_with_location_names_file_line_and_param(tmp_path):
+    document = {
+        **BASE,
+        "strategy": {"name": "long_short", "params": {"long": ["AAPL"], "short": ["AAPL"]}},
+    }
+    path = tmp_path / "overlap.yaml"
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    with pytest.raises(StrategyError, match=r"overlap\.yaml:\d+: strategy\.params: \['AAPL'\]"):
+        engine.run(load_config(path))
+
+
+def test_resolve_strategy_with_star_kwargs_function_is_a_config_error(tmp_path):
+    path = _config(
+        tmp_path, "def weights(market, **params):\n    return None\n", {"name": "mine:weights"}
+    )
+    with pytest.raises(ConfigError, match=r"cannot take \*args or \*\*kwargs"):
+        resolve_strategy(load_config(path))
