@@ -49,7 +49,10 @@ BASE = {
 
 
 def _config(tmp_path: Path, source: str, strategy: dict, sweep: dict | None = None) -> Path:
-    (tmp_path / "mine.py").write_text(source)
+    # one module name per test: Python caches an imported module by name
+    module = f"mine_{tmp_path.name.replace('-', '_')}"
+    (tmp_path / f"{module}.py").write_text(source)
+    strategy = {**strategy, "name": strategy["name"].replace("mine:", f"{module}:")}
     document = {**BASE, "strategy": strategy, **({"sweep": sweep} if sweep else {})}
     path = tmp_path / "user.yaml"
     path.write_text(yaml.safe_dump(document, sort_keys=False))
