@@ -6,11 +6,16 @@ The public API::
     engine.load_config(path)               # YAML file -> validated RunConfig
     engine.run(config)                     # RunConfig -> BacktestResult (value, metrics, ...)
     engine.load_market(config.data)        # the data section -> Market
+
+The names are imported on first use (PEP 562), so ``import engine`` and commands that
+do not simulate, such as ``eastwind validate``, do not import numba.
 """
 
-from engine.backtest import BacktestResult, load_market, run
-from engine.config import RunConfig, load_config
-from engine.data import Market
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from engine.errors import (
     BacktestError,
     ConfigError,
@@ -18,10 +23,43 @@ from engine.errors import (
     SimulationError,
     StrategyError,
 )
-from engine.results import BatchResult, SimulationResult
-from engine.simulation import Charge, simulate
+
+if TYPE_CHECKING:
+    from engine.backtest import BacktestResult, load_market, run
+    from engine.config import RunConfig, load_config
+    from engine.data import Market
+    from engine.results import BatchResult, SimulationResult
+    from engine.simulation import Charge, simulate
 
 __version__ = "0.1.0"
+
+# public name -> the module that defines it, imported when the name is first used
+_LAZY = {
+    "BacktestResult": "engine.backtest",
+    "load_market": "engine.backtest",
+    "run": "engine.backtest",
+    "RunConfig": "engine.config",
+    "load_config": "engine.config",
+    "Market": "engine.data",
+    "BatchResult": "engine.results",
+    "SimulationResult": "engine.results",
+    "Charge": "engine.simulation",
+    "simulate": "engine.simulation",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'engine' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 __all__ = [
     "BacktestError",

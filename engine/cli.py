@@ -12,40 +12,31 @@ import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-from rich.table import Table
-
-from engine.backtest import BacktestResult, check_strategy, load_market, run
-from engine.check import ConfigCheck, check_configs, junit_xml, new_baselines
 from engine.config import RunConfig, Tolerance, load_config
-from engine.data.coverage import coverage
 from engine.errors import BacktestError, ConfigError
-from engine.report import (
-    METRICS,
-    ranked_rows,
-    walk_forward_summary,
-    write_atomic,
-    write_comparison,
-    write_run,
-    write_sweep,
-)
-from engine.sweep import ROW_INVALID, ROW_NOT_RUN, run_sweep
-from strategies import REGISTRY, describe_params, summary
+from engine.pipeline import check_strategy
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from engine.backtest import BacktestResult
+    from engine.check import ConfigCheck
+
+# Only what every command needs is imported here. The simulation (numba), the reports
+# (plotly), dask and rich are imported by the commands that use them, so `validate`,
+# `show` and `--help` start without them.
 
 EXIT_USER_ERROR = 2
 
 
 def _metric_table(title: str, columns: dict[str, dict[str, float] | None], key_only: bool) -> Table:
     """A rich table of metrics, one column per named metrics dict (blank where absent)."""
+    from rich.table import Table
+
+    from engine.report import METRICS
+
     table = Table(title=title)
     table.add_column("Metric")
     for name in columns:
@@ -83,6 +74,11 @@ def _config(args: argparse.Namespace) -> RunConfig:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from engine.backtest import run
+    from engine.report import write_run
+
     config = _config(args)
     result = run(config)
     out = Path(args.out) if args.out else config.out_dir
@@ -122,6 +118,11 @@ def _configs(args: argparse.Namespace) -> dict[str, RunConfig]:
 
 
 def _compare(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from engine.backtest import run
+    from engine.report import write_comparison
+
     configs = _configs(args)
     if len(configs) < 2:
         raise ConfigError(f"compare needs at least two configs, got {len(configs)}")
@@ -146,6 +147,20 @@ EXIT_INTERRUPTED = 130
 
 
 def _sweep(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+    from rich.table import Table
+
+    from engine.report import ranked_rows, walk_forward_summary, write_sweep
+    from engine.sweep import ROW_INVALID, ROW_NOT_RUN, run_sweep
+
     config = _config(args)
     if config.sweep is None:
         raise ConfigError(f"{config.path}: no 'sweep:' section; add sweep.params grids to sweep")
@@ -224,6 +239,11 @@ def _tolerance_overrides(items: Sequence[str]) -> dict[str, Tolerance]:
 
 
 def _check(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from engine.check import check_configs, junit_xml, new_baselines
+    from engine.report import write_atomic
+
     configs = list(_configs(args).values())
     overrides = _tolerance_overrides(args.tolerance or [])
     baselines = Path(args.baselines)
@@ -258,6 +278,10 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _check_table(report: ConfigCheck, everything: bool) -> Table:
+    from rich.table import Table
+
+    from engine.report import METRICS
+
     keys = {s.key for s in METRICS if s.key_metric}
     verdict = "[green]ok[/]" if report.ok else f"[bold red]DRIFT[/]: {report.cause}"
     table = Table(title=f"{report.name} ({report.path}): {verdict}")
@@ -298,6 +322,11 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _strategies(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from strategies import REGISTRY, describe_params, summary
+
     console = Console()
     for name, cls in sorted(REGISTRY.items()):
         if args.name and name != args.name:
@@ -314,6 +343,12 @@ def _strategies(args: argparse.Namespace) -> int:
 
 
 def _data(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from engine.backtest import load_market
+    from engine.data.coverage import coverage
+
     config = load_config(args.config, list(args.set or []))
     if args.action == "fetch" and config.data.source != "yahoo":
         raise ConfigError(

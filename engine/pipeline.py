@@ -13,6 +13,9 @@ functions, so a rule implemented here holds for all of them:
 - `build_targets`: K parameter sets -> targets ``[K, T, N]``, with the rebalance
   schedule and the execution lag applied, and a reason for each set the strategy
   rejected.
+
+Importing this module does not import numba (`eastwind validate` checks a strategy's
+parameters through it); `prepare_kernel` imports the kernel when a run needs it.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -46,9 +49,11 @@ from engine.data import (
 )
 from engine.data.calendars import sessions
 from engine.errors import BacktestError, ConfigError, DataError, StrategyError
-from engine.inputs import Charge, KernelMarket, prepare_market
 from engine.strategy import schedule_targets
 from strategies import REGISTRY
+
+if TYPE_CHECKING:
+    from engine.inputs import KernelMarket
 
 Loc = tuple[str | int, ...]
 
@@ -420,6 +425,8 @@ def build_targets(
 
 def cost_arguments(config: RunConfig, market: Market) -> dict[str, Any]:
     """Per-asset cost settings for `prepare_market`; money in each asset's currency."""
+    from engine.inputs import Charge  # the kernel's module: only when a run simulates
+
     costs = {
         symbol: config.portfolio.asset_costs(
             symbol, market.exchange.get(symbol, ""), market.currency[symbol]
@@ -449,6 +456,8 @@ def cost_arguments(config: RunConfig, market: Market) -> dict[str, Any]:
 
 def prepare_kernel(config: RunConfig, market: Market) -> KernelMarket:
     """The kernel's arrays for `market` under the config's portfolio and report settings."""
+    from engine.inputs import prepare_market  # imports numba: `validate` never gets here
+
     p = config.portfolio
     return prepare_market(
         market.close,
