@@ -34,13 +34,15 @@ def per_asset_extra(market: Market, name: str, where: str) -> pd.DataFrame:
     """Return the extra series `name` as a ``[T, N]`` frame over the market's symbols."""
     if name not in market.extras:
         raise StrategyError(
-            f"{where}: the data has no series {name!r}; it has {sorted(market.extras)} "
-            "(add one under data.extras)"
+            f"the data has no series {name!r}; it has {sorted(market.extras)} "
+            "(add one under data.extras)",
+            loc=tuple(where.split(".")),
         )
     series = market.extras[name]
     if not isinstance(series, pd.DataFrame):
         raise StrategyError(
-            f"{where}: {name!r} is one market-wide series; ranking needs one column per asset"
+            f"{name!r} is one market-wide series; ranking needs one column per asset",
+            loc=tuple(where.split(".")),
         )
     return series.reindex(columns=market.symbols).astype(float)
 

@@ -24,7 +24,8 @@ def fixed_row(market: Market, given: dict[str, float], where: str) -> pd.Series:
     unknown = sorted(set(given) - set(market.symbols))
     if unknown:
         raise StrategyError(
-            f"{where}: names {unknown}, which are not in data.symbols {market.symbols}"
+            f"names {unknown}, which are not in data.symbols {market.symbols}",
+            loc=tuple(where.split(".")),
         )
     return pd.Series(0.0, index=market.close.columns).add(pd.Series(given), fill_value=0.0)[
         market.close.columns

@@ -59,8 +59,9 @@ def market_flow(market: Market, name: str) -> pd.Series:
     """
     if name not in market.extras:
         raise StrategyError(
-            f"strategy.params.flow: the data has no series {name!r}; it has "
-            f"{sorted(market.extras)} (add one under data.extras)"
+            f"the data has no series {name!r}; it has {sorted(market.extras)} "
+            "(add one under data.extras)",
+            loc=("strategy", "params", "flow"),
         )
     series = market.extras[name]
     total = series.sum(axis=1, min_count=1) if isinstance(series, pd.DataFrame) else series

@@ -67,7 +67,8 @@ class LongShort(Strategy[LongShortParams]):
         overlap = sorted(set(longs) & set(shorts))
         if overlap:
             raise StrategyError(
-                f"strategy.params: {overlap} are in both the long and the short basket"
+                f"{overlap} are in both the long and the short basket",
+                loc=("strategy", "params"),
             )
         on = listed(market)
         long_w = on[longs].div(on[longs].sum(axis=1), axis=0)
