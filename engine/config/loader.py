@@ -7,7 +7,8 @@ names another strategy does not inherit the base's strategy parameters. ``--set
 a.b.c=value`` overrides apply last. Errors name the file and line where the offending
 key was written, the YAML path (``portfolio.fees.rate``), what was given and what is
 allowed. Strategy parameters are checked in a second step against the chosen
-strategy's own model (`validate_strategy_params`); the config never imports strategies.
+strategy's own model (`engine.pipeline.strategy_params`, with `describe_errors`); the
+config never imports strategies.
 """
 
 from __future__ import annotations
