@@ -93,7 +93,7 @@ def sweep_page(result: SweepResult) -> str:
     config = result.config
     sweep = config.sweep
     assert sweep is not None
-    top = result.ranked().head(sweep.top)
+    top = result.ranked().head(sweep.top).drop(columns=["status", "reason"])  # all ok
     counts = result.table["status"].map(ROW_STATUS).value_counts()
     header = (
         f"<h1>{html.escape(config.name)}: parameter sweep</h1>"
