@@ -82,7 +82,7 @@ class KernelMarket:
     rates: npt.NDArray[np.float64]  # (T, N_RATES)
 
     def args(self) -> tuple[Any, ...]:
-        """The arguments every kernel driver takes first, in their order."""
+        """The tuple ``market`` every kernel driver takes first (sim_nb's docstring)."""
         return (
             self.close,
             self.exec_price,

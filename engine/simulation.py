@@ -121,7 +121,7 @@ def sweep_metrics(
     values = np.empty((k, n_bars) if keep_values else (0, 0), dtype=np.float64)
     status = np.zeros(k, dtype=np.int64)
     nb.sweep_nb(
-        *market.args(), targets, SIZE_TYPES[size_type], cash, leverage, float(ppy), metrics,
+        market.args(), targets, SIZE_TYPES[size_type], cash, leverage, float(ppy), metrics,
         values, status,
     )  # fmt: skip
     return SweepChunk(metrics, values if keep_values else None, status)
@@ -150,16 +150,14 @@ def run_portfolios(
     if k == 1:
         # one portfolio: call the core directly; the parallel driver's compile and thread
         # start-up cost more than a typical single simulation
-        close, exec_price, fx, ccy, lots, costs, charges, segment, borrow, rates = market.args()
         rec_count[0], status[0], fail_bar[0] = nb.simulate_one_nb(
-            close, exec_price, fx, ccy, lots, costs, charges, segment[0], borrow, rates,
-            targets[0], SIZE_TYPES[size_type], cash[0], leverage[0], 0, qty[0], stats[0],
-            records,
+            market.args(), 0, targets[0], SIZE_TYPES[size_type], cash[0], leverage[0], 0,
+            qty[0], stats[0], records,
         )  # fmt: skip
     else:
         nb.simulate_nb(
-            *market.args(), targets, SIZE_TYPES[size_type], cash, leverage, qty, stats,
-            records, rec_start, rec_count, status, fail_bar,
+            market.args(), targets, SIZE_TYPES[size_type], cash, leverage, qty, stats, records,
+            rec_start, rec_count, status, fail_bar,
         )  # fmt: skip
     results = []
     for p in range(k):

@@ -16,7 +16,8 @@ Shapes: T = bars, N = assets, C = currencies, K = portfolios, S = cost segments,
 M = extra charges per fill, P = 1 or K (rows of ``segment``), B = 1 or T (rows of
 ``borrow``). Float arrays are float64, integer arrays int64.
 
-Inputs shared by both drivers (`engine.simulation.KernelMarket.args` builds them once):
+Inputs shared by both drivers, passed as one tuple ``market`` in this order
+(`engine.inputs.KernelMarket.args` builds it once):
 
 - ``close[T, N]`` valuation price, NaN = no price; ``exec_price[T, N]`` fill price,
   NaN or <= 0 = cannot trade; ``fx[T, C]`` base currency per unit of currency c
@@ -558,16 +559,8 @@ def close_bar_nb(t, qty, last_px, last_fx, asset_ccy, cash, stats):
 
 @njit(cache=True, _nrt=False)
 def run_portfolio_nb(
-    close,
-    exec_price,
-    fx,
-    asset_ccy,
-    lot_size,
-    costs,
-    charges,
-    segment_row,
-    borrow,
-    rates,
+    market,
+    p,
     targets,
     size_type,
     init_cash,
@@ -586,6 +579,7 @@ def run_portfolio_nb(
     ``work[N_WORK, N]`` holds the per-asset state rows ``W_*``, ``last_fx[C]`` the last
     known rates, ``seq[N]`` and ``buf[N]`` the order sequence; all are initialised here.
     """
+    close, exec_price, fx, asset_ccy, lot_size, costs, charges, segment, borrow, rates = market
     n_bars, n_assets = close.shape
     keep_qty = qty_out.shape[0] == n_bars
     capped = np.isfinite(max_leverage)
@@ -617,7 +611,7 @@ def run_portfolio_nb(
         stats_out[t, STAT_VALUE_PRE] = value_pre
 
         if n_pending > 0 and status == STATUS_OK and value_pre > 0.0:
-            s = segment_row[t]
+            s = segment[p, t]
             n_orders, cost_full = plan_orders_nb(
                 t, exec_price, last_fx, asset_ccy, lot_size, costs, charges, s, size_type,
                 value_pre, qty, pending, order, reduce,
@@ -664,39 +658,23 @@ def run_portfolio_nb(
 
 @njit(cache=True)
 def simulate_one_nb(
-    close,
-    exec_price,
-    fx,
-    asset_ccy,
-    lot_size,
-    costs,
-    charges,
-    segment_row,
-    borrow,
-    rates,
-    targets,
-    size_type,
-    init_cash,
-    max_leverage,
-    portfolio,
-    qty_out,
-    stats_out,
-    records,
+    market, p, targets, size_type, init_cash, max_leverage, portfolio, qty_out, stats_out, records
 ):
     """Simulate one portfolio over all bars.
 
-    ``segment_row[T]`` is its row of ``segment``; ``targets[T, N]`` its targets in the
-    units of `size_type`; `max_leverage` is inf for no cap (buys limited by cash).
-    Writes ``stats_out[T, N_STATS]``, ``qty_out`` (``[T, N]``, or ``[1, N]`` to keep only
-    the last bar) and fills into ``records`` from slot 0, tagged with `portfolio`.
-    Returns (records used, status, first bankrupt bar or -1).
+    `market` is the tuple of shared inputs (module docstring; `KernelMarket.args`); `p`
+    is the portfolio's row of ``segment``; ``targets[T, N]`` its targets in the units of
+    `size_type`; `max_leverage` is inf for no cap (buys limited by cash). Writes
+    ``stats_out[T, N_STATS]``, ``qty_out`` (``[T, N]``, or ``[1, N]`` to keep only the
+    last bar) and fills into ``records`` from slot 0, tagged with `portfolio`. Returns
+    (records used, status, first bankrupt bar or -1).
     """
-    n_assets = close.shape[1]
+    n_assets = market[0].shape[1]
+    n_ccy = market[2].shape[1]
     return run_portfolio_nb(
-        close, exec_price, fx, asset_ccy, lot_size, costs, charges, segment_row, borrow,
-        rates, targets, size_type, init_cash, max_leverage, portfolio, qty_out, stats_out,
+        market, p, targets, size_type, init_cash, max_leverage, portfolio, qty_out, stats_out,
         records, np.empty((N_WORK, n_assets), dtype=np.float64),
-        np.empty(fx.shape[1], dtype=np.float64), np.empty(n_assets, dtype=np.int64),
+        np.empty(n_ccy, dtype=np.float64), np.empty(n_assets, dtype=np.int64),
         np.empty(n_assets, dtype=np.int64),
     )  # fmt: skip
 
@@ -835,16 +813,7 @@ def risk_free_per_bar_nb(rates, ppy):
 
 @njit(cache=True, parallel=True)
 def simulate_nb(
-    close,
-    exec_price,
-    fx,
-    asset_ccy,
-    lot_size,
-    costs,
-    charges,
-    segment,
-    borrow,
-    rates,
+    market,
     targets,
     size_type,
     init_cash,
@@ -864,28 +833,13 @@ def simulate_nb(
     ``records[rec_start[k]:rec_start[k + 1]]``, ``rec_count_out[K]``, ``status_out[K]``
     and ``fail_bar_out[K]``. Returns None.
     """
+    rows = market[7].shape[0]  # rows of ``segment``: 1, or one per portfolio
     for k in prange(targets.shape[0]):
-        p = np.int64(k) if segment.shape[0] > 1 else np.int64(0)
+        p = np.int64(k) if rows > 1 else np.int64(0)
         used, status, fail_bar = simulate_one_nb(
-            close,
-            exec_price,
-            fx,
-            asset_ccy,
-            lot_size,
-            costs,
-            charges,
-            segment[p],
-            borrow,
-            rates,
-            targets[k],
-            size_type,
-            init_cash[k],
-            max_leverage[k],
-            k,
-            qty_out[k],
-            stats_out[k],
-            records[rec_start[k] : rec_start[k + 1]],
-        )
+            market, p, targets[k], size_type, init_cash[k], max_leverage[k], k, qty_out[k],
+            stats_out[k], records[rec_start[k] : rec_start[k + 1]],
+        )  # fmt: skip
         rec_count_out[k] = used
         status_out[k] = status
         fail_bar_out[k] = fail_bar
@@ -893,24 +847,7 @@ def simulate_nb(
 
 @njit(cache=True, parallel=True)
 def sweep_nb(
-    close,
-    exec_price,
-    fx,
-    asset_ccy,
-    lot_size,
-    costs,
-    charges,
-    segment,
-    borrow,
-    rates,
-    targets,
-    size_type,
-    init_cash,
-    max_leverage,
-    ppy,
-    metrics_out,
-    values_out,
-    status_out,
+    market, targets, size_type, init_cash, max_leverage, ppy, metrics_out, values_out, status_out
 ):
     """Simulate the K portfolios of ``targets[K, T, N]`` in parallel; keep their metrics.
 
@@ -920,37 +857,22 @@ def sweep_nb(
     """
     n_port, n_bars, n_assets = targets.shape
     keep_values = values_out.shape[0] == n_port
-    rf_bar = risk_free_per_bar_nb(rates, ppy)
+    rf_bar = risk_free_per_bar_nb(market[9], ppy)
+    rows = market[7].shape[0]
     for k in prange(n_port):
         count = 0
         for t in range(n_bars):
             for j in range(n_assets):
                 if not np.isnan(targets[k, t, j]):
                     count += 1
-        p = np.int64(k) if segment.shape[0] > 1 else np.int64(0)
+        p = np.int64(k) if rows > 1 else np.int64(0)
         qty = np.zeros((1, n_assets), dtype=np.float64)
         stats = np.empty((n_bars, N_STATS), dtype=np.float64)  # each bar zeroes its row
         records = np.empty(count, dtype=TRADE_DTYPE)
         used, status, _ = simulate_one_nb(
-            close,
-            exec_price,
-            fx,
-            asset_ccy,
-            lot_size,
-            costs,
-            charges,
-            segment[p],
-            borrow,
-            rates,
-            targets[k],
-            size_type,
-            init_cash[k],
-            max_leverage[k],
-            k,
-            qty,
-            stats,
+            market, p, targets[k], size_type, init_cash[k], max_leverage[k], k, qty, stats,
             records,
-        )
+        )  # fmt: skip
         portfolio_metrics_nb(stats, init_cash[k], used, ppy, rf_bar, metrics_out[k])
         status_out[k] = status
         if keep_values:
