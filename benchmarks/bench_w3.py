@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from engine.backtest import load_market
     from engine.config import RunConfig
-    from engine.sweep import run_sweep
+    from engine.sweep import ROW_OK, run_sweep
 
     config = RunConfig.model_validate(
         {
@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     elapsed = time.perf_counter() - start
 
-    ok = int((result.table["status"] == "ok").sum())
+    ok = int((result.table["status"] == ROW_OK).sum())
     n_bars = len(market.index)
     first = result.ranked().iloc[0]
     print(f"W3: {len(result.table):,} parameter sets ({ok:,} ran), {len(SYMBOLS)} assets")

@@ -87,9 +87,12 @@ def target_weights(config: RunConfig, market: Market) -> pd.DataFrame:
     """
     strategy = resolve_strategy(config)
     params = strategy_params(config, strategy)
-    _, decided, reasons = build_targets(strategy, market, [params], **_timing(config, strategy))
+    _, decided, reasons = build_targets(
+        strategy, market, [params], keep_decided=True, **_timing(config, strategy)
+    )
     if reasons[0] is not None:
         raise StrategyError(reasons[0])
+    assert decided is not None
     return pd.DataFrame(decided[0], index=market.index, columns=market.close.columns)
 
 
@@ -117,7 +120,7 @@ def run(config: RunConfig, offline: bool = False) -> BacktestResult:
     market, bench_prices = load_markets(config, offline)
     kernel = prepare_kernel(config, market)
     targets, decided, reasons = build_targets(
-        strategy, market, [params], **_timing(config, strategy)
+        strategy, market, [params], keep_decided=True, **_timing(config, strategy)
     )
     if reasons[0] is not None:
         raise StrategyError(reasons[0])
@@ -140,5 +143,6 @@ def run(config: RunConfig, offline: bool = False) -> BacktestResult:
             ppy,
             config.report.risk_free,
         )
+    assert decided is not None
     weights = pd.DataFrame(decided[0], index=market.index, columns=market.close.columns)
     return BacktestResult(config, market, weights, simulation, metrics, bench, bench_metrics)

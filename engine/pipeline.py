@@ -386,15 +386,16 @@ def raw_weights(
 
     if params and (reason := attempt(list(range(len(params))))) is not None:
         reasons = [reason] if len(params) == 1 else [attempt([i]) for i in range(len(params))]
-    for k in range(len(params)):
-        bad = np.isinf(out[k])
-        if reasons[k] is None and bad.any():
-            t, j = np.argwhere(bad)[0]
-            reasons[k] = (
-                f"strategy {strategy.name!r} gave an infinite weight for {market.symbols[j]} on "
-                f"{market.index[t].date()}"
-            )
-            out[k] = np.nan
+    if np.isinf(out).any():  # one pass over the batch; name the first bad bar per set
+        for k in range(len(params)):
+            bad = np.isinf(out[k])
+            if reasons[k] is None and bad.any():
+                t, j = np.argwhere(bad)[0]
+                reasons[k] = (
+                    f"strategy {strategy.name!r} gave an infinite weight for "
+                    f"{market.symbols[j]} on {market.index[t].date()}"
+                )
+                out[k] = np.nan
     return out, reasons
 
 
@@ -406,17 +407,18 @@ def build_targets(
     schedule: Schedule,
     lag: int,
     where: Callable[[Loc], str],
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], list[str | None]]:
+    keep_decided: bool = False,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64] | None, list[str | None]]:
     """Targets ``[K, T, N]`` for the kernel: weights on the schedule's bars, lagged.
 
-    Returns the targets, the scheduled weights before the lag (what the strategy
-    decided, on the bars it decided it) and a reason for each set that failed. `where`
-    locates a strategy's error in the config (`RunConfig.where`).
+    Returns the targets, with `keep_decided` the scheduled weights before the lag (what
+    the strategy decided, on the bars it decided it; else None), and for each set None
+    or the reason it failed. `where` locates a strategy's error in the config
+    (`RunConfig.where`).
     """
     raw, reasons = raw_weights(strategy, market, params, where)
-    decided = schedule_targets(raw, market.index, schedule, 0)
-    targets = np.full_like(decided, np.nan)
-    targets[:, lag:] = decided[:, : decided.shape[1] - lag]
+    targets = schedule_targets(raw, market.index, schedule, lag)
+    decided = schedule_targets(raw, market.index, schedule, 0) if keep_decided else None
     return targets, decided, reasons
 
 

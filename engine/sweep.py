@@ -282,19 +282,22 @@ def _targets(
             first = exc.errors()[0]
             loc = ("strategy", "params", *(str(x) for x in first["loc"]))
             reasons[i] = f"{'.'.join(loc)}: {first['msg'].removeprefix('Value error, ')}"
+    if not valid:
+        return np.full((len(params), len(market.index), len(market.symbols)), np.nan), reasons
+    built, _, failed = build_targets(
+        payload.strategy,
+        market,
+        valid,
+        schedule=group.schedule,
+        lag=group.lag,
+        where=payload.where,
+    )
+    for i, reason in zip(rows, failed, strict=True):
+        reasons[i] = reason
+    if len(rows) == len(params):  # the usual chunk: no copy of the [K, T, N] batch
+        return built, reasons
     targets = np.full((len(params), len(market.index), len(market.symbols)), np.nan)
-    if valid:
-        built, _, failed = build_targets(
-            payload.strategy,
-            market,
-            valid,
-            schedule=group.schedule,
-            lag=group.lag,
-            where=payload.where,
-        )
-        targets[rows] = built
-        for i, reason in zip(rows, failed, strict=True):
-            reasons[i] = reason
+    targets[rows] = built
     return targets, reasons
 
 
