@@ -28,7 +28,7 @@ import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_origin
 
 import numpy as np
 import numpy.typing as npt
@@ -256,8 +256,10 @@ def _declared_params(
         hint = hints.get(parameters[0].name)
         if isinstance(hint, type) and issubclass(hint, BaseModel):
             return hint, False
-        if parameters[0].kind is not inspect.Parameter.KEYWORD_ONLY:
-            return None, False
+        untyped = hint is None or hint is Any or get_origin(hint) in (dict, Mapping)
+        if untyped or hint in (dict, Mapping):
+            if parameters[0].kind is not inspect.Parameter.KEYWORD_ONLY:
+                return None, False  # f(market, params): a plain dict
     fields: dict[str, Any] = {}
     for p in parameters:
         default = ... if p.default is inspect.Parameter.empty else p.default

@@ -121,3 +121,14 @@ def test_resolve_strategy_with_star_kwargs_function_is_a_config_error(tmp_path):
     )
     with pytest.raises(ConfigError, match=r"cannot take \*args or \*\*kwargs"):
         resolve_strategy(load_config(path))
+
+
+def test_declared_params_with_one_typed_positional_parameter_is_a_typed_signature(tmp_path):
+    source = "def weights(market, n: int):\n    return None\n"
+    strategy = resolve_strategy(load_config(_config(tmp_path, source, {"name": "mine:weights"})))
+    assert strategy.param_names == {"n"}
+    legacy = "def weights(market, params: dict):\n    return None\n"
+    other = tmp_path / "legacy"
+    other.mkdir()
+    strategy = resolve_strategy(load_config(_config(other, legacy, {"name": "mine:weights"})))
+    assert strategy.param_names is None
