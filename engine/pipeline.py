@@ -5,10 +5,11 @@ functions, so a rule implemented here holds for all of them:
 
 - `load_market`: the data section -> `Market` (and the benchmark's prices).
 - `resolve_strategy`: the strategy name -> a `ResolvedStrategy`, once; a registered
-  strategy, or ``module:function`` from the config's folder. A user function declares
-  its parameters with a pydantic model (``def f(market, params: MyParams)``) or a typed
-  signature (``def f(market, fast: int = 10)``); its configured and swept names are then
-  checked like a registered strategy's. ``def f(market, params)`` gets a plain dict.
+  strategy, or ``module:function`` from the folder of the config file that names it. A
+  user function declares its parameters with a pydantic model (``def f(market, params:
+  MyParams)``) or a typed signature (``def f(market, fast: int = 10)``); its configured
+  and swept names are then checked like a registered strategy's. ``def f(market,
+  params)`` gets a plain dict.
 - `prepare_kernel`: the portfolio section -> the kernel's arrays (`KernelMarket`).
 - `build_targets`: K parameter sets -> targets ``[K, T, N]``, with the rebalance
   schedule and the execution lag applied, and a reason for each set the strategy
@@ -61,16 +62,36 @@ Loc = tuple[str | int, ...]
 # --- market ---------------------------------------------------------------------------
 
 
-def base_dir(config: RunConfig | DataConfig, given: Path | None = None) -> Path:
-    """The folder relative paths are taken from: `given`, the config's, or the cwd."""
-    if given is not None:
-        return given
-    if isinstance(config, RunConfig) and config.path:
-        return config.path.parent
-    return Path.cwd()
+PathResolver = Callable[[Loc, str], Path]
 
 
-def _load_symbols(data: DataConfig, symbols: list[str], offline: bool, here: Path) -> Market:
+def _path_resolver(config: RunConfig | DataConfig, folder: Path | None = None) -> PathResolver:
+    """How the relative paths of `config` resolve: ``(yaml path, value) -> Path``.
+
+    All from `folder` when given; else for a `RunConfig` from the folder of the file that
+    wrote each path (`RunConfig.resolve_path`); else from the working directory.
+    """
+    if folder is not None:
+        return lambda _loc, value: folder / value
+    if isinstance(config, RunConfig):
+        return config.resolve_path
+    return lambda _loc, value: Path.cwd() / value
+
+
+def _data_folder(data: DataConfig, resolve: PathResolver, where: str) -> Path:
+    """``data.path`` resolved; the files, wide, fx and extras names are relative to it."""
+    root = resolve(("data", "path"), str(data.path))
+    if not root.is_dir():
+        raise ConfigError(
+            f"{where}: folder {str(root)!r} not found; a relative data.path starts from the "
+            "folder of the config file that sets it (the working directory for --set)"
+        )
+    return root
+
+
+def _load_symbols(
+    data: DataConfig, symbols: list[str], offline: bool, resolve: PathResolver, where: str
+) -> Market:
     start, end = pd.Timestamp(data.start), pd.Timestamp(data.end)
     if data.source == "synthetic":
         return synthetic_market(
@@ -83,7 +104,7 @@ def _load_symbols(data: DataConfig, symbols: list[str], offline: bool, here: Pat
         )
     metadata = {s: m.model_dump(exclude_none=True) for s, m in data.metadata.items()}
     if data.source == "yahoo":
-        cache = YahooCache(here / data.cache if data.cache else None)
+        cache = YahooCache(resolve(("data", "cache"), data.cache) if data.cache else None)
         market = load_yahoo_market(
             symbols,
             start=start,
@@ -95,14 +116,23 @@ def _load_symbols(data: DataConfig, symbols: list[str], offline: bool, here: Pat
         )
         if not data.extras:
             return market
-        files = FileSpec(
-            root=here / (data.path or "."),
-            extras={n: SeriesFile(**f.model_dump()) for n, f in data.extras.items()},
-        )
-        extras = {n: e.reindex(market.index) for n, e in read_extras(files, symbols).items()}
-        return replace(market, extras={**market.extras, **extras})
+        if data.path is not None:
+            root = _data_folder(data, resolve, where)
+            extras = {n: SeriesFile(**f.model_dump()) for n, f in data.extras.items()}
+        else:  # no data folder: each file from the folder of the config that names it
+            root = Path()
+            files_of = {
+                n: resolve(("data", "extras", n, "file"), f.file) for n, f in data.extras.items()
+            }
+            extras = {
+                n: SeriesFile(**{**f.model_dump(), "file": str(files_of[n])})
+                for n, f in data.extras.items()
+            }
+        files = FileSpec(root=root, extras=extras)
+        read = {n: e.reindex(market.index) for n, e in read_extras(files, symbols).items()}
+        return replace(market, extras={**market.extras, **read})
     spec = FileSpec(
-        root=here / str(data.path),
+        root=_data_folder(data, resolve, where),
         files=data.files,
         pattern=data.pattern,
         wide=data.wide,
@@ -136,18 +166,26 @@ def load_markets(
 ) -> tuple[Market, Market | None]:
     """Return the market a config's ``data`` section describes and the benchmark's prices.
 
-    Relative file paths are taken from `folder`, else from the folder of the config
-    file, else from the working directory. With `offline`, the yahoo source reads its
-    cache only. Symbol groups are attached; ``data.calendar`` selects the bars.
+    Relative paths are taken from `folder` when given; else each from the folder of the
+    config file that wrote it (see `_path_resolver`). ``data.files``, ``data.wide`` and
+    the fx and extras files are relative to ``data.path`` (without it: yahoo extras, to
+    the folder of the config file that names them). With `offline`, the yahoo source
+    reads its cache only. Symbol groups are attached; ``data.calendar`` selects the bars.
+
+    Raises
+    ------
+    ConfigError
+        When ``data.path`` is not a folder, naming the file and line that set it.
     """
     data = config.data if isinstance(config, RunConfig) else config
-    here = base_dir(config, folder)
+    resolve = _path_resolver(config, folder)
     symbols = data.symbol_list
     bench = config.benchmark if isinstance(config, RunConfig) else None
     wanted = symbols + [s for s in (bench.symbols if bench else []) if s not in symbols]
     source = str(config.path) if isinstance(config, RunConfig) and config.path else None
+    where_path = config.where(("data", "path")) if isinstance(config, RunConfig) else "data.path"
     try:
-        loaded = _load_symbols(data, wanted, offline, here)
+        loaded = _load_symbols(data, wanted, offline, resolve, where_path)
     except DataError as exc:
         raise DataError(f"{source}: {exc}" if source else str(exc)) from None
     where = config.where(("data", "calendar")) if isinstance(config, RunConfig) else "data.calendar"
@@ -214,16 +252,18 @@ def _importable_from(folder: Path) -> Iterator[None]:
 
 
 def _user_function(config: RunConfig) -> Callable[..., Any]:
-    """Import the ``module:function`` a config names, from the config's folder or sys.path."""
+    """Import the ``module:function`` a config names, from the folder of the config file
+    that names it (`RunConfig.source_dir`) or sys.path."""
     module_name, _, function_name = config.strategy.name.partition(":")
     where = config.where(("strategy", "name"))
+    folder = config.source_dir(("strategy", "name"))
     try:
-        with _importable_from(base_dir(config)):
+        with _importable_from(folder):
             module = importlib.import_module(module_name)
     except ImportError as exc:
         raise ConfigError(
-            f"{where}: cannot import {module_name!r} ({exc}); put {module_name}.py next to "
-            "the config or install it"
+            f"{where}: cannot import {module_name!r} ({exc}); put {module_name}.py in "
+            f"{folder}, the folder of the config file that names it, or install it"
         ) from None
     function = getattr(module, function_name, None)
     if not callable(function):

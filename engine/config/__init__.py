@@ -8,13 +8,15 @@ One concern per module; import from the package, whose `__all__` is the public A
 - `engine.config.loader`: YAML files, ``extends``, ``--set`` overrides and errors that
   name the file, line and YAML path (`load_config`, `parse_config`, `describe_errors`);
 - `engine.config.base`: what those share: the base model, which forbids unknown keys
-  and freezes values, the types `Rate`, `Money`, `Schedule` and `Loc`, and `merge`.
+  and freezes values, the types `Rate`, `Money`, `Schedule` and `Loc`, `merge`, and
+  `Origin`, where a setting was written (its file's folder is where a relative path
+  in it starts: `RunConfig.resolve_path`).
 
 Strategy parameters are checked in a second step against the chosen strategy's own
 model (`engine.pipeline.strategy_params`); the config never imports strategies.
 """
 
-from engine.config.base import Loc, Money, Rate, Schedule, merge
+from engine.config.base import Loc, Money, Origin, Rate, Schedule, merge
 from engine.config.costs import COST_PRESETS, AssetCosts, ChargeConfig, CostConfig, FeeConfig
 from engine.config.loader import describe_errors, load_config, parse_config
 from engine.config.schema import (
@@ -50,6 +52,7 @@ __all__ = [
     "Loc",
     "LogRange",
     "Money",
+    "Origin",
     "PortfolioConfig",
     "Rate",
     "ReportConfig",

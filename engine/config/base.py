@@ -2,13 +2,16 @@
 
 Every config model inherits `ConfigModel`: unknown keys are errors, not silent defaults,
 and a validated config cannot be changed. `merge` is the one rule by which settings
-override others, for ``extends``, ``--set`` and the cost layers alike. `locate` writes
-the ``file:line: yaml.path`` that every config message starts with.
+override others, for ``extends``, ``--set`` and the cost layers alike. `Origin` records
+where a setting was written, and `locate` writes the ``file:line: yaml.path`` that every
+config message starts with.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -52,7 +55,26 @@ def merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any
     return merged
 
 
-def locate(loc: Loc, lines: Mapping[Loc, str], source: str) -> str:
+@dataclass(frozen=True)
+class Origin:
+    """Where a setting was written: a line of a YAML file, or ``--set`` (`line` None).
+
+    `folder` is what relative paths in the setting start from.
+    """
+
+    file: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        return f"{self.file} --set" if self.line is None else f"{self.file}:{self.line}"
+
+    @property
+    def folder(self) -> Path:
+        """The folder of the file, or the working directory for a ``--set`` value."""
+        return Path.cwd() if self.line is None else Path(self.file).parent
+
+
+def locate(loc: Loc, lines: Mapping[Loc, Origin], source: str) -> str:
     """Return ``file:line: a.b.c``: the most specific known origin of the setting `loc`.
 
     Parameters
@@ -60,7 +82,7 @@ def locate(loc: Loc, lines: Mapping[Loc, str], source: str) -> str:
     loc
         The YAML path of the setting, e.g. ``("portfolio", "fees", "rate")``.
     lines
-        YAML path -> ``file:line`` where that key was written (or ``file --set``).
+        YAML path -> where that key was written (``file:line`` or ``file --set``).
     source
         What to name instead when neither `loc` nor any key above it is in `lines`.
 

@@ -4,11 +4,16 @@ A config file may ``extends: base.yaml`` (a path relative to it, or a list of th
 base is read first and the file's keys override it, mappings merged key by key, anything
 else (an empty mapping included) replaced; ``name`` is never inherited, and a file that
 names another strategy does not inherit the base's strategy parameters. ``--set
-a.b.c=value`` overrides apply last. Errors name the file and line where the offending
-key was written, the YAML path (``portfolio.fees.rate``), what was given and what is
-allowed. Strategy parameters are checked in a second step against the chosen
-strategy's own model (`engine.pipeline.strategy_params`, with `describe_errors`); the
-config never imports strategies.
+a.b.c=value`` overrides apply last.
+
+The loader records where each setting was written (an `Origin`). Errors name the file
+and line of the offending key, the YAML path (``portfolio.fees.rate``), what was given
+and what is allowed. A relative path (``data.path``, ``data.cache``, the folder of a
+``module:function``) starts from the folder of the file that wrote it, and from the
+working directory when given with ``--set`` (`RunConfig.resolve_path`). Strategy
+parameters are checked in a second step against the chosen strategy's own model
+(`engine.pipeline.strategy_params`, with `describe_errors`); the config never imports
+strategies.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from engine.config.base import Loc, locate, merge
+from engine.config.base import Loc, Origin, locate, merge
 from engine.config.schema import RunConfig
 from engine.errors import ConfigError
 
@@ -43,23 +48,23 @@ def describe_errors(errors: Sequence[Any], where: Callable[[Loc], str], prefix: 
     return "; ".join(parts)
 
 
-def _line_map(node: yaml.Node, origin: str, loc: Loc = ()) -> dict[Loc, str]:
-    """Map each YAML path in `node` to ``file:line`` where its key (or item) starts."""
-    lines: dict[Loc, str] = {}
+def _line_map(node: yaml.Node, origin: str, loc: Loc = ()) -> dict[Loc, Origin]:
+    """Map each YAML path in `node` to the file and line where its key (or item) starts."""
+    lines: dict[Loc, Origin] = {}
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
             here = (*loc, key.value)
-            lines[here] = f"{origin}:{key.start_mark.line + 1}"
+            lines[here] = Origin(origin, key.start_mark.line + 1)
             lines.update(_line_map(value, origin, here))
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
             here = (*loc, i)
-            lines[here] = f"{origin}:{item.start_mark.line + 1}"
+            lines[here] = Origin(origin, item.start_mark.line + 1)
             lines.update(_line_map(item, origin, here))
     return lines
 
 
-def _read_yaml(path: Path) -> tuple[Any, dict[Loc, str]]:
+def _read_yaml(path: Path) -> tuple[Any, dict[Loc, Origin]]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -85,7 +90,7 @@ def _read_yaml(path: Path) -> tuple[Any, dict[Loc, str]]:
     return raw, _line_map(node, str(path)) if node is not None else {}
 
 
-def _resolve(path: Path, chain: tuple[Path, ...] = ()) -> tuple[dict[str, Any], dict[Loc, str]]:
+def _resolve(path: Path, chain: tuple[Path, ...] = ()) -> tuple[dict[str, Any], dict[Loc, Origin]]:
     """Read `path` and everything it extends; return the merged mapping and its origins."""
     raw, lines = _read_yaml(path)
     parents = raw.pop("extends", None)
@@ -97,7 +102,7 @@ def _resolve(path: Path, chain: tuple[Path, ...] = ()) -> tuple[dict[str, Any], 
     if not isinstance(parents, list) or not all(isinstance(p, str) for p in parents):
         raise ConfigError(f"{where}: extends: give a file name or a list of them")
     merged: dict[str, Any] = {}
-    origins: dict[Loc, str] = {}
+    origins: dict[Loc, Origin] = {}
     for parent in parents:
         base = (path.parent / parent).resolve()
         if base in chain or base == path.resolve():
@@ -118,8 +123,8 @@ def _resolve(path: Path, chain: tuple[Path, ...] = ()) -> tuple[dict[str, Any], 
 def _extend(
     base: dict[str, Any],
     override: dict[str, Any],
-    origins: dict[Loc, str],
-    lines: Mapping[Loc, str] | None = None,
+    origins: dict[Loc, Origin],
+    lines: Mapping[Loc, Origin] | None = None,
 ) -> dict[str, Any]:
     """`merge`, except that naming another strategy drops the base's strategy params."""
     new, old = override.get("strategy"), base.get("strategy")
@@ -133,7 +138,7 @@ def _extend(
 
 
 def _apply_overrides(
-    raw: dict[str, Any], lines: dict[Loc, str], overrides: Sequence[str], source: str
+    raw: dict[str, Any], lines: dict[Loc, Origin], overrides: Sequence[str], source: str
 ) -> dict[str, Any]:
     for item in overrides:
         key, sep, text = item.partition("=")
@@ -153,12 +158,12 @@ def _apply_overrides(
         raw = merge(raw, patch)
         for known in [k for k in lines if k[: len(loc)] == loc]:
             del lines[known]
-        lines[loc] = f"{source} --set"
+        lines[loc] = Origin(source)
     return raw
 
 
 def _validate(
-    raw: Mapping[str, Any], source: str, lines: Mapping[Loc, str] | None, path: Path | None
+    raw: Mapping[str, Any], source: str, lines: Mapping[Loc, Origin] | None, path: Path | None
 ) -> RunConfig:
     try:
         return RunConfig.from_mapping(raw, path=path, lines=lines)
@@ -170,9 +175,13 @@ def _validate(
 
 
 def parse_config(
-    raw: Mapping[str, Any], source: str = "<config>", lines: Mapping[Loc, str] | None = None
+    raw: Mapping[str, Any], source: str = "<config>", lines: Mapping[Loc, Origin] | None = None
 ) -> RunConfig:
-    """Validate a config mapping; `source` names it in error messages."""
+    """Validate a config mapping; `source` names it in error messages.
+
+    Relative paths in it start from the working directory, except for settings whose
+    `lines` origin names a file.
+    """
     if not isinstance(raw, Mapping):
         raise ConfigError(f"{source}: the config must be a mapping of settings, not {type(raw)}")
     return _validate(raw, source, lines, None)
@@ -182,7 +191,9 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> RunConfig:
     """Read and validate a YAML run config, with its ``extends`` chain and `overrides`.
 
     `overrides` are ``"a.b.c=value"`` strings (``--set`` on the command line); values
-    are parsed as YAML. A missing ``name`` defaults to the file's stem.
+    are parsed as YAML. A missing ``name`` defaults to the file's stem. Relative paths
+    start from the folder of the file that wrote them, or for an override from the
+    working directory (`RunConfig.resolve_path`).
 
     Raises
     ------

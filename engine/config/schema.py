@@ -3,8 +3,9 @@
 Every model forbids unknown keys (`ConfigModel`), so a misspelt setting is an error, not
 a silent default. Constraints live in the types (ranges, `Literal` choices, dates) and
 rules across fields in validators. The models know nothing of files: the loader records
-where each setting was written, and `RunConfig.where` reports it. The cost models are in
-`engine.config.costs`.
+where each setting was written, `RunConfig.where` reports it and
+`RunConfig.resolve_path` takes a relative path from the folder of the file that wrote
+it. The cost models are in `engine.config.costs`.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import numpy as np
 import yaml
 from pydantic import BaseModel, Field, PrivateAttr, field_validator, model_validator
 
-from engine.config.base import ConfigModel, Loc, Rate, Schedule, locate
+from engine.config.base import ConfigModel, Loc, Origin, Rate, Schedule, locate
 from engine.config.costs import (
     AssetCosts,
     ChargeConfig,
@@ -87,9 +88,16 @@ class DataConfig(ConfigModel):
     base_currency: Literal["USD", "HKD"] = "USD"
     path: str | None = Field(
         default=None,
-        description="csv: folder of the files (yahoo: of extras), relative to the config",
+        description=(
+            "csv: folder of the files (yahoo: of extras), relative to the config file "
+            "that sets it; files, wide, fx and extras files are relative to it"
+        ),
     )
-    cache: str | None = Field(default=None, description="yahoo: cache folder (default: user cache)")
+    cache: str | None = Field(
+        default=None,
+        description="yahoo: cache folder, relative to the config file that sets it "
+        "(default: user cache)",
+    )
     files: dict[str, str] = Field(default_factory=dict)
     pattern: str = "{symbol}.csv"
     wide: str | None = None
@@ -323,7 +331,7 @@ class RunConfig(ConfigModel):
     sweep: SweepConfig | None = None
     check: CheckConfig | None = None
     _path: Path | None = PrivateAttr(default=None)
-    _lines: dict[Loc, str] = PrivateAttr(default_factory=dict)
+    _lines: dict[Loc, Origin] = PrivateAttr(default_factory=dict)
 
     @classmethod
     def from_mapping(
@@ -331,7 +339,7 @@ class RunConfig(ConfigModel):
         raw: Mapping[str, Any],
         *,
         path: Path | None = None,
-        lines: Mapping[Loc, str] | None = None,
+        lines: Mapping[Loc, Origin] | None = None,
     ) -> RunConfig:
         """Validate a mapping of settings and record where they were written.
 
@@ -342,7 +350,8 @@ class RunConfig(ConfigModel):
         path
             The file they were loaded from, if any; see `path`.
         lines
-            YAML path -> ``file:line`` where each setting was written; `where` uses it.
+            YAML path -> where each setting was written; `where` and `resolve_path`
+            use it.
 
         Returns
         -------
@@ -372,6 +381,28 @@ class RunConfig(ConfigModel):
     def where(self, loc: Iterable[str | int]) -> str:
         """Return ``file:line: yaml.path`` for a setting, as precisely as known."""
         return locate(tuple(loc), self._lines, str(self._path) if self._path else "<config>")
+
+    def source_dir(self, loc: Iterable[str | int]) -> Path:
+        """The folder a relative path in the setting `loc` starts from.
+
+        That is the folder of the file that wrote the setting (or the closest mapping
+        above it), through any chain of ``extends``; the working directory for a
+        ``--set`` value. A setting no file wrote starts from the config file's folder,
+        or the working directory for a config not read from a file.
+        """
+        loc = tuple(loc)
+        for end in range(len(loc), 0, -1):
+            if loc[:end] in self._lines:
+                return self._lines[loc[:end]].folder
+        return self._path.parent if self._path else Path.cwd()
+
+    def resolve_path(self, loc: Iterable[str | int], value: str | Path) -> Path:
+        """Return the path `value`, written at `loc`, as `source_dir` of `loc` sees it.
+
+        An absolute `value` is returned as it is. For example, ``data.path: prices``
+        written in ``a/base.yaml`` and inherited by ``b/run.yaml`` is ``a/prices``.
+        """
+        return self.source_dir(loc) / value
 
     def to_yaml(self, params: BaseModel | Mapping[str, Any] | None = None) -> str:
         """The fully resolved config as YAML (extends applied, defaults filled in).
