@@ -2,9 +2,9 @@
 
 A config file may ``extends: base.yaml`` (a path relative to it, or a list of them): the
 base is read first and the file's keys override it, mappings merged key by key, anything
-else (an empty mapping included) replaced; ``name`` is never inherited, and a file that
-names another strategy does not inherit the base's strategy parameters. ``--set
-a.b.c=value`` overrides apply last.
+else (an empty mapping included) replaced; ``name`` and ``report.out`` are never
+inherited, and a file that names another strategy does not inherit the base's strategy
+parameters. ``--set a.b.c=value`` overrides apply last.
 
 The loader records where each setting was written (an `Origin`). Errors name the file
 and line of the offending key, the YAML path (``portfolio.fees.rate``), what was given
@@ -90,6 +90,24 @@ def _read_yaml(path: Path) -> tuple[Any, dict[Loc, Origin]]:
     return raw, _line_map(node, str(path)) if node is not None else {}
 
 
+def _drop_not_inherited(raw: dict[str, Any], lines: dict[Loc, Origin]) -> None:
+    """Remove from a base what a file that extends it does not inherit, with its origins.
+
+    A scenario is named after its own file and writes its own output folder (by default
+    ``out/<name>``): ``name`` and ``report.out`` stay with the file that wrote them.
+    """
+    raw.pop("name", None)
+    report = raw.get("report")
+    if isinstance(report, Mapping) and "out" in report:
+        rest = {k: v for k, v in report.items() if k != "out"}
+        if rest:
+            raw["report"] = rest
+        else:  # an empty mapping would clear the report settings of an earlier base
+            del raw["report"]
+    for loc in [k for k in lines if k[:1] == ("name",) or k[:2] == ("report", "out")]:
+        del lines[loc]
+
+
 def _resolve(path: Path, chain: tuple[Path, ...] = ()) -> tuple[dict[str, Any], dict[Loc, Origin]]:
     """Read `path` and everything it extends; return the merged mapping and its origins."""
     raw, lines = _read_yaml(path)
@@ -114,9 +132,9 @@ def _resolve(path: Path, chain: tuple[Path, ...] = ()) -> tuple[dict[str, Any], 
                 "relative to the file that extends"
             )
         base_raw, base_lines = _resolve(base, (*chain, path.resolve()))
-        base_raw.pop("name", None)  # a scenario is named after its own file
+        _drop_not_inherited(base_raw, base_lines)
         merged = _extend(merged, base_raw, origins)
-        origins.update({k: v for k, v in base_lines.items() if k[:1] != ("name",)})
+        origins.update(base_lines)
     return _extend(merged, dict(raw), origins, lines), origins
 
 

@@ -375,7 +375,11 @@ class RunConfig(ConfigModel):
 
     @property
     def out_dir(self) -> Path:
-        """Output folder: ``report.out``, or ``out/<name>``."""
+        """Output folder: ``report.out``, or ``out/<name>``; relative to the working directory.
+
+        ``report.out`` is not inherited through ``extends``: a scenario writes to its own
+        folder unless it names one.
+        """
         return Path(self.report.out) if self.report.out else Path("out") / self.name
 
     def where(self, loc: Iterable[str | int]) -> str:

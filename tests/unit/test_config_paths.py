@@ -1,9 +1,10 @@
-"""Where a config's paths resolve through ``extends``.
+"""Where a config's paths resolve through ``extends``, and where its outputs go.
 
 Each input path starts from the folder of the file that wrote it (a ``--set`` one from
-the working directory). Every case writes its own small config files and price files
-in folders A, B and C under tmp_path; a decoy file with other prices sits where the old
-rule (all paths from the top file's folder) would have looked.
+the working directory); ``report.out`` is never inherited. Every case writes its own
+small config files and price files in folders A, B and C under tmp_path; a decoy file
+with other prices sits where the old rule (all paths from the top file's folder) would
+have looked.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from engine.data import yahoo
 from engine.errors import ConfigError, DataError
 from engine.pipeline import load_markets, resolve_strategy
 
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = sorted((ROOT / "configs").rglob("*.yaml"))
 DATES = ["2024-01-02", "2024-01-03", "2024-01-04"]
 BASE = {
     "name": "base",
@@ -207,3 +210,36 @@ def test_yahoo_cache_and_extras_in_base_resolve_against_the_base_folder(folders,
 
     assert (a / "cache" / "AAA.parquet").exists() and not (b / "cache").exists()
     assert list(market.extras["flow"].dropna()) == [7.0, 7.0, 7.0]
+
+
+def test_report_out_of_base_is_not_inherited(folders):
+    a, b, _ = folders
+    _config(a, {**BASE, "report": {"out": "out/shared", "risk_free": 0.02}}, "base.yaml")
+    child = load_config(_config(b, {"extends": "../A/base.yaml"}, "child.yaml"))
+    own = load_config(
+        _config(b, {"extends": "../A/base.yaml", "report": {"out": "out/mine"}}, "own.yaml")
+    )
+
+    assert load_config(a / "base.yaml").out_dir == Path("out/shared")
+    assert child.out_dir == Path("out/child")
+    assert child.report.risk_free == 0.02  # the rest of the report section is inherited
+    assert own.out_dir == Path("out/mine")
+
+
+def test_report_out_in_the_middle_of_a_chain_is_not_inherited(folders):
+    a, b, c = folders
+    _config(a, {**BASE, "report": {"risk_free": 0.01}}, "base.yaml")
+    _config(b, {"extends": "../A/base.yaml", "report": {"out": "out/mid"}}, "mid.yaml")
+    top = load_config(_config(c, {"extends": "../B/mid.yaml"}, "top.yaml"))
+
+    assert load_config(b / "mid.yaml").out_dir == Path("out/mid")
+    assert top.out_dir == Path("out/top")
+    assert top.report.risk_free == 0.01
+
+
+def test_example_configs_each_write_to_their_own_folder():
+    outs = {path: load_config(path).out_dir for path in EXAMPLES}
+
+    shared = {out for out in outs.values() if list(outs.values()).count(out) > 1}
+
+    assert not shared, {str(p): str(o) for p, o in outs.items() if o in shared}
