@@ -139,10 +139,32 @@ def _symbol_path(spec: FileSpec, symbol: str) -> Path:
     )
 
 
-def read_series(spec: FileSpec, item: SeriesFile) -> pd.Series:
-    """Read one dated column of one file (an fx rate or an extra series)."""
+def _one_row_per_date(table: pd.DataFrame, path: Path, label: str) -> None:
+    """Raise `DataError` naming the file and the first date that has several rows."""
+    repeated = table.index[table.index.duplicated()]
+    if len(repeated):
+        day = repeated[0]
+        count = int((table.index == day).sum())
+        raise DataError(
+            f"{path}: date {day.date()} appears {count} times; {label} needs one row per "
+            f"date: delete the repeated rows, or pick one kind of row with "
+            f"{label}.where: {{column: value}}"
+        )
+
+
+def read_series(spec: FileSpec, item: SeriesFile, label: str = "the series") -> pd.Series:
+    """Read one dated column of one file (an fx rate or an extra series).
+
+    `label` names the setting in messages (e.g. ``data.extras.flows``).
+
+    Raises
+    ------
+    DataError
+        Naming the file and the date when a date has several rows.
+    """
     path = spec.root / item.file
     table = _dated(read_table(path), item.date, path)
+    _one_row_per_date(table, path, label)
     series = _column(table, item.column, path).dropna()
     return series.sort_index()
 
@@ -155,11 +177,13 @@ def read_extras(spec: FileSpec, symbols: Sequence[str]) -> dict[str, pd.Series |
     """
     extras: dict[str, pd.Series | pd.DataFrame] = {}
     for name, item in spec.extras.items():
+        label = f"data.extras.{name}"
         if not item.per_symbol:
-            extras[name] = read_series(spec, item)
+            extras[name] = read_series(spec, item, label)
             continue
         path = spec.root / item.file
         table = _dated(read_table(path), item.date, path)
+        _one_row_per_date(table, path, label)
         present = [s for s in symbols if s in table.columns]
         if not present:
             raise DataError(
@@ -214,7 +238,7 @@ def load_files_market(
             raise DataError(
                 f"data.fx.{currency}.quote must be one of {FX_QUOTES}, was {item.quote!r}"
             )
-        rate = read_series(spec, item)
+        rate = read_series(spec, item, f"data.fx.{currency}")
         fx[currency] = 1.0 / rate if item.quote == "units_per_base" else rate
     extras = read_extras(spec, symbols)
     return assemble_market(

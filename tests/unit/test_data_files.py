@@ -211,3 +211,41 @@ def test_files_market_with_wide_parquet_file_reads_one_column_per_symbol(tmp_pat
     assert market.close["AAA"].tolist() == [10.0, 11.0]
     assert math.isnan(market.close.at[pd.Timestamp("2024-01-03"), "BBB"])
     assert set(market.to_frame().columns) == {"date", "symbol", "close", "open"}
+
+
+# Loaders that check what they load (issue 14): each case writes a small file.
+
+WINDOW = {"start": pd.Timestamp("2024-01-01"), "end": pd.Timestamp("2024-01-31")}
+JANUARY = [d.strftime("%Y-%m-%d") for d in pd.bdate_range("2024-01-02", "2024-01-31")]
+
+
+def _prices_and(tmp_path: Path, name: str, text: str, **item: object) -> dict:
+    """Write AAA.csv (every weekday of January 2024) and `name` with `text`."""
+    _write_csv(tmp_path / "AAA.csv", [(d, 10.0) for d in JANUARY])
+    (tmp_path / name).write_text(text)
+    return {"file": name, **item}
+
+
+def _load(tmp_path: Path, symbols=("AAA",), fx=None, extras=None, **window: object):
+    spec = FileSpec(
+        root=tmp_path,
+        columns=Columns(open=None, high=None, low=None, volume=None),
+        fx={c: SeriesFile(**f) for c, f in (fx or {}).items()},
+        extras={n: SeriesFile(**f) for n, f in (extras or {}).items()},
+    )
+    return load_files_market(spec, list(symbols), base_currency="USD", **(window or WINDOW))
+
+
+def test_files_market_with_duplicate_extra_dates_raises_naming_file_and_date(tmp_path):
+    text = "date,flow\n2024-01-02,1\n2024-01-03,2\n2024-01-03,3\n"
+    item = _prices_and(tmp_path, "flows.csv", text, column="flow")
+    with pytest.raises(DataError, match=r"flows\.csv: date 2024-01-03 appears 2 times.*one row"):
+        _load(tmp_path, extras={"flow": item})
+
+
+def test_files_market_with_duplicate_fx_dates_raises_naming_file_and_date(tmp_path):
+    _write_csv(tmp_path / "0700.HK.csv", [(d, 300.0) for d in JANUARY])
+    text = "date,close\n2024-01-02,7.8\n2024-01-02,7.81\n"
+    (tmp_path / "hkd.csv").write_text(text)
+    with pytest.raises(DataError, match=r"hkd\.csv: date 2024-01-02 appears 2 times"):
+        _load(tmp_path, ["0700.HK"], fx={"HKD": {"file": "hkd.csv"}})
