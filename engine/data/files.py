@@ -20,6 +20,8 @@ from engine.data.market import Market, assemble_market, asset_info
 from engine.errors import DataError
 
 FX_QUOTES = ("base_per_unit", "units_per_base")
+# Cells that mean "no value" in a number column; any other text there is an error.
+MISSING = ("", "NaN", "nan", "NA", "<NA>", "null", "NULL", "None")
 
 
 @dataclass(frozen=True)
@@ -58,23 +60,68 @@ class FileSpec:
     extras: Mapping[str, SeriesFile] = field(default_factory=dict)
 
 
+def _is_parquet(path: Path) -> bool:
+    return path.suffix.lower() in (".parquet", ".pq")
+
+
 def read_table(path: Path) -> pd.DataFrame:
-    """Read a CSV or parquet file, with a clear error when it is missing or unreadable."""
+    """Read a CSV or parquet file, with a clear error when it is missing or unreadable.
+
+    Only the cells in `MISSING` are read as NaN; other text stays text, so that a typo in
+    a number column can be reported (see `_numbers`). Blank CSV lines are dropped, and
+    the row labels stay the row's position, so that CSV line = label + 2.
+    """
     if not path.exists():
         raise DataError(f"{path}: file not found")
     try:
-        if path.suffix.lower() in (".parquet", ".pq"):
+        if _is_parquet(path):
             return pd.read_parquet(path)
-        return pd.read_csv(path)
+        table = pd.read_csv(
+            path, keep_default_na=False, na_values=list(MISSING), skip_blank_lines=False
+        )
     except (ValueError, OSError, ImportError) as exc:
-        raise DataError(f"{path}: cannot read it ({exc})") from None
+        raise DataError(f"{path}: cannot read it ({str(exc).strip()})") from None
+    return table.dropna(how="all")
 
 
-def _dated(table: pd.DataFrame, date_column: str, path: Path) -> pd.DataFrame:
+def _numbers(table: pd.DataFrame, names: Sequence[str], path: Path) -> pd.DataFrame:
+    """Return `table` with the columns `names` as float64.
+
+    Raises
+    ------
+    DataError
+        Naming the file, the line (CSV) or row (parquet) and the column of the first
+        cell that is neither a number nor one of the `MISSING` markers.
+    """
+    converted = {}
+    for name in names:
+        raw = table[name]
+        if pd.api.types.is_numeric_dtype(raw):
+            converted[name] = raw.astype(np.float64)
+            continue
+        parsed = pd.to_numeric(raw, errors="coerce").astype(np.float64)
+        missing = raw.isna() | raw.astype(str).str.strip().isin(MISSING)
+        bad = parsed.isna() & ~missing
+        if bad.any():
+            label = bad.index[np.argmax(bad.to_numpy())]
+            where = f"row {label + 1}" if _is_parquet(path) else f"line {label + 2}"
+            raise DataError(
+                f"{path}: {where}, column {name!r}: {raw.at[label]!r} is not a number; "
+                "correct it, or leave the cell empty for no value"
+            )
+        converted[name] = parsed
+    return table.assign(**converted) if converted else table
+
+
+def _dated(
+    table: pd.DataFrame, date_column: str, path: Path, numbers: Sequence[str] = ()
+) -> pd.DataFrame:
+    """Index `table` by its date column, with the present columns of `numbers` as float64."""
     if date_column not in table.columns:
         raise DataError(
             f"{path}: no date column {date_column!r}; columns are {list(table.columns)}"
         )
+    table = _numbers(table, [n for n in numbers if n in table.columns], path)
     try:
         dates = pd.to_datetime(table[date_column], format="mixed")
     except (ValueError, TypeError) as exc:
@@ -163,7 +210,7 @@ def read_series(spec: FileSpec, item: SeriesFile, label: str = "the series") -> 
         Naming the file and the date when a date has several rows.
     """
     path = spec.root / item.file
-    table = _dated(read_table(path), item.date, path)
+    table = _dated(read_table(path), item.date, path, [item.column])
     _one_row_per_date(table, path, label)
     series = _column(table, item.column, path).dropna()
     return series.sort_index()
@@ -182,7 +229,7 @@ def read_extras(spec: FileSpec, symbols: Sequence[str]) -> dict[str, pd.Series |
             extras[name] = read_series(spec, item, label)
             continue
         path = spec.root / item.file
-        table = _dated(read_table(path), item.date, path)
+        table = _dated(read_table(path), item.date, path, symbols)
         _one_row_per_date(table, path, label)
         present = [s for s in symbols if s in table.columns]
         if not present:
@@ -219,13 +266,15 @@ def load_files_market(
     flagged: list[tuple[str, pd.Timestamp]] = []
     if spec.wide:
         path = spec.root / spec.wide
-        table = _dated(read_table(path), spec.columns.date, path)
+        table = _dated(read_table(path), spec.columns.date, path, symbols)
         for symbol in symbols:
             closes[symbol] = _column(table, symbol, path)
     else:
         for symbol in symbols:
             path = _symbol_path(spec, symbol)
-            table = _dated(read_table(path), spec.columns.date, path)
+            c = spec.columns
+            prices = [n for n in (c.open, c.high, c.low, c.close, c.volume) if n is not None]
+            table = _dated(read_table(path), c.date, path, prices)
             close, opened, fake = ohlc_series(table, spec.columns, path)
             closes[symbol] = close
             if opened is not None:

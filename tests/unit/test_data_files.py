@@ -249,3 +249,36 @@ def test_files_market_with_duplicate_fx_dates_raises_naming_file_and_date(tmp_pa
     (tmp_path / "hkd.csv").write_text(text)
     with pytest.raises(DataError, match=r"hkd\.csv: date 2024-01-02 appears 2 times"):
         _load(tmp_path, ["0700.HK"], fx={"HKD": {"file": "hkd.csv"}})
+
+
+@pytest.mark.parametrize("cell", ["N/A", "12O.5", "-", "#N/A"])
+def test_files_market_with_unparseable_price_raises_naming_file_line_and_column(tmp_path, cell):
+    (tmp_path / "AAA.csv").write_text(f"date,close\n2024-01-02,10\n2024-01-03,{cell}\n")
+    with pytest.raises(DataError, match=rf"AAA\.csv: line 3, column 'close': '{cell}' is not a"):
+        _load(tmp_path)
+
+
+@pytest.mark.parametrize("cell", ["", "NaN", "nan", "null", "NULL"])
+def test_files_market_with_conventional_missing_price_keeps_it_nan(tmp_path, cell):
+    (tmp_path / "AAA.csv").write_text(f"date,close\n2024-01-02,10\n2024-01-03,{cell}\n")
+    market = _load(tmp_path)
+    assert math.isnan(market.close.at[pd.Timestamp("2024-01-03"), "AAA"])
+
+
+def test_files_market_with_unparseable_fx_and_extra_raise_naming_the_cell(tmp_path):
+    _write_csv(tmp_path / "0700.HK.csv", [(d, 300.0) for d in JANUARY])
+    (tmp_path / "hkd.csv").write_text("date,close\n2024-01-02,7.8\n2024-01-03,7.8l\n")
+    with pytest.raises(DataError, match=r"hkd\.csv: line 3, column 'close': '7\.8l'"):
+        _load(tmp_path, ["0700.HK"], fx={"HKD": {"file": "hkd.csv"}})
+    item = _prices_and(tmp_path, "f.csv", "date,AAA\n2024-01-02,1\n\n2024-01-03,x\n")
+    with pytest.raises(DataError, match=r"f\.csv: line 4, column 'AAA': 'x' is not a number"):
+        _load(tmp_path, extras={"flow": {**item, "per_symbol": True}})
+
+
+def test_files_market_with_text_in_wide_parquet_names_the_row(tmp_path):
+    pytest.importorskip("pyarrow")
+    wide = pd.DataFrame({"date": ["2024-01-02", "2024-01-03"], "AAA": ["10", "ten"]})
+    wide.to_parquet(tmp_path / "prices.parquet")
+    spec = FileSpec(root=tmp_path, wide="prices.parquet")
+    with pytest.raises(DataError, match=r"prices\.parquet: row 2, column 'AAA': 'ten'"):
+        load_files_market(spec, ["AAA"], base_currency="USD", **WINDOW)
