@@ -45,6 +45,7 @@ class SeriesFile:
     date: str = "date"
     quote: str = "base_per_unit"  # fx only: "units_per_base" for quotes like HKD=X
     per_symbol: bool = False  # extras only: one column per symbol instead of `column`
+    where: Mapping[str, str | int | float] | None = None  # keep rows whose columns equal these
 
 
 @dataclass(frozen=True)
@@ -114,14 +115,20 @@ def _numbers(table: pd.DataFrame, names: Sequence[str], path: Path) -> pd.DataFr
 
 
 def _dated(
-    table: pd.DataFrame, date_column: str, path: Path, numbers: Sequence[str] = ()
+    table: pd.DataFrame,
+    date_column: str,
+    path: Path,
+    numbers: Sequence[str] = (),
+    label: str | None = None,
 ) -> pd.DataFrame:
-    """Index `table` by its date column, with the present columns of `numbers` as float64."""
+    """Index `table` by its date column, with the present columns of `numbers` as float64.
+
+    With a `label` (a series: ``data.extras.flows``), a date with several rows is an error.
+    """
     if date_column not in table.columns:
         raise DataError(
             f"{path}: no date column {date_column!r}; columns are {list(table.columns)}"
         )
-    table = _numbers(table, [n for n in numbers if n in table.columns], path)
     try:
         dates = pd.to_datetime(table[date_column], format="mixed")
     except (ValueError, TypeError) as exc:
@@ -130,6 +137,9 @@ def _dated(
         ) from None
     if getattr(dates.dt, "tz", None) is not None:
         dates = dates.dt.tz_localize(None)
+    if label is not None:
+        _one_row_per_date(pd.DatetimeIndex(dates.dt.normalize()), path, label)
+    table = _numbers(table, [n for n in numbers if n in table.columns], path)
     return table.drop(columns=[date_column]).set_index(
         pd.DatetimeIndex(dates.dt.normalize(), name="date")
     )
@@ -186,17 +196,46 @@ def _symbol_path(spec: FileSpec, symbol: str) -> Path:
     )
 
 
-def _one_row_per_date(table: pd.DataFrame, path: Path, label: str) -> None:
+def _one_row_per_date(dates: pd.DatetimeIndex, path: Path, label: str) -> None:
     """Raise `DataError` naming the file and the first date that has several rows."""
-    repeated = table.index[table.index.duplicated()]
+    repeated = dates[dates.duplicated()]
     if len(repeated):
         day = repeated[0]
-        count = int((table.index == day).sum())
+        count = int((dates == day).sum())
         raise DataError(
             f"{path}: date {day.date()} appears {count} times; {label} needs one row per "
             f"date: delete the repeated rows, or pick one kind of row with "
             f"{label}.where: {{column: value}}"
         )
+
+
+def _rows(
+    table: pd.DataFrame, where: Mapping[str, str | int | float] | None, path: Path, label: str
+) -> pd.DataFrame:
+    """Keep the rows whose columns equal `where`'s values (numbers compare as numbers)."""
+    if not where:
+        return table
+    keep = pd.Series(True, index=table.index)
+    for column, value in where.items():
+        if column not in table.columns:
+            raise DataError(
+                f"{path}: {label}.where names column {column!r}, which the file lacks; "
+                f"columns are {list(table.columns)}"
+            )
+        cells = table[column]
+        if isinstance(value, str):
+            match = cells.astype(str).str.strip() == value.strip()
+        else:
+            match = pd.to_numeric(cells, errors="coerce") == value
+        if not match.any():
+            held = ", ".join(str(v) for v in cells.dropna().unique()[:12])
+            raise DataError(
+                f"{path}: no row has {column} = {value}; it holds {held}; fix {label}.where"
+            )
+        keep &= match
+    if not keep.any():
+        raise DataError(f"{path}: no row matches all of {label}.where {dict(where)}")
+    return table[keep]
 
 
 def read_series(spec: FileSpec, item: SeriesFile, label: str = "the series") -> pd.Series:
@@ -210,8 +249,8 @@ def read_series(spec: FileSpec, item: SeriesFile, label: str = "the series") -> 
         Naming the file and the date when a date has several rows.
     """
     path = spec.root / item.file
-    table = _dated(read_table(path), item.date, path, [item.column])
-    _one_row_per_date(table, path, label)
+    table = _rows(read_table(path), item.where, path, label)
+    table = _dated(table, item.date, path, [item.column], label)
     series = _column(table, item.column, path).dropna()
     return series.sort_index()
 
@@ -229,8 +268,8 @@ def read_extras(spec: FileSpec, symbols: Sequence[str]) -> dict[str, pd.Series |
             extras[name] = read_series(spec, item, label)
             continue
         path = spec.root / item.file
-        table = _dated(read_table(path), item.date, path, symbols)
-        _one_row_per_date(table, path, label)
+        table = _rows(read_table(path), item.where, path, label)
+        table = _dated(table, item.date, path, symbols, label)
         present = [s for s in symbols if s in table.columns]
         if not present:
             raise DataError(

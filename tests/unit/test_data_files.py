@@ -282,3 +282,57 @@ def test_files_market_with_text_in_wide_parquet_names_the_row(tmp_path):
     spec = FileSpec(root=tmp_path, wide="prices.parquet")
     with pytest.raises(DataError, match=r"prices\.parquet: row 2, column 'AAA': 'ten'"):
         load_files_market(spec, ["AAA"], base_currency="USD", **WINDOW)
+
+
+LONG = (
+    "date,mutual_type,type_name,net_buy\n"
+    "2024-01-02,2,south_sh,1.5\n2024-01-02,6,south,4.0\n2024-01-02,002+004,south,9\n"
+    "2024-01-03,2,south_sh,N/A\n2024-01-03,6,south,-2.5\n"
+)
+
+
+def test_files_market_with_long_format_extra_and_where_picks_one_row_per_date(tmp_path):
+    item = _prices_and(tmp_path, "sc.csv", LONG, column="net_buy", where={"mutual_type": 6})
+    flows = _load(tmp_path, extras={"south": item}).extras["south"]
+    assert flows.loc["2024-01-02":"2024-01-03"].tolist() == [4.0, -2.5]
+    item["where"] = {"mutual_type": "002+004", "type_name": "south"}
+    assert _load(tmp_path, extras={"south": item}).extras["south"].iloc[0] == 9.0
+
+
+@pytest.mark.parametrize(
+    ("where", "match"),
+    [
+        (None, r"sc\.csv: date 2024-01-02 appears 3 times.*data\.extras\.south\.where"),
+        ({"kind": 6}, r"sc\.csv: data\.extras\.south\.where names column 'kind'.*mutual_type"),
+        ({"mutual_type": 7}, r"sc\.csv: no row has mutual_type = 7; it holds 2, 6, 002\+004"),
+    ],
+)
+def test_files_market_with_long_format_extra_and_bad_where_raises(tmp_path, where, match):
+    item = _prices_and(tmp_path, "sc.csv", LONG, column="net_buy", where=where)
+    with pytest.raises(DataError, match=match):
+        _load(tmp_path, extras={"south": item})
+
+
+def test_series_file_config_with_where_is_passed_to_the_loader():
+    from engine.config.schema import SeriesFileConfig
+
+    config = SeriesFileConfig(file="f.csv", column="net_buy", where={"mutual_type": 6})
+    assert SeriesFile(**config.model_dump()).where == {"mutual_type": 6}
+    with pytest.raises(ValueError, match="extra"):
+        SeriesFileConfig(file="f.csv", wher={"mutual_type": 6})
+
+
+@needs_real
+def test_files_market_with_real_long_format_flows_matches_the_pivoted_file():
+    long = SeriesFile(
+        "flows/stock_connect_daily_eastmoney.csv", "net_buy", where={"mutual_type": 6}
+    )
+    spec = FileSpec(
+        root=REAL,
+        files={"QQQ": "us/QQQ.csv"},
+        extras={"south": long, "pivot": SeriesFile("flows/southbound_daily.csv", "net_buy")},
+    )
+    market = load_files_market(spec, ["QQQ"], start=START, end=END, base_currency="USD")
+    south, pivot = market.extras["south"], market.extras["pivot"]
+    assert south.notna().sum() > 900
+    pd.testing.assert_series_equal(south, pivot, check_names=False)
