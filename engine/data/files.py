@@ -9,6 +9,7 @@ listed on the market.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from engine.data.market import Market, assemble_market, asset_info
-from engine.errors import DataError
+from engine.errors import DataError, DataWarning
 
 FX_QUOTES = ("base_per_unit", "units_per_base")
 # Cells that mean "no value" in a number column; any other text there is an error.
@@ -281,6 +282,70 @@ def read_extras(spec: FileSpec, symbols: Sequence[str]) -> dict[str, pd.Series |
     return extras
 
 
+def _dates_with_values(series: pd.Series | pd.DataFrame) -> pd.DatetimeIndex:
+    has = series.notna() if isinstance(series, pd.Series) else series.notna().any(axis=1)
+    return pd.DatetimeIndex(series.index[has.to_numpy()]).unique().sort_values()
+
+
+def check_overlap(
+    dates: pd.DatetimeIndex, start: pd.Timestamp, end: pd.Timestamp, path: Path, label: str
+) -> None:
+    """Raise `DataError` when no date of a series falls in the window [start, end]."""
+    if ((dates >= start) & (dates <= end)).any():
+        return
+    span = f"runs from {dates[0].date()} to {dates[-1].date()}" if len(dates) else "has no value"
+    raise DataError(
+        f"{path}: {label} {span}, outside the backtest window {start.date()} to {end.date()}; "
+        "give a file that covers the window, or change data.start and data.end"
+    )
+
+
+def check_bars(
+    dates: pd.DatetimeIndex, bars: pd.DatetimeIndex, path: Path, label: str, *, carried: bool
+) -> None:
+    """Warn (`DataWarning`, with counts) about a series that leaves bars without a value.
+
+    A series that starts after the first bar or ends before the last one warns; fx
+    (`carried`) is carried forward past its last quote, an extra is NaN there. An extra's
+    dates that fall on no bar are dropped by the alignment: some of them warn, all of
+    them is an error.
+    """
+    first, last, total = bars[0], bars[-1], len(bars)
+    inside = dates[(dates >= first) & (dates <= last)]
+    off = inside.difference(bars)
+    if not carried and len(off):
+        example = f"first {off[0].date()}, a {off[0].day_name()}"
+        if len(off) == len(inside):
+            raise DataError(
+                f"{path}: {label}: none of its {len(inside)} dates in the window falls on a "
+                f"bar of the market ({example}), so it would be all NaN; date each row on a "
+                "trading day"
+            )
+        warnings.warn(
+            f"{path}: {label}: {len(off)} of its {len(inside)} dates in the window fall on no "
+            f"bar and are left out ({example}); date each row on a trading day",
+            DataWarning,
+            stacklevel=3,
+        )
+    before, after = int((bars < dates[0]).sum()), int((bars > dates[-1]).sum())
+    gap = "no rate (NaN)" if carried else "no value (NaN)"
+    if before:
+        warnings.warn(
+            f"{path}: {label} starts on {dates[0].date()}, after the first bar "
+            f"({first.date()}); the first {before} of {total} bars have {gap}",
+            DataWarning,
+            stacklevel=3,
+        )
+    if after:
+        fate = "carry its last rate forward" if carried else "have no value (NaN)"
+        warnings.warn(
+            f"{path}: {label} ends on {dates[-1].date()}, before the last bar "
+            f"({last.date()}); the last {after} of {total} bars {fate}",
+            DataWarning,
+            stacklevel=3,
+        )
+
+
 def load_files_market(
     spec: FileSpec,
     symbols: Sequence[str],
@@ -296,8 +361,15 @@ def load_files_market(
     ------
     DataError
         Naming the file, symbol and date for a missing file or column, unsorted or
-        duplicate dates, non-positive prices, a symbol without prices in the window,
-        or a currency without an fx series.
+        duplicate dates, a cell that is not a number, non-positive prices, a symbol
+        without prices in the window, a currency without an fx series, or an fx or
+        extra series with no date in the window or none on a bar.
+
+    Warns
+    -----
+    DataWarning
+        With counts, for an fx or extra series that starts after the first bar, ends
+        before the last one, or has some dates on no bar.
     """
     info = {s: asset_info(s, metadata) for s in symbols}
     closes: dict[str, pd.Series] = {}
@@ -321,15 +393,23 @@ def load_files_market(
             flagged += [(symbol, d) for d in fake if start <= d <= end]
 
     fx = {}
+    checked: list[tuple[pd.DatetimeIndex, Path, str, bool]] = []
     for currency, item in spec.fx.items():
         if item.quote not in FX_QUOTES:
             raise DataError(
                 f"data.fx.{currency}.quote must be one of {FX_QUOTES}, was {item.quote!r}"
             )
-        rate = read_series(spec, item, f"data.fx.{currency}")
+        label = f"data.fx.{currency}"
+        rate = read_series(spec, item, label)
         fx[currency] = 1.0 / rate if item.quote == "units_per_base" else rate
+        checked.append((_dates_with_values(rate), spec.root / item.file, label, True))
     extras = read_extras(spec, symbols)
-    return assemble_market(
+    for name, series in extras.items():
+        path = spec.root / spec.extras[name].file
+        checked.append((_dates_with_values(series), path, f"data.extras.{name}", False))
+    for dates, path, label, _ in checked:
+        check_overlap(dates, start, end, path, label)
+    market = assemble_market(
         closes,
         opens,
         info,
@@ -341,3 +421,6 @@ def load_files_market(
         extras=extras,
         placeholders=flagged,
     )
+    for dates, path, label, carried in checked:
+        check_bars(dates, market.index, path, label, carried=carried)
+    return market

@@ -17,7 +17,7 @@ import pytest
 
 import engine
 from engine.data import Columns, FileSpec, SeriesFile, load_files_market
-from engine.errors import DataError
+from engine.errors import DataError, DataWarning
 
 REAL = Path(__file__).resolve().parents[3] / "shared" / "data" / "real"
 needs_real = pytest.mark.skipif(not REAL.exists(), reason="shared real data is absent")
@@ -291,6 +291,7 @@ LONG = (
 )
 
 
+@pytest.mark.filterwarnings("ignore:.*ends on 2024-01-0:engine.errors.DataWarning")
 def test_files_market_with_long_format_extra_and_where_picks_one_row_per_date(tmp_path):
     item = _prices_and(tmp_path, "sc.csv", LONG, column="net_buy", where={"mutual_type": 6})
     flows = _load(tmp_path, extras={"south": item}).extras["south"]
@@ -332,7 +333,59 @@ def test_files_market_with_real_long_format_flows_matches_the_pivoted_file():
         files={"QQQ": "us/QQQ.csv"},
         extras={"south": long, "pivot": SeriesFile("flows/southbound_daily.csv", "net_buy")},
     )
-    market = load_files_market(spec, ["QQQ"], start=START, end=END, base_currency="USD")
+    # southbound trades on some US holidays (2021-01-18): those rows match no QQQ bar
+    with pytest.warns(DataWarning, match=r"30 of its 963 dates .* fall on no bar") as caught:
+        market = load_files_market(spec, ["QQQ"], start=START, end=END, base_currency="USD")
+    assert len(caught) == 2  # one per file
     south, pivot = market.extras["south"], market.extras["pivot"]
     assert south.notna().sum() > 900
     pd.testing.assert_series_equal(south, pivot, check_names=False)
+
+
+def _dated_rows(days, value=1.0) -> str:
+    return "date,v\n" + "".join(f"{pd.Timestamp(d).date()},{value}\n" for d in days)
+
+
+def test_files_market_with_fx_outside_the_window_raises_instead_of_carrying_it(tmp_path):
+    _write_csv(tmp_path / "0700.HK.csv", [(d, 300.0) for d in JANUARY])
+    (tmp_path / "hkd.csv").write_text(_dated_rows(pd.bdate_range("2011-01-03", "2012-12-31"), 7.8))
+    fx = {"HKD": {"file": "hkd.csv", "column": "v"}}
+    with pytest.raises(DataError, match=r"hkd\.csv: data\.fx\.HKD runs from 2011-01-03 to 2012"):
+        _load(tmp_path, ["0700.HK"], fx=fx)
+
+
+def test_files_market_with_fx_ending_early_warns_with_the_count_of_carried_bars(tmp_path):
+    _write_csv(tmp_path / "0700.HK.csv", [(d, 300.0) for d in JANUARY])
+    (tmp_path / "hkd.csv").write_text(_dated_rows(pd.bdate_range("2023-12-01", "2024-01-26"), 8))
+    fx = {"HKD": {"file": "hkd.csv", "column": "v"}}
+    with pytest.warns(DataWarning, match=r"hkd\.csv: data\.fx\.HKD ends on 2024-01-26.*last 3 of"):
+        market = _load(tmp_path, ["0700.HK"], fx=fx)
+    assert market.fx["HKD"].iloc[-1] == 8.0  # still carried, but said
+
+
+def test_files_market_with_extra_outside_the_window_raises(tmp_path):
+    item = _prices_and(tmp_path, "f.csv", _dated_rows(["2023-03-01", "2023-03-02"]), column="v")
+    with pytest.raises(DataError, match=r"f\.csv: data\.extras\.flow runs from 2023-03-01"):
+        _load(tmp_path, extras={"flow": item})
+
+
+@pytest.mark.parametrize("per_symbol", [False, True])
+def test_files_market_with_extra_dated_on_sundays_raises_instead_of_all_nan(tmp_path, per_symbol):
+    sundays = pd.date_range("2024-01-07", "2024-01-28", freq="W-SUN")
+    text = _dated_rows(sundays).replace("date,v", "date,AAA" if per_symbol else "date,v")
+    item = _prices_and(tmp_path, "f.csv", text, column="v", per_symbol=per_symbol)
+    with pytest.raises(DataError, match=r"none of its 4 dates in the window falls on a bar"):
+        _load(tmp_path, extras={"flow": item})
+
+
+def test_files_market_with_extra_partly_off_bars_and_short_warns_with_counts(tmp_path):
+    days = [*JANUARY[5:-5], "2024-01-14", "2024-01-21"]  # two Sundays among weekdays
+    item = _prices_and(tmp_path, "f.csv", _dated_rows(sorted(days)), column="v")
+    with pytest.warns(DataWarning) as caught:
+        market = _load(tmp_path, extras={"flow": item})
+    text = " | ".join(str(w.message) for w in caught)
+    assert len(caught) == 3
+    assert "data.extras.flow: 2 of its 14 dates in the window fall on no bar" in text
+    assert "ends on 2024-01-24, before the last bar (2024-01-31); the last 5 of 22" in text
+    assert "starts on 2024-01-09, after the first bar (2024-01-02); the first 5 of 22" in text
+    assert market.extras["flow"].notna().sum() == 12
