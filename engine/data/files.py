@@ -256,11 +256,15 @@ def read_series(spec: FileSpec, item: SeriesFile, label: str = "the series") -> 
     return series.sort_index()
 
 
-def read_extras(spec: FileSpec, symbols: Sequence[str]) -> dict[str, pd.Series | pd.DataFrame]:
+def read_extras(
+    spec: FileSpec, symbols: Sequence[str], bars: pd.DatetimeIndex | None = None
+) -> dict[str, pd.Series | pd.DataFrame]:
     """Read the extra series: one column each, or a ``[T, N]`` frame when per symbol.
 
     A per-symbol file has a date column and one column per symbol; symbols it lacks get
-    NaN (no data), and a file naming none of the symbols is an error.
+    NaN (no data), and a file naming none of the symbols is an error. Given the market's
+    `bars`, each series is checked against them (`check_overlap`, `check_bars`); the
+    caller that reads extras before the bars are known checks them itself.
     """
     extras: dict[str, pd.Series | pd.DataFrame] = {}
     for name, item in spec.extras.items():
@@ -279,6 +283,11 @@ def read_extras(spec: FileSpec, symbols: Sequence[str]) -> dict[str, pd.Series |
             )
         frame = table[present].apply(pd.to_numeric, errors="coerce").sort_index()
         extras[name] = frame.reindex(columns=list(symbols))
+    if bars is not None and len(bars):
+        for name, series in extras.items():
+            dates, path = _dates_with_values(series), spec.root / spec.extras[name].file
+            check_overlap(dates, bars[0], bars[-1], path, f"data.extras.{name}")
+            check_bars(dates, bars, path, f"data.extras.{name}", carried=False)
     return extras
 
 

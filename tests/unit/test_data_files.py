@@ -389,3 +389,14 @@ def test_files_market_with_extra_partly_off_bars_and_short_warns_with_counts(tmp
     assert "ends on 2024-01-24, before the last bar (2024-01-31); the last 5 of 22" in text
     assert "starts on 2024-01-09, after the first bar (2024-01-02); the first 5 of 22" in text
     assert market.extras["flow"].notna().sum() == 12
+
+
+def test_read_extras_with_the_market_bars_checks_them_for_other_sources(tmp_path):
+    from engine.data import read_extras
+
+    (tmp_path / "f.csv").write_text(_dated_rows(pd.date_range("2024-01-07", periods=3, freq="W")))
+    spec = FileSpec(root=tmp_path, extras={"flow": SeriesFile("f.csv", "v")})
+    bars = pd.DatetimeIndex(JANUARY)
+    assert read_extras(spec, ["AAA"])["flow"].size == 3  # no bars: not checked here
+    with pytest.raises(DataError, match=r"f\.csv: data\.extras\.flow: none of its 3 dates"):
+        read_extras(spec, ["AAA"], bars=bars)
