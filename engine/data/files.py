@@ -411,7 +411,8 @@ def load_files_market(
         label = f"data.fx.{currency}"
         rate = read_series(spec, item, label)
         fx[currency] = 1.0 / rate if item.quote == "units_per_base" else rate
-        checked.append((_dates_with_values(rate), spec.root / item.file, label, True))
+        if any(info[s].currency == currency for s in symbols):  # an unused rate can be stale
+            checked.append((_dates_with_values(rate), spec.root / item.file, label, True))
     extras = read_extras(spec, symbols)
     for name, series in extras.items():
         path = spec.root / spec.extras[name].file

@@ -400,3 +400,10 @@ def test_read_extras_with_the_market_bars_checks_them_for_other_sources(tmp_path
     assert read_extras(spec, ["AAA"])["flow"].size == 3  # no bars: not checked here
     with pytest.raises(DataError, match=r"f\.csv: data\.extras\.flow: none of its 3 dates"):
         read_extras(spec, ["AAA"], bars=bars)
+
+
+def test_files_market_with_stale_fx_no_symbol_trades_in_loads(tmp_path):
+    _write_csv(tmp_path / "AAA.csv", [(d, 10.0) for d in JANUARY])
+    (tmp_path / "hkd.csv").write_text(_dated_rows(["2011-01-03", "2012-12-31"], 7.8))
+    market = _load(tmp_path, fx={"HKD": {"file": "hkd.csv", "column": "v"}})
+    assert market.fx.empty
