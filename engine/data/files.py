@@ -136,6 +136,10 @@ def _dated(
         raise DataError(
             f"{path}: column {date_column!r} holds something that is not a date ({exc})"
         ) from None
+    if dates.isna().any():
+        row = dates.index[np.argmax(dates.isna().to_numpy())]
+        where = f"row {row + 1}" if _is_parquet(path) else f"line {row + 2}"
+        raise DataError(f"{path}: {where} has no date in column {date_column!r}; give it one")
     if getattr(dates.dt, "tz", None) is not None:
         dates = dates.dt.tz_localize(None)
     if label is not None:

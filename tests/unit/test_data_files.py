@@ -407,3 +407,9 @@ def test_files_market_with_stale_fx_no_symbol_trades_in_loads(tmp_path):
     (tmp_path / "hkd.csv").write_text(_dated_rows(["2011-01-03", "2012-12-31"], 7.8))
     market = _load(tmp_path, fx={"HKD": {"file": "hkd.csv", "column": "v"}})
     assert market.fx.empty
+
+
+def test_files_market_with_empty_date_cell_names_the_line(tmp_path):
+    (tmp_path / "AAA.csv").write_text("date,close\n2024-01-02,10\n,11\n")
+    with pytest.raises(DataError, match=r"AAA\.csv: line 3 has no date in column 'date'"):
+        _load(tmp_path)
