@@ -10,12 +10,13 @@ import argparse
 import math
 import re
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from engine.config import RunConfig, Tolerance, load_config
-from engine.errors import BacktestError, ConfigError
+from engine.errors import BacktestError, ConfigError, DataWarning
 from engine.pipeline import check_strategy
 
 if TYPE_CHECKING:
@@ -347,7 +348,7 @@ def _data(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from engine.backtest import load_market
-    from engine.data.coverage import coverage
+    from engine.data.coverage import coverage, series_coverage
 
     config = load_config(args.config, list(args.set or []))
     if args.action == "fetch" and config.data.source != "yahoo":
@@ -367,6 +368,14 @@ def _data(args: argparse.Namespace) -> int:
         table.add_row(*(str(v) for v in row))
     console = Console()
     console.print(table)
+    series = series_coverage(market)
+    if len(series):
+        table = Table(title="fx and extra series, on the market's bars")
+        for column in series.columns:
+            table.add_column(column, justify="left" if column == "series" else "right")
+        for row in series.itertuples(index=False):
+            table.add_row(*(str(v) for v in row))
+        console.print(table)
     for symbol, day in market.placeholders:
         console.print(f"placeholder row (not traded): {symbol} {day.date()}")
     return 0
@@ -517,14 +526,32 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line_warnings(show: object) -> object:
+    """Wrap `warnings.showwarning` so a `DataWarning` prints as ``DataWarning: message``."""
+
+    def shown(message, category, filename, lineno, file=None, line=None):  # type: ignore[no-untyped-def]
+        if issubclass(category, DataWarning):
+            print(f"{category.__name__}: {message}", file=sys.stderr)
+        else:
+            show(message, category, filename, lineno, file, line)  # type: ignore[operator]
+
+    return shown
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the `eastwind` command line; return the process exit code."""
+    """Run the `eastwind` command line; return the process exit code.
+
+    A `DataWarning` (data that loads but may mislead) prints one line to stderr, once.
+    """
     args = _parser().parse_args(argv)
-    try:
-        return int(args.handler(args))
-    except BacktestError as exc:
-        print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
-        return EXIT_USER_ERROR
+    with warnings.catch_warnings():
+        warnings.simplefilter("default", DataWarning)
+        warnings.showwarning = _one_line_warnings(warnings.showwarning)  # type: ignore[assignment]
+        try:
+            return int(args.handler(args))
+        except BacktestError as exc:
+            print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
+            return EXIT_USER_ERROR
 
 
 if __name__ == "__main__":

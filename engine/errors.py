@@ -8,6 +8,9 @@
     ├── StrategyError          a strategy or one of its parameters
     └── SimulationError        the simulation: names the bar date and the asset
 
+    DataWarning                a UserWarning: data that loads but may mislead (a series
+                               that stops early, dates on no bar); the CLI prints one line
+
 Any other exception escaping eastwind is a bug and keeps its traceback.
 """
 
@@ -54,3 +57,7 @@ class StrategyError(BacktestError):
 
 class SimulationError(BacktestError):
     """Invalid simulation input, or a portfolio that cannot be simulated."""
+
+
+class DataWarning(UserWarning):
+    """Market data that loads but may not mean what the config expects (e.g. a short series)."""

@@ -57,6 +57,11 @@ class SeriesFileConfig(ConfigModel):
         default=False,
         description="extras only: the file has one column per symbol (e.g. per-stock flows)",
     )
+    where: dict[str, str | int | float] | None = Field(
+        default=None,
+        description="keep only the rows whose columns equal these values, for a long file "
+        "with several rows per date (e.g. {mutual_type: 6}); `column` is then the value",
+    )
 
 
 class AssetMetadataConfig(ConfigModel):

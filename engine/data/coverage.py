@@ -4,6 +4,10 @@ A gap is a session of the symbol's exchange (from exchange-calendars) between it
 and last price on which it has no price: a suspension, a missing row, or a placeholder
 row that was set aside. Exchanges without a known calendar fall back to the market's
 own dates.
+
+`series_coverage` counts, for each fx and extra series, the bars it has a value on and
+the bars before its first and after its last value (fx is already carried forward, so
+only its bars before the first rate show).
 """
 
 from __future__ import annotations
@@ -50,6 +54,34 @@ def coverage(market: Market) -> pd.DataFrame:
                 "rows": len(prices),
                 "gaps": len(expected.difference(prices.index)),
                 "placeholders": int(flagged.get(symbol, 0)),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def series_coverage(market: Market) -> pd.DataFrame:
+    """Return one row per fx and extra series: bars, bars with a value (``valued``), first and
+    last such bar, and the bars before the first and after the last.
+
+    A per-symbol extra counts a bar as having a value when any symbol has one.
+    """
+    named: list[tuple[str, pd.Series | pd.DataFrame]] = [
+        (f"fx {c}", market.fx[c]) for c in market.fx.columns
+    ]
+    named += [(f"extra {n}", s) for n, s in market.extras.items()]
+    rows = []
+    for name, series in named:
+        has = series.notna() if isinstance(series, pd.Series) else series.notna().any(axis=1)
+        dates = market.index[has.to_numpy()]
+        rows.append(
+            {
+                "series": name,
+                "bars": len(market.index),
+                "valued": len(dates),
+                "first": dates[0].date() if len(dates) else "",
+                "last": dates[-1].date() if len(dates) else "",
+                "before": int((market.index < dates[0]).sum()) if len(dates) else 0,
+                "after": int((market.index > dates[-1]).sum()) if len(dates) else 0,
             }
         )
     return pd.DataFrame(rows)

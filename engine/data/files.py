@@ -9,6 +9,7 @@ listed on the market.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,9 +18,11 @@ import numpy as np
 import pandas as pd
 
 from engine.data.market import Market, assemble_market, asset_info
-from engine.errors import DataError
+from engine.errors import DataError, DataWarning
 
 FX_QUOTES = ("base_per_unit", "units_per_base")
+# Cells that mean "no value" in a number column; any other text there is an error.
+MISSING = ("", "NaN", "nan", "NA", "<NA>", "null", "NULL", "None")
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,7 @@ class SeriesFile:
     date: str = "date"
     quote: str = "base_per_unit"  # fx only: "units_per_base" for quotes like HKD=X
     per_symbol: bool = False  # extras only: one column per symbol instead of `column`
+    where: Mapping[str, str | int | float] | None = None  # keep rows whose columns equal these
 
 
 @dataclass(frozen=True)
@@ -58,19 +62,70 @@ class FileSpec:
     extras: Mapping[str, SeriesFile] = field(default_factory=dict)
 
 
+def _is_parquet(path: Path) -> bool:
+    return path.suffix.lower() in (".parquet", ".pq")
+
+
 def read_table(path: Path) -> pd.DataFrame:
-    """Read a CSV or parquet file, with a clear error when it is missing or unreadable."""
+    """Read a CSV or parquet file, with a clear error when it is missing or unreadable.
+
+    Only the cells in `MISSING` are read as NaN; other text stays text, so that a typo in
+    a number column can be reported (see `_numbers`). Blank CSV lines are dropped, and
+    the row labels stay the row's position, so that CSV line = label + 2.
+    """
     if not path.exists():
         raise DataError(f"{path}: file not found")
     try:
-        if path.suffix.lower() in (".parquet", ".pq"):
+        if _is_parquet(path):
             return pd.read_parquet(path)
-        return pd.read_csv(path)
+        table = pd.read_csv(
+            path, keep_default_na=False, na_values=list(MISSING), skip_blank_lines=False
+        )
     except (ValueError, OSError, ImportError) as exc:
-        raise DataError(f"{path}: cannot read it ({exc})") from None
+        raise DataError(f"{path}: cannot read it ({str(exc).strip()})") from None
+    return table.dropna(how="all")
 
 
-def _dated(table: pd.DataFrame, date_column: str, path: Path) -> pd.DataFrame:
+def _numbers(table: pd.DataFrame, names: Sequence[str], path: Path) -> pd.DataFrame:
+    """Return `table` with the columns `names` as float64.
+
+    Raises
+    ------
+    DataError
+        Naming the file, the line (CSV) or row (parquet) and the column of the first
+        cell that is neither a number nor one of the `MISSING` markers.
+    """
+    converted = {}
+    for name in names:
+        raw = table[name]
+        if pd.api.types.is_numeric_dtype(raw):
+            converted[name] = raw.astype(np.float64)
+            continue
+        parsed = pd.to_numeric(raw, errors="coerce").astype(np.float64)
+        missing = raw.isna() | raw.astype(str).str.strip().isin(MISSING)
+        bad = parsed.isna() & ~missing
+        if bad.any():
+            label = bad.index[np.argmax(bad.to_numpy())]
+            where = f"row {label + 1}" if _is_parquet(path) else f"line {label + 2}"
+            raise DataError(
+                f"{path}: {where}, column {name!r}: {raw.at[label]!r} is not a number; "
+                "correct it, or leave the cell empty for no value"
+            )
+        converted[name] = parsed
+    return table.assign(**converted) if converted else table
+
+
+def _dated(
+    table: pd.DataFrame,
+    date_column: str,
+    path: Path,
+    numbers: Sequence[str] = (),
+    label: str | None = None,
+) -> pd.DataFrame:
+    """Index `table` by its date column, with the present columns of `numbers` as float64.
+
+    With a `label` (a series: ``data.extras.flows``), a date with several rows is an error.
+    """
     if date_column not in table.columns:
         raise DataError(
             f"{path}: no date column {date_column!r}; columns are {list(table.columns)}"
@@ -81,8 +136,15 @@ def _dated(table: pd.DataFrame, date_column: str, path: Path) -> pd.DataFrame:
         raise DataError(
             f"{path}: column {date_column!r} holds something that is not a date ({exc})"
         ) from None
+    if dates.isna().any():
+        row = dates.index[np.argmax(dates.isna().to_numpy())]
+        where = f"row {row + 1}" if _is_parquet(path) else f"line {row + 2}"
+        raise DataError(f"{path}: {where} has no date in column {date_column!r}; give it one")
     if getattr(dates.dt, "tz", None) is not None:
         dates = dates.dt.tz_localize(None)
+    if label is not None:
+        _one_row_per_date(pd.DatetimeIndex(dates.dt.normalize()), path, label)
+    table = _numbers(table, [n for n in numbers if n in table.columns], path)
     return table.drop(columns=[date_column]).set_index(
         pd.DatetimeIndex(dates.dt.normalize(), name="date")
     )
@@ -139,27 +201,84 @@ def _symbol_path(spec: FileSpec, symbol: str) -> Path:
     )
 
 
-def read_series(spec: FileSpec, item: SeriesFile) -> pd.Series:
-    """Read one dated column of one file (an fx rate or an extra series)."""
+def _one_row_per_date(dates: pd.DatetimeIndex, path: Path, label: str) -> None:
+    """Raise `DataError` naming the file and the first date that has several rows."""
+    repeated = dates[dates.duplicated()]
+    if len(repeated):
+        day = repeated[0]
+        count = int((dates == day).sum())
+        raise DataError(
+            f"{path}: date {day.date()} appears {count} times; {label} needs one row per "
+            f"date: delete the repeated rows, or pick one kind of row with "
+            f"{label}.where: {{column: value}}"
+        )
+
+
+def _rows(
+    table: pd.DataFrame, where: Mapping[str, str | int | float] | None, path: Path, label: str
+) -> pd.DataFrame:
+    """Keep the rows whose columns equal `where`'s values (numbers compare as numbers)."""
+    if not where:
+        return table
+    keep = pd.Series(True, index=table.index)
+    for column, value in where.items():
+        if column not in table.columns:
+            raise DataError(
+                f"{path}: {label}.where names column {column!r}, which the file lacks; "
+                f"columns are {list(table.columns)}"
+            )
+        cells = table[column]
+        if isinstance(value, str):
+            match = cells.astype(str).str.strip() == value.strip()
+        else:
+            match = pd.to_numeric(cells, errors="coerce") == value
+        if not match.any():
+            held = ", ".join(str(v) for v in cells.dropna().unique()[:12])
+            raise DataError(
+                f"{path}: no row has {column} = {value}; it holds {held}; fix {label}.where"
+            )
+        keep &= match
+    if not keep.any():
+        raise DataError(f"{path}: no row matches all of {label}.where {dict(where)}")
+    return table[keep]
+
+
+def read_series(spec: FileSpec, item: SeriesFile, label: str = "the series") -> pd.Series:
+    """Read one dated column of one file (an fx rate or an extra series).
+
+    `label` names the setting in messages (e.g. ``data.extras.flows``).
+
+    Raises
+    ------
+    DataError
+        Naming the file and the date when a date has several rows.
+    """
     path = spec.root / item.file
-    table = _dated(read_table(path), item.date, path)
+    table = _rows(read_table(path), item.where, path, label)
+    table = _dated(table, item.date, path, [item.column], label)
     series = _column(table, item.column, path).dropna()
     return series.sort_index()
 
 
-def read_extras(spec: FileSpec, symbols: Sequence[str]) -> dict[str, pd.Series | pd.DataFrame]:
+def read_extras(
+    spec: FileSpec, symbols: Sequence[str], bars: pd.DatetimeIndex | None = None
+) -> dict[str, pd.Series | pd.DataFrame]:
     """Read the extra series: one column each, or a ``[T, N]`` frame when per symbol.
 
     A per-symbol file has a date column and one column per symbol; symbols it lacks get
-    NaN (no data), and a file naming none of the symbols is an error.
+    NaN (no data), and a file naming none of the symbols is an error. Given the market's
+    `bars`, each series is checked against them (`check_overlap`, `check_bars`); the
+    caller that reads extras before the bars are known checks them itself.
     """
     extras: dict[str, pd.Series | pd.DataFrame] = {}
     for name, item in spec.extras.items():
+        label = f"data.extras.{name}"
         if not item.per_symbol:
-            extras[name] = read_series(spec, item)
+            extras[name] = read_series(spec, item, label)
             continue
         path = spec.root / item.file
-        table = _dated(read_table(path), item.date, path)
+        table = _rows(read_table(path), item.where, path, label)
+        table = _dated(table, item.date, path, symbols, label)
         present = [s for s in symbols if s in table.columns]
         if not present:
             raise DataError(
@@ -168,7 +287,76 @@ def read_extras(spec: FileSpec, symbols: Sequence[str]) -> dict[str, pd.Series |
             )
         frame = table[present].apply(pd.to_numeric, errors="coerce").sort_index()
         extras[name] = frame.reindex(columns=list(symbols))
+    if bars is not None and len(bars):
+        for name, series in extras.items():
+            dates, path = _dates_with_values(series), spec.root / spec.extras[name].file
+            check_overlap(dates, bars[0], bars[-1], path, f"data.extras.{name}")
+            check_bars(dates, bars, path, f"data.extras.{name}", carried=False)
     return extras
+
+
+def _dates_with_values(series: pd.Series | pd.DataFrame) -> pd.DatetimeIndex:
+    has = series.notna() if isinstance(series, pd.Series) else series.notna().any(axis=1)
+    return pd.DatetimeIndex(series.index[has.to_numpy()]).unique().sort_values()
+
+
+def check_overlap(
+    dates: pd.DatetimeIndex, start: pd.Timestamp, end: pd.Timestamp, path: Path, label: str
+) -> None:
+    """Raise `DataError` when no date of a series falls in the window [start, end]."""
+    if ((dates >= start) & (dates <= end)).any():
+        return
+    span = f"runs from {dates[0].date()} to {dates[-1].date()}" if len(dates) else "has no value"
+    raise DataError(
+        f"{path}: {label} {span}, outside the backtest window {start.date()} to {end.date()}; "
+        "give a file that covers the window, or change data.start and data.end"
+    )
+
+
+def check_bars(
+    dates: pd.DatetimeIndex, bars: pd.DatetimeIndex, path: Path, label: str, *, carried: bool
+) -> None:
+    """Warn (`DataWarning`, with counts) about a series that leaves bars without a value.
+
+    A series that starts after the first bar or ends before the last one warns; fx
+    (`carried`) is carried forward past its last quote, an extra is NaN there. An extra's
+    dates that fall on no bar are dropped by the alignment: some of them warn, all of
+    them is an error.
+    """
+    first, last, total = bars[0], bars[-1], len(bars)
+    inside = dates[(dates >= first) & (dates <= last)]
+    off = inside.difference(bars)
+    if not carried and len(off):
+        example = f"first {off[0].date()}, a {off[0].day_name()}"
+        if len(off) == len(inside):
+            raise DataError(
+                f"{path}: {label}: none of its {len(inside)} dates in the window falls on a "
+                f"bar of the market ({example}), so it would be all NaN; date each row on a "
+                "trading day"
+            )
+        warnings.warn(
+            f"{path}: {label}: {len(off)} of its {len(inside)} dates in the window fall on no "
+            f"bar and are left out ({example}); date each row on a trading day",
+            DataWarning,
+            stacklevel=3,
+        )
+    before, after = int((bars < dates[0]).sum()), int((bars > dates[-1]).sum())
+    gap = "no rate (NaN)" if carried else "no value (NaN)"
+    if before:
+        warnings.warn(
+            f"{path}: {label} starts on {dates[0].date()}, after the first bar "
+            f"({first.date()}); the first {before} of {total} bars have {gap}",
+            DataWarning,
+            stacklevel=3,
+        )
+    if after:
+        fate = "carry its last rate forward" if carried else "have no value (NaN)"
+        warnings.warn(
+            f"{path}: {label} ends on {dates[-1].date()}, before the last bar "
+            f"({last.date()}); the last {after} of {total} bars {fate}",
+            DataWarning,
+            stacklevel=3,
+        )
 
 
 def load_files_market(
@@ -186,8 +374,15 @@ def load_files_market(
     ------
     DataError
         Naming the file, symbol and date for a missing file or column, unsorted or
-        duplicate dates, non-positive prices, a symbol without prices in the window,
-        or a currency without an fx series.
+        duplicate dates, a cell that is not a number, non-positive prices, a symbol
+        without prices in the window, a currency without an fx series, or an fx or
+        extra series with no date in the window or none on a bar.
+
+    Warns
+    -----
+    DataWarning
+        With counts, for an fx or extra series that starts after the first bar, ends
+        before the last one, or has some dates on no bar.
     """
     info = {s: asset_info(s, metadata) for s in symbols}
     closes: dict[str, pd.Series] = {}
@@ -195,13 +390,15 @@ def load_files_market(
     flagged: list[tuple[str, pd.Timestamp]] = []
     if spec.wide:
         path = spec.root / spec.wide
-        table = _dated(read_table(path), spec.columns.date, path)
+        table = _dated(read_table(path), spec.columns.date, path, symbols)
         for symbol in symbols:
             closes[symbol] = _column(table, symbol, path)
     else:
         for symbol in symbols:
             path = _symbol_path(spec, symbol)
-            table = _dated(read_table(path), spec.columns.date, path)
+            c = spec.columns
+            prices = [n for n in (c.open, c.high, c.low, c.close, c.volume) if n is not None]
+            table = _dated(read_table(path), c.date, path, prices)
             close, opened, fake = ohlc_series(table, spec.columns, path)
             closes[symbol] = close
             if opened is not None:
@@ -209,15 +406,24 @@ def load_files_market(
             flagged += [(symbol, d) for d in fake if start <= d <= end]
 
     fx = {}
+    checked: list[tuple[pd.DatetimeIndex, Path, str, bool]] = []
     for currency, item in spec.fx.items():
         if item.quote not in FX_QUOTES:
             raise DataError(
                 f"data.fx.{currency}.quote must be one of {FX_QUOTES}, was {item.quote!r}"
             )
-        rate = read_series(spec, item)
+        label = f"data.fx.{currency}"
+        rate = read_series(spec, item, label)
         fx[currency] = 1.0 / rate if item.quote == "units_per_base" else rate
+        if any(info[s].currency == currency for s in symbols):  # an unused rate can be stale
+            checked.append((_dates_with_values(rate), spec.root / item.file, label, True))
     extras = read_extras(spec, symbols)
-    return assemble_market(
+    for name, series in extras.items():
+        path = spec.root / spec.extras[name].file
+        checked.append((_dates_with_values(series), path, f"data.extras.{name}", False))
+    for dates, path, label, _ in checked:
+        check_overlap(dates, start, end, path, label)
+    market = assemble_market(
         closes,
         opens,
         info,
@@ -229,3 +435,6 @@ def load_files_market(
         extras=extras,
         placeholders=flagged,
     )
+    for dates, path, label, carried in checked:
+        check_bars(dates, market.index, path, label, carried=carried)
+    return market

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -69,3 +70,28 @@ def test_data_fetch_with_yahoo_source_fills_cache_then_show_works_offline(
 def test_data_fetch_with_non_yahoo_source_exits_2_naming_the_setting(capsys):
     assert main(["data", "fetch", str(ROOT / "configs" / "demo.yaml")]) == 2
     assert "data.source" in capsys.readouterr().err
+
+
+def test_data_show_with_short_extra_prints_one_warning_line_and_series_counts(tmp_path, capsys):
+    days = pd.bdate_range("2024-01-02", "2024-01-31")
+    (tmp_path / "AAA.csv").write_text("date,close\n" + "".join(f"{d.date()},10\n" for d in days))
+    (tmp_path / "f.csv").write_text("date,v\n" + "".join(f"{d.date()},1\n" for d in days[:-3]))
+    config = _config(
+        tmp_path,
+        {
+            "source": "csv",
+            "path": str(tmp_path),
+            "symbols": ["AAA"],
+            "start": "2024-01-01",
+            "end": "2024-01-31",
+            "columns": {"open": None, "high": None, "low": None, "volume": None},
+            "extras": {"flow": {"file": "f.csv", "column": "v"}},
+        },
+    )
+    assert main(["data", "show", str(config)]) == 0
+    captured = capsys.readouterr()
+    assert captured.err.splitlines() == [
+        f"DataWarning: {tmp_path / 'f.csv'}: data.extras.flow ends on 2024-01-26, before the "
+        "last bar (2024-01-31); the last 3 of 22 bars have no value (NaN)"
+    ]
+    assert "extra flow" in captured.out and "2024-01-26" in captured.out

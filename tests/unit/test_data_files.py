@@ -17,7 +17,7 @@ import pytest
 
 import engine
 from engine.data import Columns, FileSpec, SeriesFile, load_files_market
-from engine.errors import DataError
+from engine.errors import DataError, DataWarning
 
 REAL = Path(__file__).resolve().parents[3] / "shared" / "data" / "real"
 needs_real = pytest.mark.skipif(not REAL.exists(), reason="shared real data is absent")
@@ -211,3 +211,205 @@ def test_files_market_with_wide_parquet_file_reads_one_column_per_symbol(tmp_pat
     assert market.close["AAA"].tolist() == [10.0, 11.0]
     assert math.isnan(market.close.at[pd.Timestamp("2024-01-03"), "BBB"])
     assert set(market.to_frame().columns) == {"date", "symbol", "close", "open"}
+
+
+# Loaders that check what they load (issue 14): each case writes a small file.
+
+WINDOW = {"start": pd.Timestamp("2024-01-01"), "end": pd.Timestamp("2024-01-31")}
+JANUARY = [d.strftime("%Y-%m-%d") for d in pd.bdate_range("2024-01-02", "2024-01-31")]
+
+
+def _prices_and(tmp_path: Path, name: str, text: str, **item: object) -> dict:
+    """Write AAA.csv (every weekday of January 2024) and `name` with `text`."""
+    _write_csv(tmp_path / "AAA.csv", [(d, 10.0) for d in JANUARY])
+    (tmp_path / name).write_text(text)
+    return {"file": name, **item}
+
+
+def _load(tmp_path: Path, symbols=("AAA",), fx=None, extras=None, **window: object):
+    spec = FileSpec(
+        root=tmp_path,
+        columns=Columns(open=None, high=None, low=None, volume=None),
+        fx={c: SeriesFile(**f) for c, f in (fx or {}).items()},
+        extras={n: SeriesFile(**f) for n, f in (extras or {}).items()},
+    )
+    return load_files_market(spec, list(symbols), base_currency="USD", **(window or WINDOW))
+
+
+def test_files_market_with_duplicate_extra_dates_raises_naming_file_and_date(tmp_path):
+    text = "date,flow\n2024-01-02,1\n2024-01-03,2\n2024-01-03,3\n"
+    item = _prices_and(tmp_path, "flows.csv", text, column="flow")
+    with pytest.raises(DataError, match=r"flows\.csv: date 2024-01-03 appears 2 times.*one row"):
+        _load(tmp_path, extras={"flow": item})
+
+
+def test_files_market_with_duplicate_fx_dates_raises_naming_file_and_date(tmp_path):
+    _write_csv(tmp_path / "0700.HK.csv", [(d, 300.0) for d in JANUARY])
+    text = "date,close\n2024-01-02,7.8\n2024-01-02,7.81\n"
+    (tmp_path / "hkd.csv").write_text(text)
+    with pytest.raises(DataError, match=r"hkd\.csv: date 2024-01-02 appears 2 times"):
+        _load(tmp_path, ["0700.HK"], fx={"HKD": {"file": "hkd.csv"}})
+
+
+@pytest.mark.parametrize("cell", ["N/A", "12O.5", "-", "#N/A"])
+def test_files_market_with_unparseable_price_raises_naming_file_line_and_column(tmp_path, cell):
+    (tmp_path / "AAA.csv").write_text(f"date,close\n2024-01-02,10\n2024-01-03,{cell}\n")
+    with pytest.raises(DataError, match=rf"AAA\.csv: line 3, column 'close': '{cell}' is not a"):
+        _load(tmp_path)
+
+
+@pytest.mark.parametrize("cell", ["", "NaN", "nan", "null", "NULL"])
+def test_files_market_with_conventional_missing_price_keeps_it_nan(tmp_path, cell):
+    (tmp_path / "AAA.csv").write_text(f"date,close\n2024-01-02,10\n2024-01-03,{cell}\n")
+    market = _load(tmp_path)
+    assert math.isnan(market.close.at[pd.Timestamp("2024-01-03"), "AAA"])
+
+
+def test_files_market_with_unparseable_fx_and_extra_raise_naming_the_cell(tmp_path):
+    _write_csv(tmp_path / "0700.HK.csv", [(d, 300.0) for d in JANUARY])
+    (tmp_path / "hkd.csv").write_text("date,close\n2024-01-02,7.8\n2024-01-03,7.8l\n")
+    with pytest.raises(DataError, match=r"hkd\.csv: line 3, column 'close': '7\.8l'"):
+        _load(tmp_path, ["0700.HK"], fx={"HKD": {"file": "hkd.csv"}})
+    item = _prices_and(tmp_path, "f.csv", "date,AAA\n2024-01-02,1\n\n2024-01-03,x\n")
+    with pytest.raises(DataError, match=r"f\.csv: line 4, column 'AAA': 'x' is not a number"):
+        _load(tmp_path, extras={"flow": {**item, "per_symbol": True}})
+
+
+def test_files_market_with_text_in_wide_parquet_names_the_row(tmp_path):
+    pytest.importorskip("pyarrow")
+    wide = pd.DataFrame({"date": ["2024-01-02", "2024-01-03"], "AAA": ["10", "ten"]})
+    wide.to_parquet(tmp_path / "prices.parquet")
+    spec = FileSpec(root=tmp_path, wide="prices.parquet")
+    with pytest.raises(DataError, match=r"prices\.parquet: row 2, column 'AAA': 'ten'"):
+        load_files_market(spec, ["AAA"], base_currency="USD", **WINDOW)
+
+
+LONG = (
+    "date,mutual_type,type_name,net_buy\n"
+    "2024-01-02,2,south_sh,1.5\n2024-01-02,6,south,4.0\n2024-01-02,002+004,south,9\n"
+    "2024-01-03,2,south_sh,N/A\n2024-01-03,6,south,-2.5\n"
+)
+
+
+@pytest.mark.filterwarnings("ignore:.*ends on 2024-01-0:engine.errors.DataWarning")
+def test_files_market_with_long_format_extra_and_where_picks_one_row_per_date(tmp_path):
+    item = _prices_and(tmp_path, "sc.csv", LONG, column="net_buy", where={"mutual_type": 6})
+    flows = _load(tmp_path, extras={"south": item}).extras["south"]
+    assert flows.loc["2024-01-02":"2024-01-03"].tolist() == [4.0, -2.5]
+    item["where"] = {"mutual_type": "002+004", "type_name": "south"}
+    assert _load(tmp_path, extras={"south": item}).extras["south"].iloc[0] == 9.0
+
+
+@pytest.mark.parametrize(
+    ("where", "match"),
+    [
+        (None, r"sc\.csv: date 2024-01-02 appears 3 times.*data\.extras\.south\.where"),
+        ({"kind": 6}, r"sc\.csv: data\.extras\.south\.where names column 'kind'.*mutual_type"),
+        ({"mutual_type": 7}, r"sc\.csv: no row has mutual_type = 7; it holds 2, 6, 002\+004"),
+    ],
+)
+def test_files_market_with_long_format_extra_and_bad_where_raises(tmp_path, where, match):
+    item = _prices_and(tmp_path, "sc.csv", LONG, column="net_buy", where=where)
+    with pytest.raises(DataError, match=match):
+        _load(tmp_path, extras={"south": item})
+
+
+def test_series_file_config_with_where_is_passed_to_the_loader():
+    from engine.config.schema import SeriesFileConfig
+
+    config = SeriesFileConfig(file="f.csv", column="net_buy", where={"mutual_type": 6})
+    assert SeriesFile(**config.model_dump()).where == {"mutual_type": 6}
+    with pytest.raises(ValueError, match="extra"):
+        SeriesFileConfig(file="f.csv", wher={"mutual_type": 6})
+
+
+@needs_real
+def test_files_market_with_real_long_format_flows_matches_the_pivoted_file():
+    long = SeriesFile(
+        "flows/stock_connect_daily_eastmoney.csv", "net_buy", where={"mutual_type": 6}
+    )
+    spec = FileSpec(
+        root=REAL,
+        files={"QQQ": "us/QQQ.csv"},
+        extras={"south": long, "pivot": SeriesFile("flows/southbound_daily.csv", "net_buy")},
+    )
+    # southbound trades on some US holidays (2021-01-18): those rows match no QQQ bar
+    with pytest.warns(DataWarning, match=r"30 of its 963 dates .* fall on no bar") as caught:
+        market = load_files_market(spec, ["QQQ"], start=START, end=END, base_currency="USD")
+    assert len(caught) == 2  # one per file
+    south, pivot = market.extras["south"], market.extras["pivot"]
+    assert south.notna().sum() > 900
+    pd.testing.assert_series_equal(south, pivot, check_names=False)
+
+
+def _dated_rows(days, value=1.0) -> str:
+    return "date,v\n" + "".join(f"{pd.Timestamp(d).date()},{value}\n" for d in days)
+
+
+def test_files_market_with_fx_outside_the_window_raises_instead_of_carrying_it(tmp_path):
+    _write_csv(tmp_path / "0700.HK.csv", [(d, 300.0) for d in JANUARY])
+    (tmp_path / "hkd.csv").write_text(_dated_rows(pd.bdate_range("2011-01-03", "2012-12-31"), 7.8))
+    fx = {"HKD": {"file": "hkd.csv", "column": "v"}}
+    with pytest.raises(DataError, match=r"hkd\.csv: data\.fx\.HKD runs from 2011-01-03 to 2012"):
+        _load(tmp_path, ["0700.HK"], fx=fx)
+
+
+def test_files_market_with_fx_ending_early_warns_with_the_count_of_carried_bars(tmp_path):
+    _write_csv(tmp_path / "0700.HK.csv", [(d, 300.0) for d in JANUARY])
+    (tmp_path / "hkd.csv").write_text(_dated_rows(pd.bdate_range("2023-12-01", "2024-01-26"), 8))
+    fx = {"HKD": {"file": "hkd.csv", "column": "v"}}
+    with pytest.warns(DataWarning, match=r"hkd\.csv: data\.fx\.HKD ends on 2024-01-26.*last 3 of"):
+        market = _load(tmp_path, ["0700.HK"], fx=fx)
+    assert market.fx["HKD"].iloc[-1] == 8.0  # still carried, but said
+
+
+def test_files_market_with_extra_outside_the_window_raises(tmp_path):
+    item = _prices_and(tmp_path, "f.csv", _dated_rows(["2023-03-01", "2023-03-02"]), column="v")
+    with pytest.raises(DataError, match=r"f\.csv: data\.extras\.flow runs from 2023-03-01"):
+        _load(tmp_path, extras={"flow": item})
+
+
+@pytest.mark.parametrize("per_symbol", [False, True])
+def test_files_market_with_extra_dated_on_sundays_raises_instead_of_all_nan(tmp_path, per_symbol):
+    sundays = pd.date_range("2024-01-07", "2024-01-28", freq="W-SUN")
+    text = _dated_rows(sundays).replace("date,v", "date,AAA" if per_symbol else "date,v")
+    item = _prices_and(tmp_path, "f.csv", text, column="v", per_symbol=per_symbol)
+    with pytest.raises(DataError, match=r"none of its 4 dates in the window falls on a bar"):
+        _load(tmp_path, extras={"flow": item})
+
+
+def test_files_market_with_extra_partly_off_bars_and_short_warns_with_counts(tmp_path):
+    days = [*JANUARY[5:-5], "2024-01-14", "2024-01-21"]  # two Sundays among weekdays
+    item = _prices_and(tmp_path, "f.csv", _dated_rows(sorted(days)), column="v")
+    with pytest.warns(DataWarning) as caught:
+        market = _load(tmp_path, extras={"flow": item})
+    text = " | ".join(str(w.message) for w in caught)
+    assert len(caught) == 3
+    assert "data.extras.flow: 2 of its 14 dates in the window fall on no bar" in text
+    assert "ends on 2024-01-24, before the last bar (2024-01-31); the last 5 of 22" in text
+    assert "starts on 2024-01-09, after the first bar (2024-01-02); the first 5 of 22" in text
+    assert market.extras["flow"].notna().sum() == 12
+
+
+def test_read_extras_with_the_market_bars_checks_them_for_other_sources(tmp_path):
+    from engine.data import read_extras
+
+    (tmp_path / "f.csv").write_text(_dated_rows(pd.date_range("2024-01-07", periods=3, freq="W")))
+    spec = FileSpec(root=tmp_path, extras={"flow": SeriesFile("f.csv", "v")})
+    bars = pd.DatetimeIndex(JANUARY)
+    assert read_extras(spec, ["AAA"])["flow"].size == 3  # no bars: not checked here
+    with pytest.raises(DataError, match=r"f\.csv: data\.extras\.flow: none of its 3 dates"):
+        read_extras(spec, ["AAA"], bars=bars)
+
+
+def test_files_market_with_stale_fx_no_symbol_trades_in_loads(tmp_path):
+    _write_csv(tmp_path / "AAA.csv", [(d, 10.0) for d in JANUARY])
+    (tmp_path / "hkd.csv").write_text(_dated_rows(["2011-01-03", "2012-12-31"], 7.8))
+    market = _load(tmp_path, fx={"HKD": {"file": "hkd.csv", "column": "v"}})
+    assert market.fx.empty
+
+
+def test_files_market_with_empty_date_cell_names_the_line(tmp_path):
+    (tmp_path / "AAA.csv").write_text("date,close\n2024-01-02,10\n,11\n")
+    with pytest.raises(DataError, match=r"AAA\.csv: line 3 has no date in column 'date'"):
+        _load(tmp_path)
