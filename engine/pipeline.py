@@ -129,7 +129,10 @@ def _load_symbols(
                 for n, f in data.extras.items()
             }
         files = FileSpec(root=root, extras=extras)
-        read = {n: e.reindex(market.index) for n, e in read_extras(files, symbols).items()}
+        read = {
+            n: e.reindex(market.index)
+            for n, e in read_extras(files, symbols, bars=market.index).items()
+        }
         return replace(market, extras={**market.extras, **read})
     spec = FileSpec(
         root=_data_folder(data, resolve, where),
