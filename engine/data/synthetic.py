@@ -2,12 +2,25 @@
 
 Daily log returns on one weekday grid (2000-01-03 .. 2035-12-31)::
 
-    r[i, t] = drift_i + beta_i * (market_t + region_t) + sector_t + idio[i, t] + flow_effect[i, t]
+    r[i, t] = drift_i + beta_i * (market_t + region_t) + sector_t + idio[i, t]
+              + earnings[i, t] + flow_effect[i, t]
 
 - ``market`` switches between a calm and a stressed regime (a two-state Markov chain:
-  higher volatility and a negative drift in stress); every factor and every
-  idiosyncratic series has GARCH(1,1)-like volatility clustering and Student-t shocks
-  (fat tails).
+  an episode starts about every two years, lasts about three months and has 1.8 times
+  the volatility and a falling drift, like 2008, 2020 or 2022).
+- Every factor and every idiosyncratic series is a stationary GARCH(1,1): persistence
+  alpha + beta = 0.97, so a shock's effect on the variance halves in about 23 days,
+  and the conditional variance is capped at 4 times its long-run level. Shocks are
+  Student-t(4) scaled to unit variance and winsorised at 5 deviations. Together these
+  keep the tails equity-like: over 2010-2025 and seeds 0-5 an index moves at most about
+  12% in a day and a single stock about 35%, against 11-13% (SPY, QQQ, HSI) and 30-36%
+  (NVDA, META, 1024.HK, 9618.HK) in the real files.
+- ``earnings``: one day a quarter a stock gaps by a normal draw of 2.5 daily
+  idiosyncratic deviations (clipped at 3.5 of its own), the source of many of a real
+  stock's largest moves.
+- A broad index (SPY, 2800.HK) has a small own sector factor, so its members correlate
+  with it about as they do with the real index (0.4-0.8); 2800.HK loads on the China
+  internet factor, as the Hang Seng Index does.
 - Each asset trades on its exchange's sessions (exchange-calendars: XHKG and XNYS have
   different holidays); returns on days the exchange is closed accrue into the next
   session. Known late listings start at their listing date; Hong Kong stocks have
@@ -44,6 +57,28 @@ GRID_END = pd.Timestamp("2035-12-31")
 _DAYS = 252.0
 FLOW_HORIZON = 5  # bars over which a flow signal feeds into returns
 
+# Volatility: GARCH(1,1) with persistence alpha + beta = 0.97 (a shock's effect on the
+# variance halves in about 23 days), conditional variance capped at VARIANCE_CAP times its
+# long-run level, and Student-t(4) shocks scaled to unit variance, winsorised at SHOCK_CLIP.
+GARCH_ALPHA = 0.10
+GARCH_BETA = 0.87
+VARIANCE_CAP = 4.0
+SHOCK_DF = 4.0
+SHOCK_CLIP = 5.0
+# The market regime: calm, or stressed (2008, 2020, 2022) with higher volatility and a
+# falling drift; the chances are per day.
+MARKET_VOL = 0.12
+STRESS_ENTRY = 0.002
+STRESS_EXIT = 0.015
+STRESS_VOL = 1.8
+STRESS_DRIFT = -0.30
+CALM_DRIFT = 0.03
+# Earnings: one day a quarter the stock gaps by a normal draw of EARNINGS_SIZE daily
+# idiosyncratic deviations, clipped at EARNINGS_CLIP of its own deviations.
+EARNINGS_EVERY = 63
+EARNINGS_SIZE = 2.5
+EARNINGS_CLIP = 3.5
+
 
 @dataclass(frozen=True)
 class Profile:
@@ -58,11 +93,11 @@ class Profile:
 
 _PROFILES: dict[str, Profile] = {
     "0700.HK": Profile("china_internet", 1.1, 0.25, 0.06, None),
-    "9988.HK": Profile("china_internet", 1.2, 0.30, 0.02, "2019-11-26"),
-    "1810.HK": Profile("china_hardware", 1.2, 0.35, 0.06, "2018-07-09"),
-    "1024.HK": Profile("china_internet", 1.3, 0.40, -0.02, "2021-02-05"),
-    "3690.HK": Profile("china_internet", 1.3, 0.35, 0.04, "2018-09-20"),
-    "9618.HK": Profile("china_internet", 1.1, 0.30, 0.02, "2020-06-18"),
+    "9988.HK": Profile("china_internet", 1.2, 0.38, 0.02, "2019-11-26"),
+    "1810.HK": Profile("china_internet", 1.2, 0.36, 0.06, "2018-07-09"),
+    "1024.HK": Profile("china_internet", 1.3, 0.50, -0.02, "2021-02-05"),
+    "3690.HK": Profile("china_internet", 1.3, 0.45, 0.04, "2018-09-20"),
+    "9618.HK": Profile("china_internet", 1.1, 0.45, 0.02, "2020-06-18"),
     "9999.HK": Profile("china_internet", 1.0, 0.28, 0.05, "2020-06-11"),
     "QQQ": Profile("us_tech", 1.0, 0.02, 0.09, None),
     "SPY": Profile("broad", 0.9, 0.01, 0.07, None),
@@ -73,7 +108,13 @@ _PROFILES: dict[str, Profile] = {
     "GOOGL": Profile("us_tech", 1.0, 0.22, 0.10, "2004-08-19"),
     "META": Profile("us_tech", 1.2, 0.30, 0.10, "2012-05-18"),
     "TSLA": Profile("us_auto", 1.6, 0.50, 0.15, "2010-06-29"),
+    "2800.HK": Profile("china_internet", 0.9, 0.05, 0.04, None),
 }
+
+_REGION_VOL = {"US": 0.10, "HK": 0.14}
+# A broad index (SPY) holds every sector, so its own sector factor is small; Hong Kong
+# internet names move together more than US tech does (other sectors: 0.10).
+_SECTOR_VOL = {"broad": 0.03, "china_internet": 0.16}
 
 
 def _rng(seed: int, component: str) -> np.random.Generator:
@@ -94,15 +135,19 @@ def _grid() -> pd.DatetimeIndex:
     return pd.bdate_range(GRID_START, GRID_END)
 
 
-def _garch(rng: np.random.Generator, n: int, annual_vol: float, df: float = 4.0) -> np.ndarray:
-    """Student-t shocks with GARCH(1,1) variance (unit long-run variance scaled to vol)."""
-    shocks = rng.standard_t(df, size=n) / np.sqrt(df / (df - 2.0))
-    daily_var = (annual_vol / np.sqrt(_DAYS)) ** 2
+def _garch(rng: np.random.Generator, n: int, annual_vol: float) -> np.ndarray:
+    """Student-t shocks with a stationary, capped GARCH(1,1) variance scaled to `annual_vol`."""
+    shocks = rng.standard_t(SHOCK_DF, size=n) / np.sqrt(SHOCK_DF / (SHOCK_DF - 2.0))
+    # with the variance cap, winsorising bounds a day's move: one draw cannot start a bubble
+    shocks = np.clip(shocks, -SHOCK_CLIP, SHOCK_CLIP)
+    long_run = (annual_vol / np.sqrt(_DAYS)) ** 2
+    omega = (1.0 - GARCH_ALPHA - GARCH_BETA) * long_run
+    cap = VARIANCE_CAP * long_run
     out = np.empty(n, dtype=np.float64)
-    var = daily_var
+    var = long_run
     for t in range(n):
         out[t] = np.sqrt(var) * shocks[t]
-        var = 0.04 * daily_var + 0.86 * var + 0.10 * out[t] ** 2
+        var = min(omega + GARCH_BETA * var + GARCH_ALPHA * out[t] ** 2, cap)
     return out
 
 
@@ -113,11 +158,11 @@ def _market_factor(seed: int) -> np.ndarray:
     stress = np.zeros(n, dtype=bool)
     state = False
     draws = rng.random(n)
-    for t in range(n):  # calm -> stress 1% a day, stress -> calm 4% a day
-        state = draws[t] < (0.96 if state else 0.01)
+    for t in range(n):  # a stress episode starts about every two years and lasts ~3 months
+        state = draws[t] < (1.0 - STRESS_EXIT if state else STRESS_ENTRY)
         stress[t] = state
-    base = _garch(rng, n, 0.13)
-    return np.where(stress, 2.0 * base - 0.25 / _DAYS, base + 0.02 / _DAYS)
+    base = _garch(rng, n, MARKET_VOL)
+    return np.where(stress, STRESS_VOL * base + STRESS_DRIFT / _DAYS, base + CALM_DRIFT / _DAYS)
 
 
 @lru_cache(maxsize=64)
@@ -129,6 +174,14 @@ def _factor(seed: int, name: str, annual_vol: float) -> np.ndarray:
 def _usdhkd(seed: int) -> np.ndarray:
     walk = np.cumsum(_rng(seed, "fx:USDHKD").normal(0.0, 0.04, len(_grid())))
     return 7.80 + 0.045 * np.tanh(walk / 8.0)
+
+
+def _earnings(rng: np.random.Generator, n: int, idio_vol: float) -> np.ndarray:
+    jumps = np.zeros(n, dtype=np.float64)
+    days = np.arange(rng.integers(EARNINGS_EVERY), n, EARNINGS_EVERY)
+    size = np.clip(rng.standard_normal(len(days)), -EARNINGS_CLIP, EARNINGS_CLIP)
+    jumps[days] = EARNINGS_SIZE * idio_vol / np.sqrt(_DAYS) * size
+    return jumps
 
 
 def _suspensions(rng: np.random.Generator, n: int, per_year: float) -> np.ndarray:
@@ -149,9 +202,10 @@ def _asset(
     rng = _rng(seed, f"asset:{symbol}")
     log_ret = (
         p.drift / _DAYS
-        + p.beta * (_market_factor(seed) + _factor(seed, f"region:{region}", 0.12))
-        + _factor(seed, f"sector:{p.sector}", 0.10)
+        + p.beta * (_market_factor(seed) + _factor(seed, f"region:{region}", _REGION_VOL[region]))
+        + _factor(seed, f"sector:{p.sector}", _SECTOR_VOL.get(p.sector, 0.10))
         + _garch(rng, n, p.idio_vol)
+        + _earnings(_rng(seed, f"earnings:{symbol}"), n, p.idio_vol)
     )
     flows = None
     if region == "HK":

@@ -59,9 +59,12 @@ def test_check_with_changed_fee_exits_1_and_junit_names_the_metric(baselines, tm
     assert "drift in 1 of 1 configs: demo" in capsys.readouterr().err
     # --update takes the new numbers deliberately, says what changed, and then it holds
     capsys.readouterr()
+    stored_fees = json.loads((baselines / "demo.json").read_text())["metrics"]["fees"]
     changed = ["--baselines", str(baselines), "--set", "portfolio.fees.rate=0.002"]
     assert _check(*changed, "--update") == 0
-    assert "fees: 7525.6" in capsys.readouterr().out
+    updated_fees = json.loads((baselines / "demo.json").read_text())["metrics"]["fees"]
+    assert updated_fees > stored_fees  # double the fee rate, more fees
+    assert f"fees: {stored_fees} -> {updated_fees}" in capsys.readouterr().out.replace("\n", "")
     assert _check(*changed, "--quiet") == 0
 
 
