@@ -23,10 +23,7 @@ from pydantic import BaseModel, Field, PrivateAttr, field_validator, model_valid
 from engine.config.base import ConfigModel, Loc, Origin, Rate, Schedule, locate
 from engine.config.costs import (
     AssetCosts,
-    ChargeConfig,
     CostConfig,
-    FeeConfig,
-    fee_shorthand,
     resolve_costs,
 )
 from engine.metric_names import KERNEL_METRICS as SWEEP_METRICS
@@ -154,33 +151,25 @@ class StrategyConfig(ConfigModel):
     params: dict[str, Any] = Field(default_factory=dict)
 
 
-class PortfolioConfig(ConfigModel):
+class PortfolioConfig(CostConfig):
     """Trading rules and costs of the simulated portfolio.
 
-    Costs given here (``preset``, ``fees``, ``charges``, taxes, ``slippage``,
-    ``borrow_rate``) apply to every asset; ``costs`` overrides them per market, keyed
-    by currency (``HKD``), exchange (``XHKG``) or symbol (``0700.HK``), the more
-    specific key winning. ``rebalance`` overrides the strategy's own schedule.
+    The cost settings it inherits from `CostConfig` (``preset``, ``fees``, ``charges``,
+    taxes, ``slippage``, ``borrow_rate``) apply to every asset; ``costs`` overrides them
+    per market, keyed by currency (``HKD``), exchange (``XHKG``) or symbol
+    (``0700.HK``), the more specific key winning. ``rebalance`` overrides the
+    strategy's own schedule.
     """
 
     init_cash: Annotated[float, Field(gt=0.0)] = 1_000_000.0
     lag: Annotated[int, Field(ge=0, le=10, description="bars between decision and fill")] = 1
     execution: Literal["close", "open"] = "close"
     rebalance: Schedule | None = None
-    preset: Literal["hk", "us"] | None = None
-    fees: FeeConfig = Field(default_factory=FeeConfig)
-    charges: dict[str, ChargeConfig] = Field(default_factory=dict)
-    buy_tax: Rate = 0.0
-    sell_tax: Rate = 0.0
-    slippage: Rate = 0.0
-    borrow_rate: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
     costs: dict[str, CostConfig] = Field(default_factory=dict)
     fx_cost: Rate = 0.0
     cash_rate: Annotated[float, Field(ge=-0.2, le=1.0)] = 0.0
     max_leverage: Annotated[float, Field(gt=0.0, le=20.0)] | None = None
     lots: bool = True
-
-    fees_shorthand = field_validator("fees", mode="before")(fee_shorthand)
 
     def asset_costs(self, symbol: str, exchange: str, currency: str) -> AssetCosts:
         """Resolve the costs of one asset: presets and settings, general to specific."""
