@@ -49,8 +49,9 @@ __all__ = [
 class BacktestResult:
     """A finished backtest: its config, market, weights, simulation, benchmark and metrics.
 
-    ``weights`` are the strategy's targets on the bars it rebalances (NaN elsewhere),
-    before the execution lag.
+    ``market`` is the simulated span (from ``data.start``; the strategy also saw the
+    warm-up before it). ``weights`` are the strategy's targets on the bars it rebalances
+    (NaN elsewhere), before the execution lag.
     """
 
     config: RunConfig
@@ -76,7 +77,8 @@ def _timing(config: RunConfig, strategy: ResolvedStrategy) -> dict[str, Any]:
 
 
 def target_weights(config: RunConfig, market: Market) -> pd.DataFrame:
-    """Return the strategy's target weights on its rebalance bars, before the lag.
+    """Return the strategy's target weights on its rebalance bars from ``market.start`` on,
+    before the lag.
 
     Raises
     ------
@@ -93,7 +95,8 @@ def target_weights(config: RunConfig, market: Market) -> pd.DataFrame:
     if reasons[0] is not None:
         raise StrategyError(reasons[0])
     assert decided is not None
-    return pd.DataFrame(decided[0], index=market.index, columns=market.close.columns)
+    trading = market.after_warmup()
+    return pd.DataFrame(decided[0], index=trading.index, columns=trading.close.columns)
 
 
 def benchmark_value(config: RunConfig, prices: Market, index: pd.DatetimeIndex) -> pd.Series:
@@ -117,13 +120,14 @@ def run(config: RunConfig, offline: bool = False) -> BacktestResult:
     """Run the backtest `config` describes and return its result with metrics."""
     strategy = resolve_strategy(config)
     params = strategy_params(config, strategy)
-    market, bench_prices = load_markets(config, offline)
-    kernel = prepare_kernel(config, market)
+    history, bench_prices = load_markets(config, offline)
+    kernel = prepare_kernel(config, history)
     targets, decided, reasons = build_targets(
-        strategy, market, [params], keep_decided=True, **_timing(config, strategy)
+        strategy, history, [params], keep_decided=True, **_timing(config, strategy)
     )
     if reasons[0] is not None:
         raise StrategyError(reasons[0])
+    market = history.after_warmup()
     p = config.portfolio
     simulation = run_portfolios(
         kernel, targets, init_cash=p.init_cash, max_leverage=p.max_leverage

@@ -3,13 +3,11 @@
 `run` (one backtest), `sweep` (K parameter sets) and walk-forward all go through these
 functions, so a rule implemented here holds for all of them:
 
-- `load_market`: the data section -> `Market` (and the benchmark's prices).
-- `resolve_strategy`: the strategy name -> a `ResolvedStrategy`, once; a registered
-  strategy, or ``module:function`` from the folder of the config file that names it. A
-  user function declares its parameters with a pydantic model (``def f(market, params:
-  MyParams)``) or a typed signature (``def f(market, fast: int = 10)``); its configured
-  and swept names are then checked like a registered strategy's. ``def f(market,
-  params)`` gets a plain dict.
+- `load_market`: the data section -> `Market` (and the benchmark's prices), with the
+  warm-up history the strategy needs before ``data.start`` (`warmup_of`).
+- `resolve_strategy` (`engine.resolve`): the strategy name -> a `ResolvedStrategy`,
+  once; a registered strategy, or ``module:function`` from the folder of the config
+  file that names it.
 - `prepare_kernel`: the portfolio section -> the kernel's arrays (`KernelMarket`).
 - `build_targets`: K parameter sets -> targets ``[K, T, N]``, with the rebalance
   schedule and the execution lag applied, and a reason for each set the strategy
@@ -21,22 +19,16 @@ parameters through it); `prepare_kernel` imports the kernel when a run needs it.
 
 from __future__ import annotations
 
-import contextlib
-import difflib
-import importlib
-import inspect
-import sys
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, get_origin
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
-from engine.config import DataConfig, RunConfig, Schedule, describe_errors
+from engine.config import DataConfig, RunConfig, Schedule
 from engine.data import (
     Columns,
     FileSpec,
@@ -49,14 +41,42 @@ from engine.data import (
     synthetic_market,
 )
 from engine.data.calendars import sessions
-from engine.errors import BacktestError, ConfigError, DataError, StrategyError
-from engine.strategy import schedule_targets
-from strategies import REGISTRY
+from engine.data.market import asset_info
+from engine.data.synthetic import GRID_START
+from engine.data.warmup import Warmup, check_history, load_start
+from engine.errors import BacktestError, ConfigError, DataError
+from engine.resolve import (
+    Loc,
+    ResolvedStrategy,
+    check_strategy,
+    located,
+    resolve_strategy,
+    strategy_params,
+    warmup_of,
+    weights_array,
+)
+from engine.strategy import carry_last, schedule_targets
 
 if TYPE_CHECKING:
     from engine.inputs import KernelMarket
 
-Loc = tuple[str | int, ...]
+__all__ = [
+    "Loc",
+    "ResolvedStrategy",
+    "build_targets",
+    "check_strategy",
+    "cost_arguments",
+    "load_market",
+    "load_markets",
+    "located",
+    "prepare_kernel",
+    "raw_weights",
+    "resolve_strategy",
+    "schedule_of",
+    "strategy_params",
+    "warmup_of",
+    "weights_array",
+]
 
 
 # --- market ---------------------------------------------------------------------------
@@ -90,18 +110,26 @@ def _data_folder(data: DataConfig, resolve: PathResolver, where: str) -> Path:
 
 
 def _load_symbols(
-    data: DataConfig, symbols: list[str], offline: bool, resolve: PathResolver, where: str
-) -> Market:
-    start, end = pd.Timestamp(data.start), pd.Timestamp(data.end)
+    data: DataConfig,
+    symbols: list[str],
+    offline: bool,
+    resolve: PathResolver,
+    where: str,
+    start: pd.Timestamp,
+) -> tuple[Market, dict[str, pd.Timestamp]]:
+    """The source's market from `start` (the warm-up's first day) to ``data.end``, and the
+    first date the source covers for each symbol where it knows one."""
+    end = pd.Timestamp(data.end)
     if data.source == "synthetic":
-        return synthetic_market(
+        market = synthetic_market(
             symbols,
-            start,
+            max(start, GRID_START),
             end,
             seed=data.seed,
             base_currency=data.base_currency,
             flow_link=data.flow_link,
         )
+        return market, dict.fromkeys(symbols, GRID_START)
     metadata = {s: m.model_dump(exclude_none=True) for s, m in data.metadata.items()}
     if data.source == "yahoo":
         cache = YahooCache(resolve(("data", "cache"), data.cache) if data.cache else None)
@@ -114,8 +142,9 @@ def _load_symbols(
             metadata=metadata,
             offline=offline,
         )
+        covered = {s: cache.first_covered(s) or start for s in symbols}
         if not data.extras:
-            return market
+            return market, covered
         if data.path is not None:
             root = _data_folder(data, resolve, where)
             extras = {n: SeriesFile(**f.model_dump()) for n, f in data.extras.items()}
@@ -133,7 +162,7 @@ def _load_symbols(
             n: e.reindex(market.index)
             for n, e in read_extras(files, symbols, bars=market.index).items()
         }
-        return replace(market, extras={**market.extras, **read})
+        return replace(market, extras={**market.extras, **read}), covered
     spec = FileSpec(
         root=_data_folder(data, resolve, where),
         files=data.files,
@@ -143,9 +172,10 @@ def _load_symbols(
         fx={c: SeriesFile(**f.model_dump()) for c, f in data.fx.items()},
         extras={n: SeriesFile(**f.model_dump()) for n, f in data.extras.items()},
     )
-    return load_files_market(
+    market = load_files_market(
         spec, symbols, start=start, end=end, base_currency=data.base_currency, metadata=metadata
     )
+    return market, {}
 
 
 def _restrict_to_calendar(market: Market, calendar: str, where: str) -> Market:
@@ -164,10 +194,27 @@ def _restrict_to_calendar(market: Market, calendar: str, where: str) -> Market:
     return restricted
 
 
+def _first_priced(market: Market, start: pd.Timestamp, end: pd.Timestamp) -> None:
+    """Every symbol needs a price in the simulated window, not only in the warm-up."""
+    window = market.close.loc[start:end]
+    for symbol in market.symbols:
+        if window[symbol].isna().all():
+            raise DataError(
+                f"{symbol}: no price between {start.date()} and {end.date()}; check the "
+                "symbol, the window or the file"
+            )
+
+
 def load_markets(
-    config: RunConfig | DataConfig, offline: bool = False, folder: Path | None = None
+    config: RunConfig | DataConfig,
+    offline: bool = False,
+    folder: Path | None = None,
+    warmup: Warmup | None = None,
 ) -> tuple[Market, Market | None]:
     """Return the market a config's ``data`` section describes and the benchmark's prices.
+
+    The market holds `warmup` history before ``data.start`` (default: what the config's
+    strategy needs, `warmup_of`), and ``Market.start`` marks where the simulation starts.
 
     Relative paths are taken from `folder` when given; else each from the folder of the
     config file that wrote it (see `_path_resolver`). ``data.files``, ``data.wide`` and
@@ -187,8 +234,21 @@ def load_markets(
     wanted = symbols + [s for s in (bench.symbols if bench else []) if s not in symbols]
     source = str(config.path) if isinstance(config, RunConfig) and config.path else None
     where_path = config.where(("data", "path")) if isinstance(config, RunConfig) else "data.path"
+    if warmup is None:
+        warmup = (
+            warmup_of(config, resolve_strategy(config))
+            if isinstance(config, RunConfig)
+            else Warmup.of(data.warmup, 1, 0)
+        )
+    start, end = pd.Timestamp(data.start), pd.Timestamp(data.end)
+    metadata = {s: m.model_dump(exclude_none=True) for s, m in data.metadata.items()}
     try:
-        loaded = _load_symbols(data, wanted, offline, resolve, where_path)
+        exchanges = [asset_info(s, metadata).exchange for s in symbols]
+        first = load_start(start, warmup, exchanges)
+        loaded, covered = _load_symbols(data, wanted, offline, resolve, where_path, first)
+        loaded = replace(loaded, start=start)
+        _first_priced(loaded.select(symbols), start, end)
+        check_history(loaded.select(symbols), start, warmup, covered)
     except DataError as exc:
         raise DataError(f"{source}: {exc}" if source else str(exc)) from None
     where = config.where(("data", "calendar")) if isinstance(config, RunConfig) else "data.calendar"
@@ -204,196 +264,13 @@ def load_markets(
 
 
 def load_market(
-    config: RunConfig | DataConfig, offline: bool = False, base_dir: Path | None = None
+    config: RunConfig | DataConfig,
+    offline: bool = False,
+    base_dir: Path | None = None,
+    warmup: Warmup | None = None,
 ) -> Market:
     """Build the market a config's ``data`` section describes (see `load_markets`)."""
-    return load_markets(config, offline, base_dir)[0]
-
-
-# --- strategy -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, eq=False)
-class ResolvedStrategy:
-    """A strategy found once and used for every parameter set of a run or a sweep.
-
-    ``params_model`` validates parameter sets (None: a user function that takes a plain
-    dict, whose names nobody can check). ``rebalance`` is the schedule used when
-    ``portfolio.rebalance`` names none.
-    """
-
-    name: str
-    params_model: type[BaseModel] | None
-    rebalance: Schedule
-    compute_many: Callable[[Market, Sequence[Any]], npt.NDArray[np.float64]]
-
-    @property
-    def param_names(self) -> set[str] | None:
-        """The parameters the strategy declares, or None if it declares none."""
-        return None if self.params_model is None else set(self.params_model.model_fields)
-
-    def validate(self, values: Mapping[str, Any]) -> Any:
-        """Return validated parameters (a model instance, or the dict as given).
-
-        Raises
-        ------
-        pydantic.ValidationError
-            When the model rejects `values`.
-        """
-        if self.params_model is None:
-            return dict(values)
-        return self.params_model.model_validate(dict(values))
-
-
-@contextlib.contextmanager
-def _importable_from(folder: Path) -> Iterator[None]:
-    sys.path.insert(0, str(folder))
-    try:
-        yield
-    finally:
-        sys.path.remove(str(folder))
-
-
-def _user_function(config: RunConfig) -> Callable[..., Any]:
-    """Import the ``module:function`` a config names, from the folder of the config file
-    that names it (`RunConfig.source_dir`) or sys.path."""
-    module_name, _, function_name = config.strategy.name.partition(":")
-    where = config.where(("strategy", "name"))
-    folder = config.source_dir(("strategy", "name"))
-    try:
-        with _importable_from(folder):
-            module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ConfigError(
-            f"{where}: cannot import {module_name!r} ({exc}); put {module_name}.py in "
-            f"{folder}, the folder of the config file that names it, or install it"
-        ) from None
-    function = getattr(module, function_name, None)
-    if not callable(function):
-        raise ConfigError(f"{where}: {module_name!r} has no function {function_name!r}")
-    return function
-
-
-def _declared_params(
-    function: Callable[..., Any], where: str
-) -> tuple[type[BaseModel] | None, bool]:
-    """The parameter model a user function declares, and whether it takes keywords.
-
-    ``f(market, params: Model)`` declares ``Model``; ``f(market, a: int = 1, ...)`` declares
-    a model built from the signature (called with keywords); ``f(market, params)`` with a
-    plain or dict annotation declares none.
-    """
-    try:
-        signature = inspect.signature(function)
-        hints = inspect.get_annotations(function, eval_str=True)
-    except (TypeError, ValueError, NameError) as exc:
-        raise ConfigError(f"{where}: cannot read the function's signature ({exc})") from None
-    parameters = list(signature.parameters.values())[1:]  # the first is the market
-    variadic = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
-    if any(p.kind in variadic for p in parameters):
-        raise ConfigError(
-            f"{where}: a strategy function cannot take *args or **kwargs; declare each "
-            "parameter (or one pydantic model)"
-        )
-    if len(parameters) == 1 and parameters[0].default is inspect.Parameter.empty:
-        hint = hints.get(parameters[0].name)
-        if isinstance(hint, type) and issubclass(hint, BaseModel):
-            return hint, False
-        untyped = hint is None or hint is Any or get_origin(hint) in (dict, Mapping)
-        if untyped or hint in (dict, Mapping):
-            if parameters[0].kind is not inspect.Parameter.KEYWORD_ONLY:
-                return None, False  # f(market, params): a plain dict
-    fields: dict[str, Any] = {}
-    for p in parameters:
-        default = ... if p.default is inspect.Parameter.empty else p.default
-        fields[p.name] = (hints.get(p.name, Any), default)
-    model = create_model(
-        f"{function.__name__}_params",
-        __config__=ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True),
-        **fields,
-    )
-    return model, True
-
-
-def resolve_strategy(config: RunConfig) -> ResolvedStrategy:
-    """Find the strategy a config names: a registered one or ``module:function``.
-
-    Raises
-    ------
-    ConfigError
-        For an unknown strategy (with a close-match suggestion and the known names), a
-        module that does not import, or a function whose parameters cannot be read.
-    """
-    name = config.strategy.name
-    if ":" in name:
-        function = _user_function(config)
-        model, keywords = _declared_params(function, config.where(("strategy", "name")))
-
-        def compute_many(market: Market, params: Sequence[Any]) -> npt.NDArray[np.float64]:
-            out = np.empty((len(params), len(market.index), len(market.symbols)))
-            for k, p in enumerate(params):
-                weights = function(market, **p.model_dump()) if keywords else function(market, p)
-                out[k] = weights_array(name, weights, market)
-            return out
-
-        return ResolvedStrategy(name, model, "daily", compute_many)
-    if name not in REGISTRY:
-        known = sorted(REGISTRY)
-        guess = difflib.get_close_matches(name, known, n=1)
-        hint = f"; did you mean {guess[0]!r}?" if guess else ""
-        raise ConfigError(
-            f"{config.where(('strategy', 'name'))}: unknown strategy {name!r}{hint} Known: "
-            f"{', '.join(known)}, or module:function for your own"
-        )
-    cls = REGISTRY[name]
-    return ResolvedStrategy(name, cls.params_model, cls.rebalance, cls.target_weights_many)
-
-
-def strategy_params(config: RunConfig, strategy: ResolvedStrategy) -> Any:
-    """Validate ``strategy.params`` of `config` for `strategy`.
-
-    Raises
-    ------
-    ConfigError
-        Naming the file, line and YAML path of each invalid parameter.
-    """
-    try:
-        return strategy.validate(config.strategy.params)
-    except ValidationError as exc:
-        raise ConfigError(
-            describe_errors(exc.errors(), config.where, ("strategy", "params"))
-        ) from None
-
-
-def check_strategy(config: RunConfig) -> Any:
-    """Check the strategy a config names and return its parameters (defaults filled in)."""
-    return strategy_params(config, resolve_strategy(config))
-
-
-def weights_array(name: str, weights: object, market: Market) -> npt.NDArray[np.float64]:
-    """Return a strategy's weights as a float64 array after checking their shape.
-
-    Raises
-    ------
-    StrategyError
-        When `weights` is not a DataFrame on the market's dates and symbols.
-    """
-    if not isinstance(weights, pd.DataFrame) or not (
-        weights.index.equals(market.index) and weights.columns.equals(market.close.columns)
-    ):
-        raise StrategyError(
-            f"strategy {name!r} must return a DataFrame shaped like market.close "
-            f"({len(market.index)} bars x {len(market.symbols)} symbols)"
-        )
-    return weights.to_numpy(dtype=np.float64)
-
-
-def located(where: Callable[[Loc], str], exc: BacktestError) -> str:
-    """The message of `exc`, prefixed with ``file:line: path`` when it carries a location.
-
-    `where` is `RunConfig.where` of the config the strategy came from.
-    """
-    return f"{where(exc.loc)}: {exc.message}" if exc.loc else str(exc)
+    return load_markets(config, offline, base_dir, warmup)[0]
 
 
 # --- targets --------------------------------------------------------------------------
@@ -454,16 +331,26 @@ def build_targets(
     where: Callable[[Loc], str],
     keep_decided: bool = False,
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64] | None, list[str | None]]:
-    """Targets ``[K, T, N]`` for the kernel: weights on the schedule's bars, lagged.
+    """Targets ``[K, T, N]`` for the kernel over the bars from ``market.start`` on:
+    weights on the schedule's bars, lagged.
 
-    Returns the targets, with `keep_decided` the scheduled weights before the lag (what
-    the strategy decided, on the bars it decided it; else None), and for each set None
-    or the reason it failed. `where` locates a strategy's error in the config
-    (`RunConfig.where`).
+    The strategy sees the whole market, warm-up included. The schedule starts `lag` bars
+    before ``market.start`` (or at the first bar), from each asset's last instruction
+    (`carry_last`), so the first decision fills on the first simulated bar. Returns the
+    targets, with `keep_decided` the scheduled weights before the lag on the simulated
+    bars (what the strategy decided, on the bars it decided it; else None), and for
+    each set None or the reason it failed. `where` locates a strategy's error in the
+    config (`RunConfig.where`).
     """
     raw, reasons = raw_weights(strategy, market, params, where)
-    targets = schedule_targets(raw, market.index, schedule, lag)
-    decided = schedule_targets(raw, market.index, schedule, 0) if keep_decided else None
+    first = market.warmup_bars
+    decide = max(first - lag, 0)
+    raw = carry_last(raw, decide)
+    index = market.index[decide:]
+    targets = schedule_targets(raw, index, schedule, lag)[:, first - decide :]
+    decided = None
+    if keep_decided:
+        decided = schedule_targets(raw, index, schedule, 0)[:, first - decide :]
     return targets, decided, reasons
 
 
@@ -502,10 +389,12 @@ def cost_arguments(config: RunConfig, market: Market) -> dict[str, Any]:
 
 
 def prepare_kernel(config: RunConfig, market: Market) -> KernelMarket:
-    """The kernel's arrays for `market` under the config's portfolio and report settings."""
+    """The kernel's arrays for `market` from ``market.start`` on, under the config's
+    portfolio and report settings."""
     from engine.inputs import prepare_market  # imports numba: `validate` never gets here
 
     p = config.portfolio
+    market = market.after_warmup()
     return prepare_market(
         market.close,
         exec_price=market.open if p.execution == "open" else None,

@@ -5,6 +5,10 @@ of portfolio value, negative for short. Row t may use data up to and including b
 only; NaN means "no instruction for this asset", a row of NaN "do not rebalance". A
 strategy returns its wish at every bar; the backtest layer keeps the rows of the
 rebalance schedule (`schedule_rebalance`) and applies the execution lag.
+
+A strategy states the history its signal needs (`Strategy.history`); the data layer
+loads that much before ``data.start`` as warm-up, which the strategy sees and the
+simulation does not.
 """
 
 from __future__ import annotations
@@ -48,6 +52,14 @@ class Strategy(Generic[P]):
 
     def __init__(self, params: P) -> None:
         self.params = params
+
+    @classmethod
+    def history(cls, params: StrategyParams) -> int:
+        """Bars of data, the decision bar included, that the first full signal needs.
+
+        The default, 1, suits a strategy that needs no past (fixed or equal weights).
+        """
+        return 1
 
     def target_weights(self, market: Market) -> pd.DataFrame:
         """Return target weights ``[T, N]`` using data up to each bar only."""
@@ -109,6 +121,26 @@ def schedule_targets(
     kept = keep[:, : n_bars - lag, None]
     out[:, lag:] = np.where(kept, weights[:, : n_bars - lag], np.nan)
     return out
+
+
+def carry_last(weights: npt.NDArray[np.float64], start: int) -> npt.NDArray[np.float64]:
+    """Weights ``[K, T, N]`` from bar `start` on, the first row holding each asset's last
+    instruction at or before `start`.
+
+    A window cut out of a longer history (the end of the warm-up, a walk-forward test
+    window) then starts from what the strategy last asked for, as a run over the whole
+    history would hold; rows before `start` are all the carry reads, so it never looks
+    ahead.
+    """
+    if start == 0:
+        return weights
+    window = weights[:, start:].copy()
+    if start > 0:
+        seen = ~np.isnan(weights[:, : start + 1])
+        last = np.where(seen.any(axis=1), seen.shape[1] - 1 - np.argmax(seen[:, ::-1], axis=1), -1)
+        k_idx, j_idx = np.nonzero(last >= 0)
+        window[k_idx, 0, j_idx] = weights[k_idx, last[k_idx, j_idx], j_idx]
+    return window
 
 
 def listed(market: Market) -> pd.DataFrame:

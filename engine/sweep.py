@@ -43,6 +43,7 @@ from engine.pipeline import (
     schedule_of,
 )
 from engine.simulation import sweep_metrics
+from engine.strategy import carry_last
 
 __all__ = [
     "LOWER_IS_BETTER",
@@ -84,7 +85,11 @@ class Group:
 
 @dataclass(frozen=True)
 class Payload:
-    """Everything a worker needs, shipped once: market, groups, strategy and windows."""
+    """Everything a worker needs, shipped once: market, groups, strategy and windows.
+
+    The strategy sees `market` whole, warm-up included; bars and windows count from
+    ``market.start`` (`index`).
+    """
 
     market: Market
     groups: list[Group]
@@ -92,6 +97,11 @@ class Payload:
     where: Callable[[Loc], str]  # RunConfig.where of the swept config, to locate errors
     ppy: float
     windows: list[tuple[int, int]]  # walk-forward train windows, [start, stop) bars
+
+    @property
+    def index(self) -> pd.DatetimeIndex:
+        """The simulated bars."""
+        return self.market.index[self.market.warmup_bars :]
 
 
 @dataclass(frozen=True)
@@ -254,13 +264,14 @@ def plan(
             chunks.append(
                 Chunk(g, np.asarray(rows[i : i + sweep.chunk]), params[i : i + sweep.chunk])
             )
-    folds = _windows(len(market.index), sweep.walk_forward) if sweep.walk_forward else []
+    simulated = market.index[market.warmup_bars :]
+    folds = _windows(len(simulated), sweep.walk_forward) if sweep.walk_forward else []
     payload = Payload(
         market=market,
         groups=groups,
         strategy=strategy,
         where=config.where,
-        ppy=periods_per_year(market.index),
+        ppy=periods_per_year(simulated),
         windows=[(a, b) for a, b, _, _ in folds],
     )
     return payload, chunks, table, folds
@@ -272,6 +283,7 @@ def _targets(
     """Targets ``[K, T, N]`` of a chunk (the pipeline's, with the group's schedule and lag)
     and for each row None or the reason the strategy rejected it (its targets stay NaN)."""
     market = payload.market
+    shape = (len(params), len(payload.index), len(market.symbols))
     reasons: list[str | None] = [None] * len(params)
     valid, rows = [], []
     for i, p in enumerate(params):
@@ -283,7 +295,7 @@ def _targets(
             loc = ("strategy", "params", *(str(x) for x in first["loc"]))
             reasons[i] = f"{'.'.join(loc)}: {first['msg'].removeprefix('Value error, ')}"
     if not valid:
-        return np.full((len(params), len(market.index), len(market.symbols)), np.nan), reasons
+        return np.full(shape, np.nan), reasons
     built, _, failed = build_targets(
         payload.strategy,
         market,
@@ -296,20 +308,14 @@ def _targets(
         reasons[i] = reason
     if len(rows) == len(params):  # the usual chunk: no copy of the [K, T, N] batch
         return built, reasons
-    targets = np.full((len(params), len(market.index), len(market.symbols)), np.nan)
+    targets = np.full(shape, np.nan)
     targets[rows] = built
     return targets, reasons
 
 
 def _window_targets(targets: np.ndarray, start: int, stop: int) -> np.ndarray:
     """Targets of bars ``[start, stop)``; the first row carries the last known target."""
-    window = targets[:, start:stop].copy()
-    if start > 0:
-        seen = ~np.isnan(targets[:, : start + 1])
-        last = np.where(seen.any(axis=1), seen.shape[1] - 1 - np.argmax(seen[:, ::-1], axis=1), -1)
-        k_idx, j_idx = np.nonzero(last >= 0)
-        window[k_idx, 0, j_idx] = targets[k_idx, last[k_idx, j_idx], j_idx]
-    return window
+    return carry_last(targets[:, :stop], start)
 
 
 def run_chunk(payload: Payload, chunk: Chunk) -> tuple[np.ndarray, np.ndarray, list[str]]:
@@ -453,7 +459,7 @@ def _curve(payload: Payload, chunk: Chunk, start: int, stop: int) -> tuple[np.nd
     """
     group = payload.groups[chunk.group]
     targets, _ = _targets(payload, group, chunk.params)
-    if (start, stop) == (0, len(payload.market.index)):
+    if (start, stop) == (0, len(payload.index)):
         kernel = group.kernel
     else:
         kernel = group.kernel.window(start, stop)
@@ -480,7 +486,7 @@ def _finish(
     sweep = result.config.sweep
     assert sweep is not None
     table = result.table
-    index = payload.market.index
+    index = payload.index
     n_bars = len(index)
     ranked = result.ranked()
     by_row = _row_chunks(chunks)

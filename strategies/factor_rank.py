@@ -77,6 +77,12 @@ class FactorRank(Strategy[FactorRankParams]):
     params_model = FactorRankParams
     rebalance = "monthly"
 
+    @classmethod
+    def history(cls, params: StrategyParams) -> int:
+        """The averaging window."""
+        assert isinstance(params, FactorRankParams)
+        return params.lookback
+
     def target_weights(self, market: Market) -> pd.DataFrame:
         """Return rank weights at every bar where some asset has a score."""
         p = self.params

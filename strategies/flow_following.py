@@ -87,6 +87,14 @@ class FlowFollowing(Strategy[FlowFollowingParams]):
     params_model = FlowFollowingParams
     rebalance = "weekly"
 
+    @classmethod
+    def history(cls, params: StrategyParams) -> int:
+        """The flow sum's window, and in ``market_wide`` the z-score's window after it."""
+        assert isinstance(params, FlowFollowingParams)
+        if params.mode == "market_wide":
+            return params.lookback + params.z_window - 1
+        return params.lookback
+
     def target_weights(self, market: Market) -> pd.DataFrame:
         """Return flow-driven weights at every bar where the flow signal is defined."""
         p = self.params

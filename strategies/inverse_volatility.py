@@ -31,6 +31,12 @@ class InverseVolatility(Strategy[InverseVolatilityParams]):
     params_model = InverseVolatilityParams
     rebalance = "monthly"
 
+    @classmethod
+    def history(cls, params: StrategyParams) -> int:
+        """`lookback` returns need one price more."""
+        assert isinstance(params, InverseVolatilityParams)
+        return params.lookback + 1
+
     def target_weights(self, market: Market) -> pd.DataFrame:
         """Return inverse-volatility weights at every bar with enough history."""
         lookback = self.params.lookback

@@ -59,6 +59,17 @@ class LongShort(Strategy[LongShortParams]):
     params_model = LongShortParams
     rebalance = "monthly"
 
+    @classmethod
+    def history(cls, params: StrategyParams) -> int:
+        """Returns and the weights' one-bar shift, then the beta and volatility windows."""
+        assert isinstance(params, LongShortParams)
+        bars = 2
+        if params.hedge == "beta":
+            bars += params.beta_horizon + params.beta_lookback
+        if params.vol_target is not None:
+            bars += params.vol_lookback + 1
+        return bars
+
     def target_weights(self, market: Market) -> pd.DataFrame:
         """Return the long and hedge weights at every bar where they are defined."""
         p = self.params

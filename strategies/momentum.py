@@ -42,6 +42,12 @@ class Momentum(Strategy[MomentumParams]):
     params_model = MomentumParams
     rebalance = "monthly"
 
+    @classmethod
+    def history(cls, params: StrategyParams) -> int:
+        """The lookback's bars and the bar its return starts from."""
+        assert isinstance(params, MomentumParams)
+        return params.lookback + 1
+
     def target_weights(self, market: Market) -> pd.DataFrame:
         """Return momentum weights at every bar with at least one ranked asset."""
         p = self.params

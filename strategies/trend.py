@@ -47,6 +47,12 @@ class Trend(Strategy[TrendParams]):
     params_model = TrendParams
     rebalance = "on_change"
 
+    @classmethod
+    def history(cls, params: StrategyParams) -> int:
+        """The slow average's window, or the past return's lookback and its base bar."""
+        assert isinstance(params, TrendParams)
+        return params.slow if params.signal == "ma_cross" else params.lookback + 1
+
     def target_weights(self, market: Market) -> pd.DataFrame:
         """Return per-asset trend weights at every bar with a signal."""
         weights = self.target_weights_many(market, [self.params])[0]

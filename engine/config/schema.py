@@ -28,6 +28,8 @@ from engine.config.costs import (
 )
 from engine.metric_names import KERNEL_METRICS as SWEEP_METRICS
 
+WARMUP_SPAN = re.compile(r"(\d+)\s*([DWMY])", re.IGNORECASE)
+
 
 class ColumnsConfig(ConfigModel):
     """Column names in per-symbol price files; null for a column the files lack."""
@@ -107,6 +109,25 @@ class DataConfig(ConfigModel):
     fx: dict[str, SeriesFileConfig] = Field(default_factory=dict)
     extras: dict[str, SeriesFileConfig] = Field(default_factory=dict)
     metadata: dict[str, AssetMetadataConfig] = Field(default_factory=dict)
+    warmup: Annotated[int, Field(ge=0, le=5000)] | str | None = Field(
+        default=None,
+        description="history loaded before start for the signals: bars of each asset's "
+        "own sessions (250) or a span (18M, 2Y, 400D); default: what the strategy needs",
+    )
+    on_series_end: Literal["close", "hold", "error"] = Field(
+        default="close",
+        description="a series that ends before `end` while its exchange trades: close the "
+        "position at its last price (warning), hold it at that price, or stop with an error",
+    )
+
+    @field_validator("warmup")
+    @classmethod
+    def _warmup(cls, value: int | str | None) -> int | str | None:
+        if isinstance(value, str) and not WARMUP_SPAN.fullmatch(value.strip()):
+            raise ValueError(
+                f"{value!r} is neither a number of bars nor a span such as 400D, 52W, 18M, 2Y"
+            )
+        return value
 
     @field_validator("symbols")
     @classmethod

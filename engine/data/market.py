@@ -94,6 +94,8 @@ class Market:
     series. ``placeholders`` lists the (symbol, date) rows a source marked as not
     traded (e.g. Yahoo's zero-volume half-day rows), which are NaN in the prices.
     ``groups`` names baskets of symbols (``data.symbols`` given as a mapping).
+    ``start`` is the first simulated date: the bars before it are warm-up history that
+    strategies see and the simulation, benchmark and metrics do not (None: no warm-up).
     """
 
     close: pd.DataFrame
@@ -107,6 +109,7 @@ class Market:
     exchange: dict[str, str] = field(default_factory=dict)
     placeholders: list[tuple[str, pd.Timestamp]] = field(default_factory=list)
     groups: dict[str, list[str]] = field(default_factory=dict)
+    start: pd.Timestamp | None = None
 
     @property
     def index(self) -> pd.DatetimeIndex:
@@ -117,6 +120,16 @@ class Market:
     def symbols(self) -> list[str]:
         """Asset symbols in column order."""
         return list(self.close.columns)
+
+    @property
+    def warmup_bars(self) -> int:
+        """Bars before `start`: the warm-up history."""
+        return 0 if self.start is None else int(self.index.searchsorted(self.start))
+
+    def after_warmup(self) -> Market:
+        """The market from `start` on: what the simulation, benchmark and metrics see."""
+        n = self.warmup_bars
+        return self if n == 0 else self.select(dates=self.index[n:])
 
     @property
     def is_synthetic(self) -> bool:
@@ -156,6 +169,7 @@ class Market:
             exchange={s: self.exchange.get(s, "") for s in cols},
             placeholders=[(s, d) for s, d in self.placeholders if s in cols and d in rows],
             groups={g: m for g, m in self.groups.items() if set(m) <= set(cols)},
+            start=self.start,
         )
 
     def to_frame(self) -> pd.DataFrame:

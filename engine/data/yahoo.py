@@ -133,6 +133,11 @@ class YahooCache:
             return frame, (frame.index.min(), frame.index.max())
         return frame, (pd.Timestamp(meta["start"]), pd.Timestamp(meta["end"]))
 
+    def first_covered(self, symbol: str) -> pd.Timestamp | None:
+        """The first date of the range the cache of `symbol` covers, or None without one."""
+        cached = self.read(symbol)
+        return None if cached is None else cached[1][0]
+
     def write(
         self, symbol: str, frame: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp
     ) -> None:

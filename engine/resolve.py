@@ -1,0 +1,269 @@
+"""Which strategy a config names, its parameters, and the history it needs.
+
+`resolve_strategy` finds a registered strategy or a user's ``module:function`` once,
+for every parameter set of a run or a sweep. A user function declares its parameters
+with a pydantic model (``def f(market, params: MyParams)``) or a typed signature
+(``def f(market, fast: int = 10)``); ``def f(market, params)`` gets a plain dict. It
+states the history its signal needs in a ``history`` attribute (bars, or a function of
+its parameters). `warmup_of` turns that history into the warm-up the data layer loads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import importlib
+import inspect
+import itertools
+import sys
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, get_origin
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, ValidationError, create_model
+
+from engine.config import RunConfig, Schedule, describe_errors
+from engine.data import Market
+from engine.data.warmup import Warmup
+from engine.errors import BacktestError, ConfigError, StrategyError
+from strategies import REGISTRY
+
+Loc = tuple[str | int, ...]
+
+
+@dataclass(frozen=True, eq=False)
+class ResolvedStrategy:
+    """A strategy found once and used for every parameter set of a run or a sweep.
+
+    ``params_model`` validates parameter sets (None: a user function that takes a plain
+    dict, whose names nobody can check). ``rebalance`` is the schedule used when
+    ``portfolio.rebalance`` names none. ``history`` gives, for validated parameters, the
+    bars the first full signal needs (`engine.strategy.Strategy.history`).
+    """
+
+    name: str
+    params_model: type[BaseModel] | None
+    rebalance: Schedule
+    compute_many: Callable[[Market, Sequence[Any]], npt.NDArray[np.float64]]
+    history: Callable[[Any], int]
+
+    @property
+    def param_names(self) -> set[str] | None:
+        """The parameters the strategy declares, or None if it declares none."""
+        return None if self.params_model is None else set(self.params_model.model_fields)
+
+    def validate(self, values: Mapping[str, Any]) -> Any:
+        """Return validated parameters (a model instance, or the dict as given).
+
+        Raises
+        ------
+        pydantic.ValidationError
+            When the model rejects `values`.
+        """
+        if self.params_model is None:
+            return dict(values)
+        return self.params_model.model_validate(dict(values))
+
+
+@contextlib.contextmanager
+def _importable_from(folder: Path) -> Iterator[None]:
+    sys.path.insert(0, str(folder))
+    try:
+        yield
+    finally:
+        sys.path.remove(str(folder))
+
+
+def _user_function(config: RunConfig) -> Callable[..., Any]:
+    """Import the ``module:function`` a config names, from the folder of the config file
+    that names it (`RunConfig.source_dir`) or sys.path."""
+    module_name, _, function_name = config.strategy.name.partition(":")
+    where = config.where(("strategy", "name"))
+    folder = config.source_dir(("strategy", "name"))
+    try:
+        with _importable_from(folder):
+            module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ConfigError(
+            f"{where}: cannot import {module_name!r} ({exc}); put {module_name}.py in "
+            f"{folder}, the folder of the config file that names it, or install it"
+        ) from None
+    function = getattr(module, function_name, None)
+    if not callable(function):
+        raise ConfigError(f"{where}: {module_name!r} has no function {function_name!r}")
+    return function
+
+
+def _declared_params(
+    function: Callable[..., Any], where: str
+) -> tuple[type[BaseModel] | None, bool]:
+    """The parameter model a user function declares, and whether it takes keywords.
+
+    ``f(market, params: Model)`` declares ``Model``; ``f(market, a: int = 1, ...)`` declares
+    a model built from the signature (called with keywords); ``f(market, params)`` with a
+    plain or dict annotation declares none.
+    """
+    try:
+        signature = inspect.signature(function)
+        hints = inspect.get_annotations(function, eval_str=True)
+    except (TypeError, ValueError, NameError) as exc:
+        raise ConfigError(f"{where}: cannot read the function's signature ({exc})") from None
+    parameters = list(signature.parameters.values())[1:]  # the first is the market
+    variadic = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+    if any(p.kind in variadic for p in parameters):
+        raise ConfigError(
+            f"{where}: a strategy function cannot take *args or **kwargs; declare each "
+            "parameter (or one pydantic model)"
+        )
+    if len(parameters) == 1 and parameters[0].default is inspect.Parameter.empty:
+        hint = hints.get(parameters[0].name)
+        if isinstance(hint, type) and issubclass(hint, BaseModel):
+            return hint, False
+        untyped = hint is None or hint is Any or get_origin(hint) in (dict, Mapping)
+        if untyped or hint in (dict, Mapping):
+            if parameters[0].kind is not inspect.Parameter.KEYWORD_ONLY:
+                return None, False  # f(market, params): a plain dict
+    fields: dict[str, Any] = {}
+    for p in parameters:
+        default = ... if p.default is inspect.Parameter.empty else p.default
+        fields[p.name] = (hints.get(p.name, Any), default)
+    model = create_model(
+        f"{function.__name__}_params",
+        __config__=ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True),
+        **fields,
+    )
+    return model, True
+
+
+def resolve_strategy(config: RunConfig) -> ResolvedStrategy:
+    """Find the strategy a config names: a registered one or ``module:function``.
+
+    Raises
+    ------
+    ConfigError
+        For an unknown strategy (with a close-match suggestion and the known names), a
+        module that does not import, or a function whose parameters cannot be read.
+    """
+    name = config.strategy.name
+    if ":" in name:
+        function = _user_function(config)
+        model, keywords = _declared_params(function, config.where(("strategy", "name")))
+
+        def compute_many(market: Market, params: Sequence[Any]) -> npt.NDArray[np.float64]:
+            out = np.empty((len(params), len(market.index), len(market.symbols)))
+            for k, p in enumerate(params):
+                weights = function(market, **p.model_dump()) if keywords else function(market, p)
+                out[k] = weights_array(name, weights, market)
+            return out
+
+        return ResolvedStrategy(name, model, "daily", compute_many, _stated_history(function, name))
+    if name not in REGISTRY:
+        known = sorted(REGISTRY)
+        guess = difflib.get_close_matches(name, known, n=1)
+        hint = f"; did you mean {guess[0]!r}?" if guess else ""
+        raise ConfigError(
+            f"{config.where(('strategy', 'name'))}: unknown strategy {name!r}{hint} Known: "
+            f"{', '.join(known)}, or module:function for your own"
+        )
+    cls = REGISTRY[name]
+    return ResolvedStrategy(
+        name, cls.params_model, cls.rebalance, cls.target_weights_many, cls.history
+    )
+
+
+def _stated_history(function: Callable[..., Any], name: str) -> Callable[[Any], int]:
+    """The history a user function states in its ``history`` attribute: bars, or a
+    function of its parameters (model or dict) returning bars; 1 when it states none."""
+    stated = getattr(function, "history", 1)
+
+    def history(params: Any) -> int:
+        bars = stated(params) if callable(stated) else stated
+        if isinstance(bars, bool) or not isinstance(bars, (int, np.integer)) or bars < 1:
+            raise ConfigError(
+                f"strategy {name!r}: its history attribute gave {bars!r}; it must be a "
+                "whole number of bars >= 1, or a function of the parameters returning one"
+            )
+        return int(bars)
+
+    return history
+
+
+def warmup_of(config: RunConfig, strategy: ResolvedStrategy) -> Warmup:
+    """The history to load before ``data.start``: ``data.warmup``, or what the strategy
+    needs for its configured parameters (with a sweep, for the longest of its grid) plus
+    the execution lag.
+
+    Parameter sets the strategy rejects are skipped here; the run reports them.
+    """
+    setting = config.data.warmup
+    lags = [config.portfolio.lag]
+    sets: list[Mapping[str, Any]] = [config.strategy.params]
+    if config.sweep is not None:
+        grids = config.sweep.grids()
+        lags += [v for v in grids.get("portfolio.lag", []) if isinstance(v, int)]
+        keys = [k for k in grids if k.startswith("strategy.params.")]
+        names = [k.split(".", 2)[2] for k in keys]
+        sets = [
+            {**config.strategy.params, **dict(zip(names, combo, strict=True))}
+            for combo in itertools.product(*(grids[k] for k in keys))
+        ]
+    history = 1
+    if setting is None:
+        for values in sets:
+            try:
+                params = strategy.validate(values)
+            except ValidationError:
+                continue
+            history = max(history, strategy.history(params))
+    return Warmup.of(setting, history, max(lags))
+
+
+def strategy_params(config: RunConfig, strategy: ResolvedStrategy) -> Any:
+    """Validate ``strategy.params`` of `config` for `strategy`.
+
+    Raises
+    ------
+    ConfigError
+        Naming the file, line and YAML path of each invalid parameter.
+    """
+    try:
+        return strategy.validate(config.strategy.params)
+    except ValidationError as exc:
+        raise ConfigError(
+            describe_errors(exc.errors(), config.where, ("strategy", "params"))
+        ) from None
+
+
+def check_strategy(config: RunConfig) -> Any:
+    """Check the strategy a config names and return its parameters (defaults filled in)."""
+    return strategy_params(config, resolve_strategy(config))
+
+
+def weights_array(name: str, weights: object, market: Market) -> npt.NDArray[np.float64]:
+    """Return a strategy's weights as a float64 array after checking their shape.
+
+    Raises
+    ------
+    StrategyError
+        When `weights` is not a DataFrame on the market's dates and symbols.
+    """
+    if not isinstance(weights, pd.DataFrame) or not (
+        weights.index.equals(market.index) and weights.columns.equals(market.close.columns)
+    ):
+        raise StrategyError(
+            f"strategy {name!r} must return a DataFrame shaped like market.close "
+            f"({len(market.index)} bars x {len(market.symbols)} symbols)"
+        )
+    return weights.to_numpy(dtype=np.float64)
+
+
+def located(where: Callable[[Loc], str], exc: BacktestError) -> str:
+    """The message of `exc`, prefixed with ``file:line: path`` when it carries a location.
+
+    `where` is `RunConfig.where` of the config the strategy came from.
+    """
+    return f"{where(exc.loc)}: {exc.message}" if exc.loc else str(exc)
