@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.errors import (
     BacktestError,
+    BankruptcyWarning,
     ConfigError,
     DataError,
     SimulationError,
@@ -64,6 +65,7 @@ def __dir__() -> list[str]:
 __all__ = [
     "BacktestError",
     "BacktestResult",
+    "BankruptcyWarning",
     "BatchResult",
     "Charge",
     "ConfigError",

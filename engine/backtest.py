@@ -30,7 +30,7 @@ from engine.pipeline import (
     strategy_params,
     weights_array,
 )
-from engine.results import SimulationResult
+from engine.results import Bankruptcy, SimulationResult
 from engine.simulation import run_portfolios
 from engine.strategy import base_close
 
@@ -66,6 +66,11 @@ class BacktestResult:
     def value(self) -> pd.Series:
         """Portfolio value at the end of each bar, in the base currency."""
         return self.simulation.value
+
+    @property
+    def bankruptcy(self) -> Bankruptcy | None:
+        """Where the value fell to zero or below and what drove it there, or None."""
+        return self.simulation.bankruptcy
 
 
 def _timing(config: RunConfig, strategy: ResolvedStrategy) -> dict[str, Any]:
@@ -147,6 +152,8 @@ def run(config: RunConfig, offline: bool = False) -> BacktestResult:
             ppy,
             config.report.risk_free,
         )
+    if simulation.bankruptcy is not None:
+        metrics |= {key: float("nan") for key in m.BANKRUPT_UNDEFINED if key in metrics}
     assert decided is not None
     weights = pd.DataFrame(decided[0], index=market.index, columns=market.close.columns)
     return BacktestResult(config, market, weights, simulation, metrics, bench, bench_metrics)

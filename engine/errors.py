@@ -10,6 +10,8 @@
 
     DataWarning                a UserWarning: data that loads but may mislead (a series
                                that stops early, dates on no bar); the CLI prints one line
+    BankruptcyWarning          a UserWarning: a simulated portfolio's value fell to zero
+                               or below; the CLI prints one line
 
 Any other exception escaping eastwind is a bug and keeps its traceback.
 """
@@ -61,3 +63,7 @@ class SimulationError(BacktestError):
 
 class DataWarning(UserWarning):
     """Market data that loads but may not mean what the config expects (e.g. a short series)."""
+
+
+class BankruptcyWarning(UserWarning):
+    """A simulated portfolio's value fell to zero or below: its positions were closed."""

@@ -25,6 +25,7 @@ KERNEL_METRICS: tuple[str, ...] = (
     "fx_costs",
     "interest",
     "shortfall",
+    "shortfall_bars",
 )
 
 # metrics where a smaller value ranks higher in a sweep
@@ -39,6 +40,7 @@ LOWER_IS_BETTER: frozenset[str] = frozenset(
         "slippage",
         "fx_costs",
         "shortfall",
+        "shortfall_bars",
         "avg_gross_exposure",
     }
 )

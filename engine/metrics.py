@@ -47,6 +47,10 @@ purpose, the item says so:
   flagship's union calendar).
 - Turnover: traded value over the value before trading, summed and scaled to one year;
   buying a full book and later selling it counts 2.
+- A bankrupt portfolio (its value fell to zero or below; the simulation closed its
+  positions and its curve is flat after) keeps its total return, CAGR (-100%) and
+  drawdown, but the ratios of `BANKRUPT_UNDEFINED` are NaN: no return-to-risk ratio
+  describes money that is gone.
 """
 
 from __future__ import annotations
@@ -67,6 +71,16 @@ if TYPE_CHECKING:
 Array = npt.NDArray[np.float64]
 VAR_CUTOFF = 0.05
 VALUE_METRICS = nb.METRIC_NAMES[: nb.M_CALMAR + 1]  # the kernel's metrics of a value curve
+# Ratios of return to risk, or of return to the benchmark's: undefined (NaN) for a
+# portfolio whose value fell to zero or below. The kernel leaves its own three NaN.
+BANKRUPT_UNDEFINED = (
+    "sharpe",
+    "sortino",
+    "calmar",
+    "information_ratio",
+    "up_capture",
+    "down_capture",
+)
 
 
 def _arr(x: npt.ArrayLike) -> Array:
@@ -85,12 +99,19 @@ def _rf_bars(risk_free: float | npt.ArrayLike, ppy: float, n: int) -> Array:
 
 
 def returns_from_value(value: npt.ArrayLike, init_cash: float) -> Array:
-    """Return simple per-bar returns; the first is measured from `init_cash`."""
+    """Return simple per-bar returns; the first is measured from `init_cash`.
+
+    A bar whose value did not change returns 0, also at a value of 0 (a bankrupt book).
+    """
     v = _arr(value)
     previous = np.empty_like(v)
     previous[0] = init_cash
     previous[1:] = v[:-1]
-    return v / previous - 1.0
+    changed = v != previous
+    out = np.zeros_like(v)
+    np.divide(v, previous, out=out, where=changed)
+    out[changed] -= 1.0
+    return out
 
 
 # --- the kernel's metrics -------------------------------------------------------------

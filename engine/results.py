@@ -27,6 +27,33 @@ _COST_COLUMNS = {
 }
 
 
+def _per_value(amount: npt.NDArray[np.float64], value: npt.NDArray[np.float64]) -> np.ndarray:
+    """``amount / value``, 0 where the amount is 0 (a bankrupt book holds nothing, and its
+    value may be 0)."""
+    out = np.zeros_like(amount)
+    np.divide(amount, value, out=out, where=amount != 0.0)
+    return out
+
+
+def day_label(label: object) -> str:
+    """A bar's index label for messages: ``2024-01-02`` for a midnight timestamp."""
+    if isinstance(label, pd.Timestamp) and label == label.normalize():
+        return str(label.date())
+    return str(label)
+
+
+@dataclass(frozen=True)
+class Bankruptcy:
+    """Where a portfolio's value fell to zero or below, and what drove it there.
+
+    ``cause`` names the position that lost the most over that bar (price moves, and
+    the costs of its fills), or says the value fell below zero when no position lost.
+    """
+
+    date: object
+    cause: str
+
+
 @dataclass(frozen=True, eq=False)
 class SimulationResult:
     """One simulated portfolio: equity, cash, positions, trades, exposures and costs.
@@ -63,10 +90,18 @@ class SimulationResult:
 
     @cached_property
     def returns(self) -> pd.Series:
-        """Simple return of each bar; the first bar's is measured from the initial cash."""
+        """Simple return of each bar; the first bar's is measured from the initial cash.
+
+        A bar whose value did not change returns 0, also when a bankrupt portfolio's
+        value is 0.
+        """
         value = self.stats[:, nb.STAT_VALUE]
         previous = np.concatenate(([self.init_cash], value[:-1]))
-        return pd.Series(value / previous - 1.0, index=self.index, name="returns")
+        changed = value != previous
+        returns = np.zeros_like(value)
+        np.divide(value, previous, out=returns, where=changed)
+        returns[changed] -= 1.0
+        return pd.Series(returns, index=self.index, name="returns")
 
     @cached_property
     def positions(self) -> pd.DataFrame:
@@ -91,7 +126,7 @@ class SimulationResult:
     def gross_exposure(self) -> pd.Series:
         """Sum of absolute position values over portfolio value (gross leverage)."""
         return pd.Series(
-            self.stats[:, nb.STAT_GROSS] / self.stats[:, nb.STAT_VALUE],
+            _per_value(self.stats[:, nb.STAT_GROSS], self.stats[:, nb.STAT_VALUE]),
             index=self.index,
             name="gross_exposure",
         )
@@ -100,7 +135,7 @@ class SimulationResult:
     def net_exposure(self) -> pd.Series:
         """Sum of signed position values over portfolio value."""
         return pd.Series(
-            self.stats[:, nb.STAT_NET] / self.stats[:, nb.STAT_VALUE],
+            _per_value(self.stats[:, nb.STAT_NET], self.stats[:, nb.STAT_VALUE]),
             index=self.index,
             name="net_exposure",
         )
@@ -109,10 +144,8 @@ class SimulationResult:
     def turnover(self) -> pd.Series:
         """Traded value of each bar over the portfolio value before trading."""
         pre = self.stats[:, nb.STAT_VALUE_PRE]
-        traded = self.stats[:, nb.STAT_TRADED]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = np.where(traded > 0.0, traded / pre, 0.0)
-        return pd.Series(ratio, index=self.index, name="turnover")
+        traded = np.where(pre > 0.0, self.stats[:, nb.STAT_TRADED], 0.0)
+        return pd.Series(_per_value(traded, pre), index=self.index, name="turnover")
 
     @cached_property
     def costs(self) -> pd.DataFrame:
@@ -149,7 +182,39 @@ class SimulationResult:
     @property
     def bankrupt_at(self) -> object | None:
         """Index label of the bar where value first fell to zero or below, or None."""
-        return None if self.fail_bar < 0 else self.index[self.fail_bar]
+        return self.index[self.fail_bar] if self.status == nb.STATUS_BANKRUPT else None
+
+    @cached_property
+    def bankruptcy(self) -> Bankruptcy | None:
+        """The bar where the value fell to zero or below and what drove it, or None."""
+        if self.status != nb.STATUS_BANKRUPT:
+            return None
+        t = self.fail_bar
+        close = pd.DataFrame(self.close[: t + 1]).ffill().to_numpy()
+        rate = pd.DataFrame(self.fx[: t + 1]).ffill().to_numpy()[:, self.asset_ccy]
+        now = close[-1] * rate[-1]
+        held = self.quantities[t - 1] if t > 0 else np.zeros(len(self.columns))
+        before = close[-2] * rate[-2] if t > 0 else now
+        # the P&L of each asset over the bar: what was held moved from the previous close to
+        # this one; each fill of the bar gained its value at this close, less price and costs
+        pnl = np.where(held != 0.0, held * (now - before), 0.0)
+        for fill in self.records[self.records["bar"] == t]:
+            j = fill["asset"]
+            costs = fill["fees"] + fill["tax"] + fill["fx_cost"]
+            pnl[j] += fill["qty"] * now[j] - fill["value"] - costs
+        j = int(np.argmin(pnl))
+        if not pnl[j] < 0.0:
+            return Bankruptcy(self.index[t], "value fell below zero")
+        symbol = self.columns[j]
+        side = "short " if held[j] < 0.0 else "long " if held[j] > 0.0 else "the position in "
+        cause = f"{side}{symbol} lost {-pnl[j]:,.0f} on the bar"
+        if t > 0 and np.isfinite(close[-2, j]) and close[-2, j] != close[-1, j]:
+            move = "rose" if close[-1, j] > close[-2, j] else "fell"
+            cause += (
+                f" as {symbol} {move} from {close[-2, j]:g} to {close[-1, j]:g} "
+                f"({close[-1, j] / close[-2, j] - 1.0:+.1%})"
+            )
+        return Bankruptcy(self.index[t], cause)
 
 
 class BatchResult(Sequence[SimulationResult]):

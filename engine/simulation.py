@@ -2,8 +2,10 @@
 
 `engine.inputs` validates and converts the frames into a `KernelMarket` once; this
 module runs the kernel's two drivers on it (`run_portfolios` keeps everything,
-`sweep_metrics` only metrics) and turns the kernel's status codes into warnings that
-name dates.
+`sweep_metrics` only metrics) and turns the kernel's status codes into warnings and
+errors that name dates: a bankrupt portfolio warns (`BankruptcyWarning`), a money
+amount that overflowed raises (`SimulationError`), so a curve with inf or NaN in it is
+never returned.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from engine.errors import SimulationError
+from engine.errors import BankruptcyWarning, SimulationError
 from engine.inputs import (
     Charge,
     Dated,
@@ -30,9 +32,10 @@ from engine.inputs import (
     prepare_market,
 )
 from engine.kernel import sim_nb as nb
-from engine.results import BatchResult, SimulationResult
+from engine.results import BatchResult, SimulationResult, day_label
 
 __all__ = [
+    "MAX_INIT_CASH",
     "BankruptcyWarning",
     "Charge",
     "KernelMarket",
@@ -50,19 +53,21 @@ SIZE_TYPES: dict[str, int] = {
     "target_value": nb.SIZE_TARGET_VALUE,
 }
 
-
-class BankruptcyWarning(UserWarning):
-    """A simulated portfolio's value fell to zero or below; it stopped trading."""
+# Above 2**53 (9.0e15) a float64 no longer holds every whole unit of money, and no
+# portfolio holds a quadrillion of any currency; beyond this, amounts are not money.
+MAX_INIT_CASH = 1e15
 
 
 @dataclass(frozen=True, eq=False)
 class SweepChunk:
     """Metrics ``[K, N_METRICS]`` of K portfolios (columns ``sim_nb.METRIC_NAMES``),
-    values ``[K, T]`` if kept, and each portfolio's ``sim_nb.STATUS_*``."""
+    values ``[K, T]`` if kept, each portfolio's ``sim_nb.STATUS_*`` and the bar where
+    that status was set (-1 for ok). A portfolio that overflowed has NaN metrics."""
 
     metrics: npt.NDArray[np.float64]
     values: npt.NDArray[np.float64] | None
     status: npt.NDArray[np.int64]
+    fail_bar: npt.NDArray[np.int64]
 
 
 def _checked_targets(market: KernelMarket, targets: Any, size_type: str) -> np.ndarray:
@@ -88,6 +93,11 @@ def _portfolio_settings(
     cash = per_portfolio(init_cash, k, "init_cash", allow_inf=False)
     if np.any(cash <= 0.0):
         raise SimulationError(f"init_cash must be positive, was {init_cash}")
+    if np.any(cash > MAX_INIT_CASH):
+        raise SimulationError(
+            f"init_cash must be at most {MAX_INIT_CASH:g}, was {float(cash.max()):g}; amounts "
+            "this large are not money, and past 9e15 a float cannot hold each unit of it"
+        )
     leverage = (
         np.full(k, np.inf)
         if max_leverage is None
@@ -120,11 +130,13 @@ def sweep_metrics(
     metrics = np.empty((k, nb.N_METRICS), dtype=np.float64)
     values = np.empty((k, n_bars) if keep_values else (0, 0), dtype=np.float64)
     status = np.zeros(k, dtype=np.int64)
+    fail_bar = np.full(k, -1, dtype=np.int64)
     nb.sweep_nb(
         market.args(), targets, SIZE_TYPES[size_type], cash, leverage, float(ppy), metrics,
-        values, status,
+        values, status, fail_bar,
     )  # fmt: skip
-    return SweepChunk(metrics, values if keep_values else None, status)
+    metrics[status == nb.STATUS_NOT_FINITE] = np.nan
+    return SweepChunk(metrics, values if keep_values else None, status, fail_bar)
 
 
 def run_portfolios(
@@ -139,7 +151,7 @@ def run_portfolios(
     targets = _checked_targets(market, targets, size_type)
     k, n_bars, n_assets = targets.shape
     cash, leverage = _portfolio_settings(k, init_cash, max_leverage)
-    counts = (~np.isnan(targets)).reshape(k, -1).sum(axis=1)
+    counts = (~np.isnan(targets)).reshape(k, -1).sum(axis=1) + n_assets  # + closing fills
     rec_start = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
     records = np.zeros(int(rec_start[-1]), dtype=nb.TRADE_DTYPE)
     qty = np.zeros((k, n_bars, n_assets), dtype=np.float64)
@@ -159,15 +171,13 @@ def run_portfolios(
             market.args(), targets, SIZE_TYPES[size_type], cash, leverage, qty, stats, records,
             rec_start, rec_count, status, fail_bar,
         )  # fmt: skip
+    overflowed = np.flatnonzero(status == nb.STATUS_NOT_FINITE)
+    if len(overflowed):
+        p = int(overflowed[0])
+        who = f" (portfolio {p})" if k > 1 else ""
+        raise SimulationError(_overflow_message(market, qty[p], stats[p], int(fail_bar[p]), who))
     results = []
     for p in range(k):
-        if status[p] == nb.STATUS_BANKRUPT:
-            warnings.warn(
-                f"portfolio {p} lost all its value on {market.index[fail_bar[p]]} and "
-                "stopped trading",
-                BankruptcyWarning,
-                stacklevel=3,
-            )
         start = rec_start[p]
         results.append(
             SimulationResult(
@@ -184,7 +194,52 @@ def run_portfolios(
                 fail_bar=int(fail_bar[p]),
             )
         )
+        bankruptcy = results[-1].bankruptcy
+        if bankruptcy is not None:
+            who = "the portfolio" if k == 1 else f"portfolio {p}"
+            warnings.warn(
+                f"{who} went bankrupt on {day_label(bankruptcy.date)}: {bankruptcy.cause}; "
+                "every position was closed at that bar's close and nothing traded after",
+                BankruptcyWarning,
+                stacklevel=3,
+            )
     return results
+
+
+_STAT_NAMES = {
+    nb.STAT_VALUE: "the portfolio's value",
+    nb.STAT_CASH: "cash",
+    nb.STAT_GROSS: "the gross exposure",
+    nb.STAT_VALUE_PRE: "the value before trading",
+    nb.STAT_TRADED: "the value traded",
+    nb.STAT_SHORTFALL: "the value of the buys not funded",
+}
+
+
+def _overflow_message(
+    market: KernelMarket, qty: np.ndarray, stats: np.ndarray, t: int, who: str
+) -> str:
+    """Say which amount stopped being finite at bar `t`: a position if one did."""
+    last = pd.DataFrame(market.close[: t + 1]).ffill().to_numpy()[-1]
+    rate = pd.DataFrame(market.fx[: t + 1]).ffill().to_numpy()[-1, market.asset_ccy]
+    row = qty[t]
+    with np.errstate(over="ignore", invalid="ignore"):
+        held = row * last * rate
+    bad = np.flatnonzero((row != 0.0) & ~np.isfinite(held))
+    if len(bad):
+        j = int(bad[0])
+        side = "short" if row[j] < 0.0 else "long"
+        what = (
+            f"the {side} position in {market.columns[j]} ({row[j]:,.6g} x {last[j]:.6g}) "
+            "is not finite"
+        )
+    else:
+        column = next((c for c in _STAT_NAMES if not np.isfinite(stats[t, c])), nb.STAT_VALUE)
+        what = f"{_STAT_NAMES[column]} is not finite"
+    return (
+        f"the simulation overflowed on {day_label(market.index[t])}{who}: {what}; amounts this "
+        "large cannot be simulated: check the prices near that date, the weights and init_cash"
+    )
 
 
 def simulate(

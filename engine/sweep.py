@@ -27,7 +27,7 @@ from pydantic import ValidationError
 
 from engine.config import RunConfig, Schedule, WalkForwardConfig, merge
 from engine.data import Market
-from engine.errors import ConfigError, StrategyError
+from engine.errors import ConfigError, SimulationError, StrategyError
 from engine.inputs import KernelMarket
 from engine.kernel import sim_nb as nb
 from engine.metric_names import KERNEL_METRICS as SWEEP_METRICS
@@ -42,7 +42,7 @@ from engine.pipeline import (
     resolve_strategy,
     schedule_of,
 )
-from engine.simulation import sweep_metrics
+from engine.simulation import run_portfolios, sweep_metrics
 from engine.strategy import carry_last
 
 __all__ = [
@@ -61,7 +61,7 @@ Progress = Callable[[int], None]
 # The ``status`` column of a sweep table; ``reason`` says why a row is not ok.
 ROW_OK = 0
 ROW_BANKRUPT = 1  # simulated; the portfolio lost all its value
-ROW_INVALID = 2  # the strategy rejected the parameter set, or failed on it
+ROW_INVALID = 2  # the strategy rejected the parameter set or failed on it, or it overflowed
 ROW_NOT_RUN = 3  # the sweep was interrupted before its chunk ran
 ROW_STATUS = {
     ROW_OK: "ok",
@@ -313,6 +313,17 @@ def _targets(
     return targets, reasons
 
 
+def _overflow_reason(group: Group, targets: np.ndarray) -> str:
+    """Why one portfolio overflows: the error its single run raises (it names the bar)."""
+    try:
+        run_portfolios(
+            group.kernel, targets, init_cash=group.init_cash, max_leverage=group.max_leverage
+        )
+    except SimulationError as exc:
+        return str(exc)
+    raise AssertionError("the sweep kernel overflowed where the single run did not")
+
+
 def _window_targets(targets: np.ndarray, start: int, stop: int) -> np.ndarray:
     """Targets of bars ``[start, stop)``; the first row carries the last known target."""
     return carry_last(targets[:, :stop], start)
@@ -321,8 +332,8 @@ def _window_targets(targets: np.ndarray, start: int, stop: int) -> np.ndarray:
 def run_chunk(payload: Payload, chunk: Chunk) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Simulate one chunk: metrics ``[1 + windows, K, M]``, row statuses and reasons.
 
-    A combination the strategy rejects gets NaN metrics, `ROW_INVALID` and the reason;
-    the others run in one kernel call per window.
+    A combination the strategy rejects, or whose money amounts overflow, gets NaN
+    metrics, `ROW_INVALID` and the reason; the others run in one kernel call per window.
     """
     group = payload.groups[chunk.group]
     k = len(chunk.params)
@@ -334,7 +345,13 @@ def run_chunk(payload: Payload, chunk: Chunk) -> tuple[np.ndarray, np.ndarray, l
         kw = {"init_cash": group.init_cash, "max_leverage": group.max_leverage, "ppy": payload.ppy}
         full = sweep_metrics(group.kernel, targets[good], **kw)
         out[0, good] = full.metrics
-        status[good] = np.where(full.status == nb.STATUS_BANKRUPT, ROW_BANKRUPT, ROW_OK)
+        status[good] = np.select(
+            [full.status == nb.STATUS_BANKRUPT, full.status == nb.STATUS_NOT_FINITE],
+            [ROW_BANKRUPT, ROW_INVALID],
+            ROW_OK,
+        )
+        for row in np.flatnonzero(good)[full.status == nb.STATUS_NOT_FINITE]:
+            reasons[row] = _overflow_reason(group, targets[row : row + 1])
         for w, (start, stop) in enumerate(payload.windows, 1):
             part = sweep_metrics(
                 group.kernel.window(start, stop),

@@ -22,6 +22,7 @@ class ReferenceResult:
     cash: np.ndarray
     qty: np.ndarray
     fills: list[dict] = field(default_factory=list)
+    fail_bar: int = -1  # the bar the value fell to zero or below
 
 
 def to_lot(q: float, lot: float) -> float:
@@ -68,6 +69,10 @@ def simulate_reference(
     currency. ``borrow_rate[t][j]``, ``cash_credit[t]``, ``cash_debit[t]`` are annual
     rates for (t-1, t]. ``size_type``: 0 weight, 1 quantity, 2 value. ``max_leverage``:
     ``math.inf`` for none.
+
+    Bankruptcy: when the value at a bar's close is zero or below, every position is
+    bought or sold back at that close (the last known one), paying its costs, and from
+    the next bar on nothing happens: no orders, no interest, no borrow.
     """
     n_bars, n_assets = close.shape
     cash = float(init_cash)
@@ -76,12 +81,14 @@ def simulate_reference(
     last_fx: dict[int, float] = {}
     pending: dict[int, float] = {}
     out = ReferenceResult(np.zeros(n_bars), np.zeros(n_bars), np.zeros((n_bars, n_assets)))
-    bankrupt = False
 
     def rate_of(j: int) -> float:
         return last_fx.get(int(asset_ccy[j]), math.nan)
 
     for t in range(n_bars):
+        if out.fail_bar >= 0:  # bankrupt: the books are closed
+            out.value[t], out.cash[t] = out.value[t - 1], out.cash[t - 1]
+            continue
         # accrue over (t-1, t] on what was held, at the previous bar's prices
         if t > 0 and year_frac[t] > 0:
             borrow = sum(
@@ -109,7 +116,7 @@ def simulate_reference(
         value_before = cash + sum(qty[j] * quote(j) * rate_of(j) for j in range(n_assets) if qty[j])
 
         orders = []
-        if pending and not bankrupt and value_before > 0:
+        if pending and value_before > 0:
             for j in sorted(pending):
                 p, r = exec_price[t][j], rate_of(j)
                 if math.isnan(p) or p <= 0 or math.isnan(r) or r <= 0:
@@ -136,6 +143,23 @@ def simulate_reference(
                         "cost": cost_of(t, j),
                     }
                 )
+
+        def fill(o: dict, t: int = t) -> None:
+            nonlocal cash
+            j, size, c = o["j"], o["size"], o["cost"]
+            s = c["slippage"]
+            price = o["px"] * (1 + s) if size > 0 else o["px"] * (1 - s)
+            traded = abs(size) * price * o["fx"]
+            paid = fee(traded, c, o["fx"])
+            tax = (c["buy_tax"] if size > 0 else c["sell_tax"]) * traded
+            conv = c["fx_cost"] * traded
+            cash -= size * price * o["fx"] + paid + tax + conv
+            qty[j] += size
+            if last_px[j] is None:
+                last_px[j] = o["px"]
+            out.fills.append(
+                {"bar": t, "asset": j, "qty": size, "price": price, "fees": paid, "tax": tax}
+            )
 
         shortfall = 0.0
         if orders:
@@ -170,23 +194,6 @@ def simulate_reference(
 
             orders.sort(key=lambda o: o["size"] * o["px"] * o["fx"])
 
-            def fill(o: dict, t: int = t) -> None:
-                nonlocal cash
-                j, size, c = o["j"], o["size"], o["cost"]
-                s = c["slippage"]
-                price = o["px"] * (1 + s) if size > 0 else o["px"] * (1 - s)
-                traded = abs(size) * price * o["fx"]
-                paid = fee(traded, c, o["fx"])
-                tax = (c["buy_tax"] if size > 0 else c["sell_tax"]) * traded
-                conv = c["fx_cost"] * traded
-                cash -= size * price * o["fx"] + paid + tax + conv
-                qty[j] += size
-                if last_px[j] is None:
-                    last_px[j] = o["px"]
-                out.fills.append(
-                    {"bar": t, "asset": j, "qty": size, "price": price, "fees": paid, "tax": tax}
-                )
-
             for o in orders:
                 if o["size"] < 0:
                     fill(o)
@@ -213,9 +220,21 @@ def simulate_reference(
                     fill(o)
 
         held = sum(qty[j] * last_px[j] * rate_of(j) for j in range(n_assets) if qty[j])
+        if cash + held <= 0:  # bankrupt: close every position at this close, with costs
+            out.fail_bar = t
+            for j in range(n_assets):
+                if qty[j]:
+                    fill(
+                        {
+                            "j": j,
+                            "size": -qty[j],
+                            "px": last_px[j],
+                            "fx": rate_of(j),
+                            "cost": cost_of(t, j),
+                        }
+                    )
+            held = 0.0
         out.value[t] = cash + held
         out.cash[t] = cash
         out.qty[t] = qty
-        if out.value[t] <= 0:
-            bankrupt = True
     return out

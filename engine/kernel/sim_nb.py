@@ -61,8 +61,15 @@ one helper below, inlined in this order into `run_portfolio_nb`:
    price and x the asset's fx: fee = max(fee_rate * v, fee_min * x) + fee_fixed * x
    + sum over charges of clip(rate * v, minimum * x, maximum * x); tax = buy_tax or
    sell_tax times v; conversion cost = fx_cost * v. Short-sale proceeds go to cash.
-9. `close_bar_nb`: end-of-bar value = cash + sum(qty * last close * last fx). A value at
-   or below zero marks the portfolio bankrupt: it stops trading and keeps accruing.
+9. `close_bar_nb`: end-of-bar value = cash + sum(qty * last close * last fx).
+10. Bankruptcy: a value at or below zero at the end of bar t marks the portfolio
+    bankrupt (`STATUS_BANKRUPT`). `liquidate_nb` closes every position at bar t's last
+    known close, with the costs of step 8 (slippage moves the fill price), and the bar's
+    value columns are written again: value = cash, no exposure. From t + 1 on the curve
+    is flat at that value: no trading, no interest, no borrow fees.
+11. Overflow: a value, exposure, traded value or shortfall that is not finite (inf or
+    NaN) at bar t stops the simulation with `STATUS_NOT_FINITE`; the wrapper raises
+    instead of returning such a curve. Rows after the failing bar repeat its value.
 
 Numerics: quantities are rounded to lots with a 1e-9 lot tolerance, so a target of
 299.9999999999 shares with lot 100 rounds to 300, not 200. Orders whose traded value is
@@ -83,7 +90,8 @@ SIZE_TARGET_QUANTITY = 1
 SIZE_TARGET_VALUE = 2
 
 STATUS_OK = 0
-STATUS_BANKRUPT = 1
+STATUS_BANKRUPT = 1  # value fell to zero or below: every position closed, flat after
+STATUS_NOT_FINITE = 2  # a money amount overflowed; the result must not be used
 
 # Columns of the per-bar statistics array ``stats[T, N_STATS]``; money in base currency.
 STAT_VALUE = 0  # end-of-bar portfolio value
@@ -163,7 +171,8 @@ M_SLIPPAGE = 14
 M_FX_COSTS = 15
 M_INTEREST = 16
 M_SHORTFALL = 17
-N_METRICS = 18
+M_SHORTFALL_BARS = 18
+N_METRICS = 19
 METRIC_NAMES = (
     "total_return",
     "cagr",
@@ -183,6 +192,7 @@ METRIC_NAMES = (
     "fx_costs",
     "interest",
     "shortfall",
+    "shortfall_bars",
 )
 
 # Rows of the per-asset scratch array ``work[N_WORK, N]`` of `run_portfolio_nb`.
@@ -554,6 +564,24 @@ def close_bar_nb(t, qty, last_px, last_fx, asset_ccy, cash, stats):
     return cash + net
 
 
+@njit(cache=True, inline="always")
+def liquidate_nb(
+    portfolio, t, last_px, last_fx, asset_ccy, costs, charges, s, qty, cash, stats, records, r
+):
+    """Step 10: close every position at its last known close, with costs, in asset order.
+
+    Returns the new cash and the next free record slot.
+    """
+    for j in range(qty.shape[0]):
+        if qty[j] != 0.0:
+            fx = last_fx[asset_ccy[j]]
+            cash += fill_nb(
+                portfolio, t, j, -qty[j], last_px[j], fx, costs, charges, s, qty, stats, records, r
+            )
+            r += 1
+    return cash, r
+
+
 # --- one portfolio over all bars ------------------------------------------------------
 
 
@@ -610,7 +638,7 @@ def run_portfolio_nb(
         value_pre = mark_nb(t, exec_price, last_px, last_fx, asset_ccy, qty, cash, mark)
         stats_out[t, STAT_VALUE_PRE] = value_pre
 
-        if n_pending > 0 and status == STATUS_OK and value_pre > 0.0:
+        if n_pending > 0 and value_pre > 0.0:
             s = segment[p, t]
             n_orders, cost_full = plan_orders_nb(
                 t, exec_price, last_fx, asset_ccy, lot_size, costs, charges, s, size_type,
@@ -647,12 +675,35 @@ def run_portfolio_nb(
                         last_px[j] = mark[j]  # traded before its first close: value at the quote
 
         value = close_bar_nb(t, qty, last_px, last_fx, asset_ccy, cash, stats_out)
+        # one sum is not finite when any of its terms is inf or NaN
+        amounts = (
+            value + stats_out[t, STAT_GROSS] + value_pre + stats_out[t, STAT_TRADED]
+            + stats_out[t, STAT_SHORTFALL]
+        )  # fmt: skip
+        if not np.isfinite(amounts):
+            status = STATUS_NOT_FINITE
+        elif value <= 0.0:
+            status = STATUS_BANKRUPT
+            cash, r = liquidate_nb(
+                portfolio, t, last_px, last_fx, asset_ccy, costs, charges, segment[p, t], qty,
+                cash, stats_out, records, r,
+            )  # fmt: skip
+            value = close_bar_nb(t, qty, last_px, last_fx, asset_ccy, cash, stats_out)
         row = t if keep_qty else 0
         for j in range(n_assets):
             qty_out[row, j] = qty[j]
-        if value <= 0.0 and status == STATUS_OK:
-            status = STATUS_BANKRUPT
+        if status != STATUS_OK:
             fail_bar = t
+            for u in range(t + 1, n_bars):  # flat from here: nothing trades or accrues
+                for c in range(N_STATS):
+                    stats_out[u, c] = 0.0
+                stats_out[u, STAT_VALUE] = value
+                stats_out[u, STAT_CASH] = cash
+                stats_out[u, STAT_VALUE_PRE] = value
+                if keep_qty:
+                    for j in range(n_assets):
+                        qty_out[u, j] = qty[j]
+            break
     return r, status, fail_bar
 
 
@@ -666,8 +717,9 @@ def simulate_one_nb(
     is the portfolio's row of ``segment``; ``targets[T, N]`` its targets in the units of
     `size_type`; `max_leverage` is inf for no cap (buys limited by cash). Writes
     ``stats_out[T, N_STATS]``, ``qty_out`` (``[T, N]``, or ``[1, N]`` to keep only the
-    last bar) and fills into ``records`` from slot 0, tagged with `portfolio`. Returns
-    (records used, status, first bankrupt bar or -1).
+    last bar) and fills into ``records`` from slot 0, tagged with `portfolio`; ``records``
+    needs a slot per non-NaN target plus N for the closing fills of a bankruptcy. Returns
+    (records used, status, the bar the status was set or -1).
     """
     n_assets = market[0].shape[1]
     n_ccy = market[2].shape[1]
@@ -725,21 +777,26 @@ def value_metrics_nb(value, init_cash, ppy, rf_bar, out):
     """Write the return and drawdown metrics (`M_TOTAL_RETURN` .. `M_CALMAR`) of a value
     curve ``value[T]`` that starts from `init_cash` into ``out``.
 
-    Returns are simple, the first measured from `init_cash`; CAGR is
-    ``growth ** (ppy / T) - 1`` (-1 when wiped out); drawdown runs from the running peak,
-    `init_cash` being the first; Calmar is CAGR over |max drawdown|. Reference:
-    empyrical ``annual_return``, ``max_drawdown``, ``calmar_ratio`` with
-    ``annualization=ppy``.
+    Returns are simple, the first measured from `init_cash`, and 0 where the value did
+    not change (a flat curve at zero included); CAGR is ``growth ** (ppy / T) - 1`` (-1
+    when wiped out); drawdown runs from the running peak, `init_cash` being the first;
+    Calmar is CAGR over |max drawdown|. A curve that reaches zero or below is a bankrupt
+    portfolio: its Sharpe, Sortino and Calmar are NaN, since no return-to-risk ratio
+    describes money that is gone. Reference: empyrical ``annual_return``,
+    ``max_drawdown``, ``calmar_ratio`` with ``annualization=ppy``.
     """
     n = value.shape[0]
     r = np.empty(n, dtype=np.float64)
     prev = init_cash
     peak = init_cash
     max_dd = 0.0
+    wiped = False
     for t in range(n):
         v = value[t]
-        r[t] = v / prev - 1.0
+        r[t] = 0.0 if v == prev else v / prev - 1.0
         prev = v
+        if v <= 0.0:
+            wiped = True
         if v > peak:
             peak = v
         dd = v / peak - 1.0
@@ -751,10 +808,10 @@ def value_metrics_nb(value, init_cash, ppy, rf_bar, out):
     out[M_CAGR] = cagr
     volatility, sharpe, sortino = return_stats_nb(r, rf_bar, ppy)
     out[M_VOLATILITY] = volatility
-    out[M_SHARPE] = sharpe
-    out[M_SORTINO] = sortino
+    out[M_SHARPE] = np.nan if wiped else sharpe
+    out[M_SORTINO] = np.nan if wiped else sortino
     out[M_MAX_DRAWDOWN] = max_dd
-    out[M_CALMAR] = cagr / -max_dd if max_dd < 0.0 else np.nan
+    out[M_CALMAR] = cagr / -max_dd if max_dd < 0.0 and not wiped else np.nan
 
 
 @njit(cache=True)
@@ -763,22 +820,28 @@ def portfolio_metrics_nb(stats, init_cash, n_trades, ppy, rf_bar, out):
 
     `rf_bar` is ``[T]``, the risk-free return of each bar (`risk_free_per_bar_nb`).
     Turnover is traded value over value before trading, summed and scaled to a year
-    (buying a book and selling it later counts 2); exposures are the mean of gross and
-    net position value over value; costs are totals in base currency.
+    (buying a book and selling it later counts 2; bars whose value before trading is not
+    positive count 0); exposures are the mean of gross and net position value over value
+    (0 on bars that hold nothing); costs are totals in base currency; `M_SHORTFALL_BARS`
+    counts the bars with a shortfall.
     """
     n = stats.shape[0]
     value = np.empty(n, dtype=np.float64)
     turnover = 0.0
     gross = 0.0
     net = 0.0
+    short_bars = 0
     for t in range(n):
         v = stats[t, STAT_VALUE]
         value[t] = v
         traded = stats[t, STAT_TRADED]
-        if traded > 0.0:
+        if traded > 0.0 and stats[t, STAT_VALUE_PRE] > 0.0:
             turnover += traded / stats[t, STAT_VALUE_PRE]
-        gross += stats[t, STAT_GROSS] / v
-        net += stats[t, STAT_NET] / v
+        if stats[t, STAT_GROSS] != 0.0:  # a bankrupt portfolio may hold nothing at value 0
+            gross += stats[t, STAT_GROSS] / v
+            net += stats[t, STAT_NET] / v
+        if stats[t, STAT_SHORTFALL] > 0.0:
+            short_bars += 1
     value_metrics_nb(value, init_cash, ppy, rf_bar, out)
     out[M_TURNOVER] = turnover * ppy / n
     out[M_AVG_GROSS] = gross / n
@@ -797,6 +860,7 @@ def portfolio_metrics_nb(stats, init_cash, n_trades, ppy, rf_bar, out):
         for t in range(n):
             total += stats[t, column]
         out[m] = total
+    out[M_SHORTFALL_BARS] = short_bars
 
 
 @njit(cache=True)
@@ -830,8 +894,8 @@ def simulate_nb(
 
     ``init_cash[K]``, ``max_leverage[K]``; writes ``qty_out[K, T, N]``,
     ``stats_out[K, T, N_STATS]``, the fills of portfolio k into
-    ``records[rec_start[k]:rec_start[k + 1]]``, ``rec_count_out[K]``, ``status_out[K]``
-    and ``fail_bar_out[K]``. Returns None.
+    ``records[rec_start[k]:rec_start[k + 1]]`` (sized as `simulate_one_nb` needs),
+    ``rec_count_out[K]``, ``status_out[K]`` and ``fail_bar_out[K]``. Returns None.
     """
     rows = market[7].shape[0]  # rows of ``segment``: 1, or one per portfolio
     for k in prange(targets.shape[0]):
@@ -847,13 +911,22 @@ def simulate_nb(
 
 @njit(cache=True, parallel=True)
 def sweep_nb(
-    market, targets, size_type, init_cash, max_leverage, ppy, metrics_out, values_out, status_out
+    market,
+    targets,
+    size_type,
+    init_cash,
+    max_leverage,
+    ppy,
+    metrics_out,
+    values_out,
+    status_out,
+    fail_bar_out,
 ):
     """Simulate the K portfolios of ``targets[K, T, N]`` in parallel; keep their metrics.
 
     Memory grows with K x metrics, not K x bars: each portfolio runs into scratch arrays
-    of its own. Writes ``metrics_out[K, N_METRICS]``, ``status_out[K]``, and
-    ``values_out[K, T]`` unless it is ``[0, 0]``. Returns None.
+    of its own. Writes ``metrics_out[K, N_METRICS]``, ``status_out[K]``,
+    ``fail_bar_out[K]``, and ``values_out[K, T]`` unless it is ``[0, 0]``. Returns None.
     """
     n_port, n_bars, n_assets = targets.shape
     keep_values = values_out.shape[0] == n_port
@@ -868,13 +941,14 @@ def sweep_nb(
         p = np.int64(k) if rows > 1 else np.int64(0)
         qty = np.zeros((1, n_assets), dtype=np.float64)
         stats = np.empty((n_bars, N_STATS), dtype=np.float64)  # each bar zeroes its row
-        records = np.empty(count, dtype=TRADE_DTYPE)
-        used, status, _ = simulate_one_nb(
+        records = np.empty(count + n_assets, dtype=TRADE_DTYPE)  # + closing fills
+        used, status, fail_bar = simulate_one_nb(
             market, p, targets[k], size_type, init_cash[k], max_leverage[k], k, qty, stats,
             records,
         )  # fmt: skip
         portfolio_metrics_nb(stats, init_cash[k], used, ppy, rf_bar, metrics_out[k])
         status_out[k] = status
+        fail_bar_out[k] = fail_bar
         if keep_values:
             for t in range(n_bars):
                 values_out[k, t] = stats[t, STAT_VALUE]

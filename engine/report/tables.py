@@ -82,6 +82,7 @@ def _specs() -> tuple[MetricSpec, ...]:
         ("fx_costs", "FX conversion cost", money, False),
         ("interest", "Cash interest", money, False),
         ("shortfall", "Buys not funded", money, True),
+        ("shortfall_bars", "Bars with buys not funded", "{:,.0f}", True),
     ]
     specs += [MetricSpec(k, label, f, "Trading", key, False) for k, label, f, key in trading]
     return tuple(specs)

@@ -121,6 +121,8 @@ def test_fills_with_any_market_never_overshoot_the_target_quantity(case, lot):
     for date, symbol, q in zip(
         result.trades["date"], result.trades["symbol"], result.trades["qty"], strict=True
     ):
+        if date == result.bankrupt_at:
+            continue  # the bankruptcy rule closes every position whatever the target
         given_target = targets.loc[:date, symbol].dropna().iloc[-1]
         goal = np.trunc(given_target / lot) * lot  # board lots round toward zero
         start = previous.at[date, symbol]
@@ -197,6 +199,44 @@ def test_kernel_with_every_feature_on_agrees_with_the_plain_python_reference(cas
     np.testing.assert_allclose(result.cash, expected.cash, rtol=1e-9, atol=tol)
     np.testing.assert_allclose(result.positions, expected.qty, rtol=1e-9, atol=1e-9)
     assert len(result.trades) == len(expected.fills)
+
+
+LEVER = st.sampled_from([-40.0, -12.0, 4.0, 12.0, 40.0])
+
+
+def _levered(case: Case, scale: float) -> Case:
+    """The case's weights times `scale`; a negative scale shorts every asset: the cases
+    that go bankrupt (about one in four without a leverage cap)."""
+    weights = case.weights.abs() * scale if scale < 0.0 else case.weights * scale
+    return Case(case.close, weights, case.kwargs)
+
+
+@given(markets(open_execution=True), LEVER)
+def test_kernel_with_levered_targets_agrees_with_the_reference_through_bankruptcy(case, scale):
+    levered = _levered(case, scale)
+    result = _simulate(levered)
+    expected = simulate_reference(**_reference_inputs(levered))
+    tol = _money_tol(case)
+    np.testing.assert_allclose(result.value, expected.value, rtol=1e-9, atol=tol)
+    np.testing.assert_allclose(result.cash, expected.cash, rtol=1e-9, atol=tol)
+    np.testing.assert_allclose(result.positions, expected.qty, rtol=1e-9, atol=1e-9)
+    assert len(result.trades) == len(expected.fills)
+    assert result.fail_bar == expected.fail_bar
+
+
+@given(markets(open_execution=True, leverage=False), LEVER)
+def test_bankrupt_portfolio_with_any_market_holds_nothing_and_stays_flat_after(case, scale):
+    result = _simulate(_levered(case, scale))
+    value = result.value.to_numpy()
+    t = result.fail_bar
+    if t < 0:
+        assert (value > 0.0).all()
+        return
+    assert (value[:t] > 0.0).all() and value[t] <= 0.0
+    assert (value[t:] == value[t]).all()  # flat: no trading, no interest, no borrow
+    assert (result.positions.iloc[t:] == 0.0).all().all()  # every position closed at t
+    assert (result.trades["date"] <= result.value.index[t]).all()
+    assert (result.costs.iloc[t + 1 :] == 0.0).all().all()
 
 
 @given(st.lists(markets(max_assets=3, max_bars=30), min_size=2, max_size=3))

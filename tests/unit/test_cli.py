@@ -25,7 +25,10 @@ def test_run_with_demo_config_writes_metrics_json_and_prints_synthetic_table(tmp
     assert set(document["metrics"]) == {spec.key for spec in METRICS} | {"periods_per_year"}
     assert set(document["benchmark"]["metrics"]) >= {"sharpe", "max_drawdown", "cagr"}
     assert document["data_source"] == "synthetic"
-    assert "SYNTHETIC" in capsys.readouterr().out
+    assert document["metrics"]["shortfall"] > 0.0 and document["metrics"]["shortfall_bars"] >= 1
+    out = capsys.readouterr().out
+    assert "SYNTHETIC" in out
+    assert "Buys not funded" in out and "Bars with buys not funded" in out
     # every output, and no temporary file left behind
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(OUTPUTS)
 
@@ -67,3 +70,22 @@ def test_run_with_bad_config_exits_2_with_one_line_and_no_output(tmp_path, text,
     assert run.stderr.startswith("ConfigError: ")
     assert "Traceback" not in run.stderr
     assert not out.exists()
+
+
+def test_run_whose_value_overflows_exits_2_naming_the_bar_and_writes_nothing(tmp_path, capsys):
+    from tests.unit.test_sweep import write_spiky_prices
+
+    write_spiky_prices(tmp_path / "prices")
+    config = tmp_path / "spiky.yaml"
+    config.write_text(
+        "name: spiky\n"
+        "data: {source: csv, path: prices, symbols: [AAA, BBB], start: 2024-01-02,\n"
+        "       end: 2024-01-31, columns: {open: null, high: null, low: null, volume: null}}\n"
+        "strategy: {name: fixed_weights, params: {weights: {AAA: 1, BBB: -1}}}\n"
+        "portfolio: {lots: false}\n"
+    )
+    assert main(["run", str(config), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("SimulationError: ")
+    assert "overflowed on 2024-01-10" in err and "short position in BBB" in err
+    assert not (tmp_path / "out").exists()

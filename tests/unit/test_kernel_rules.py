@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 import engine
+from engine.errors import SimulationError
 from engine.simulation import BankruptcyWarning
 
 NAN = np.nan
@@ -412,10 +413,93 @@ def test_simulate_with_list_of_weights_runs_k_portfolios_like_separate_calls():
         np.testing.assert_array_equal(batch.value[k], alone.value)
 
 
-def test_simulate_with_total_loss_warns_and_stops_trading():
-    close = _market({"A": [10.0, 25.0, 30.0]})
+def test_simulate_with_total_loss_closes_every_position_at_that_close_with_costs():
+    close = _market({"A": [10.0, 25.0, 30.0, 5.0]})
     with pytest.warns(BankruptcyWarning, match="2024-01-02"):
-        result = engine.simulate(close, _targets(close, {0: [-1.0], 2: [0.5]}), init_cash=1000.0)
-    # short 100 at 10: cash 2000; at 25 the value is 2000 - 2500 = -500 -> bankrupt
+        result = engine.simulate(
+            close, _targets(close, {0: [-1.0], 2: [0.5]}), init_cash=1000.0, fees=0.01
+        )
+    # bar 0: short 100 at 10, fee 10: cash 1000 + 1000 - 10 = 1990, value 1990 - 1000 = 990
+    # bar 1: value 1990 - 100 * 25 = -510 <= 0: bankrupt; buy the 100 back at 25, fee 25:
+    #        cash 1990 - 2500 - 25 = -535; nothing held, so the value is -535
+    # bars 2, 3: flat at -535; the bar-2 target is not traded
     assert result.bankrupt_at == close.index[1]
-    assert len(result.trades) == 1  # the bar-2 target is not traded
+    np.testing.assert_allclose(result.value, [990.0, -535.0, -535.0, -535.0])
+    np.testing.assert_allclose(result.cash, [1990.0, -535.0, -535.0, -535.0])
+    np.testing.assert_allclose(result.positions["A"], [-100.0, 0.0, 0.0, 0.0])
+    assert result.trades["qty"].tolist() == [-100.0, 100.0]
+    assert result.trades["date"].tolist() == [close.index[0], close.index[1]]
+    np.testing.assert_allclose(result.trades["fees"], [10.0, 25.0])
+
+
+def test_simulate_with_total_loss_closes_at_the_close_with_slippage_and_open_execution():
+    close = _market({"A": [10.0, 25.0, 30.0]})
+    opens = _market({"A": [10.0, 12.0, 30.0]})
+    with pytest.warns(BankruptcyWarning):
+        result = engine.simulate(
+            close,
+            _targets(close, {0: [-1.0]}),
+            init_cash=1000.0,
+            slippage=0.1,
+            exec_price=opens,
+        )
+    # bar 0: short 100 at the open 10, filled at 9: cash 1900, value 1900 - 1000 = 900
+    # bar 1: value at the close 1900 - 2500 = -600: bought back at the close 25 plus
+    #        slippage, 27.5: cash 1900 - 2750 = -850
+    np.testing.assert_allclose(result.value, [900.0, -850.0, -850.0])
+    np.testing.assert_allclose(result.trades["price"], [9.0, 27.5])
+
+
+def test_simulate_after_total_loss_accrues_no_interest_or_borrow():
+    close = _market({"A": [10.0, 25.0, 26.0, 27.0]})
+    with pytest.warns(BankruptcyWarning):
+        result = engine.simulate(
+            close,
+            _targets(close, {0: [-1.0]}),
+            init_cash=1000.0,
+            borrow_rate=0.365,
+            cash_rate=0.365,
+        )
+    # daily bars, ACT/365: 0.1% a day. bar 0: short 100 at 10, cash 2000, value 1000
+    # bar 1: interest 2000 * 0.001 = 2, borrow 100 * 10 * 0.001 = 1: cash 2001,
+    #        value 2001 - 2500 = -499: bankrupt, buy back at 25: cash -499
+    # bars 2, 3: no interest on the debt, no borrow, no trading: flat at -499
+    np.testing.assert_allclose(result.value, [1000.0, -499.0, -499.0, -499.0])
+    np.testing.assert_allclose(result.costs["interest"], [0.0, 2.0, 0.0, 0.0])
+    np.testing.assert_allclose(result.costs["borrow"], [0.0, 1.0, 0.0, 0.0])
+
+
+def test_simulate_with_value_exactly_zero_is_bankrupt_and_keeps_finite_returns():
+    close = _market({"A": [10.0, 20.0, 21.0]})
+    with pytest.warns(BankruptcyWarning, match="2024-01-02"):
+        result = engine.simulate(close, _targets(close, {0: [-1.0]}), init_cash=1000.0)
+    # short 100 at 10: cash 2000; at 20 the value is 0: bankrupt, bought back at 20
+    np.testing.assert_allclose(result.value, [1000.0, 0.0, 0.0])
+    np.testing.assert_allclose(result.returns, [0.0, -1.0, 0.0])  # flat at zero: no 0 / 0
+    np.testing.assert_allclose(result.gross_exposure, [1.0, 0.0, 0.0])
+
+
+def test_simulate_with_bankruptcy_says_which_position_lost_and_how():
+    close = _market({"A": [10.0, 10.0, 10.0], "Q": [100.0, 100.0, 260.0]})
+    with pytest.warns(BankruptcyWarning, match=r"short Q lost 16,000") as caught:
+        result = engine.simulate(close, _targets(close, {0: [1.0, -1.0]}), init_cash=10000.0)
+    # long 1000 A, short 100 Q: cash 10000; at Q 260: value 10000 - 26000 + 10000 = -6000
+    # the short lost 100 * (260 - 100) = 16,000 over the bar; A did not move
+    assert len(caught) == 1
+    assert result.bankruptcy.date == close.index[2]
+    assert result.bankruptcy.cause == (
+        "short Q lost 16,000 on the bar as Q rose from 100 to 260 (+160.0%)"
+    )
+    assert engine.simulate(close, _targets(close, {0: [0.5, 0.0]})).bankruptcy is None
+
+
+def test_simulate_with_value_that_overflows_names_the_bar_and_the_asset():
+    close = _market({"A": [10.0, 1e307, 10.0]})
+    with pytest.raises(SimulationError, match=r"2024-01-02.*short position in A .*not finite"):
+        engine.simulate(close, _targets(close, {0: [-1.0]}), init_cash=1000.0)
+
+
+def test_simulate_with_initial_cash_beyond_1e15_is_an_error():
+    close = _market({"A": [10.0, 11.0]})
+    with pytest.raises(SimulationError, match=r"init_cash must be at most 1e\+15, was 1e\+308"):
+        engine.simulate(close, _targets(close, {0: [0.5]}), init_cash=1e308)

@@ -114,3 +114,34 @@ def test_simulation_metrics_with_one_round_trip_counts_turnover_trades_and_fees(
     assert trade["turnover"] == pytest.approx((bought / 1000.0 + 1.0) * ppy / len(index))
     assert trade["fees"] == pytest.approx(2 * 0.001 * bought)
     assert trade["avg_gross_exposure"] == pytest.approx(1.0, abs=0.01)
+
+
+def test_value_metrics_with_curve_that_reaches_zero_leave_ratios_undefined():
+    # 100 -> 50 -> -10 (bankrupt) -> -10: the return and drawdown say what happened;
+    # Sharpe, Sortino and Calmar of a portfolio that no longer exists mean nothing
+    perf = metrics.value_metrics([50.0, -10.0, -10.0], 100.0, 252.0)
+    assert perf["total_return"] == pytest.approx(-1.1)
+    assert perf["cagr"] == -1.0
+    assert perf["max_drawdown"] == pytest.approx(-1.1)
+    assert np.isnan(perf["sharpe"]) and np.isnan(perf["sortino"]) and np.isnan(perf["calmar"])
+
+
+def test_returns_from_value_with_flat_curve_at_zero_are_zero_not_nan():
+    # 100 -> 0 -> 0: -100%, then no change (not 0 / 0)
+    np.testing.assert_array_equal(metrics.returns_from_value([0.0, 0.0], 100.0), [-1.0, 0.0])
+
+
+def test_simulation_metrics_with_unfunded_buys_count_the_bars_they_fell_short():
+    import engine
+
+    index = pd.bdate_range("2024-01-01", periods=4)
+    close = pd.DataFrame({"A": [10.0, 10.0, 10.0, 10.0], "B": [10.0, 10.0, 10.0, 10.0]}, index)
+    weights = pd.DataFrame(np.nan, index=index, columns=["A", "B"])
+    weights.iloc[0] = [0.6, 0.6]  # 1200 of buys on 1000 of cash: 200 not funded
+    weights.iloc[2] = [0.5, 0.5]  # already held (50 of each): no order
+    weights.iloc[3] = [0.9, 0.9]  # 800 more of buys with no cash left: 800 not funded
+    sim = engine.simulate(close, weights, init_cash=1000.0)
+    trade = metrics.simulation_metrics(sim, 252.0, 0.0)
+    np.testing.assert_allclose(sim.shortfall, [200.0, 0.0, 0.0, 800.0])
+    assert trade["shortfall"] == pytest.approx(1000.0)
+    assert trade["shortfall_bars"] == 2.0

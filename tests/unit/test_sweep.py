@@ -376,3 +376,64 @@ def test_walk_forward_with_any_rank_metric_scores_every_test_window_finitely(tmp
     # test windows are scored by the kernel's metrics, like the train windows
     assert np.isfinite(folds[f"test_{metric}"].to_numpy(dtype=float)).all(), folds
     assert np.isfinite(folds[f"train_{metric}"].to_numpy(dtype=float)).all(), folds
+
+
+def test_sweep_kernel_with_bankrupt_portfolios_equals_the_run_bit_for_bit():
+    rng = np.random.default_rng(8)
+    n_bars, n_assets, k = 300, 3, 6
+    index = pd.bdate_range("2020-01-01", periods=n_bars)
+    close = pd.DataFrame(
+        100 * np.exp(np.cumsum(rng.normal(0, 0.03, (n_bars, n_assets)), axis=0)), index=index
+    )
+    targets = np.full((k, n_bars, n_assets), np.nan)
+    for i in range(k):
+        rows = rng.choice(n_bars, 10, replace=False)
+        targets[i, rows] = rng.normal(0, 2.0 * i, (10, n_assets))  # 0 .. very levered
+    kw = {"fees": 0.001, "borrow_rate": 0.03, "cash_rate": 0.01, "slippage": 0.001}
+    market = prepare_market(close, **kw)
+    chunk = sweep_metrics(market, targets, ppy=252.0, keep_values=True, max_leverage=None)
+    with pytest.warns(engine.BankruptcyWarning):
+        batch = engine.simulate(close, targets, init_cash=1_000_000.0, **kw)
+    bankrupt = [i for i, sim in enumerate(batch) if sim.bankrupt_at is not None]
+    assert 0 < len(bankrupt) < k
+    for i, sim in enumerate(batch):
+        np.testing.assert_array_equal(chunk.values[i], sim.value.to_numpy())
+        expected = m.simulation_metrics(sim, 252.0, np.zeros(n_bars))
+        np.testing.assert_array_equal(chunk.metrics[i], [expected[n] for n in SWEEP_METRICS])
+        assert chunk.status[i] == (1 if i in bankrupt else 0)
+        assert chunk.fail_bar[i] == (sim.fail_bar if i in bankrupt else -1)
+    sharpe = chunk.metrics[:, SWEEP_METRICS.index("sharpe")]
+    assert np.isnan(sharpe[bankrupt]).all()
+
+
+def write_spiky_prices(folder: Path) -> list[str]:
+    """AAA and BBB, business days of January 2024; BBB jumps to 1e307 on 2024-01-10."""
+    folder.mkdir()
+    dates = [str(d.date()) for d in pd.bdate_range("2024-01-02", "2024-01-31")]
+    (folder / "AAA.csv").write_text("date,close\n" + "".join(f"{d},10\n" for d in dates))
+    spiky = "".join(f"{d},{1e307 if d == '2024-01-10' else 20.0}\n" for d in dates)
+    (folder / "BBB.csv").write_text("date,close\n" + spiky)
+    return dates
+
+
+def test_sweep_with_a_set_that_overflows_marks_that_row_invalid_naming_the_bar(tmp_path):
+    write_spiky_prices(tmp_path / "prices")
+    doc = {
+        "name": "spiky",
+        "data": {
+            "source": "csv",
+            "path": "prices",
+            "symbols": ["AAA", "BBB"],
+            "start": "2024-01-02",
+            "end": "2024-01-31",
+            "columns": {"open": None, "high": None, "low": None, "volume": None},
+        },
+        "strategy": {"name": "fixed_weights", "params": {}},
+        "portfolio": {"lots": False},
+        "sweep": {"params": {"strategy.params.weights": [{"AAA": 1.0}, {"AAA": 1.0, "BBB": -1.0}]}},
+    }
+    table = sw.run_sweep(load_config(_write(tmp_path, doc))).table
+    assert list(table["status"]) == [sw.ROW_OK, sw.ROW_INVALID]
+    assert "overflowed on 2024-01-10" in table.loc[1, "reason"]
+    assert "short position in BBB" in table.loc[1, "reason"]
+    assert np.isnan(table.loc[1, SWEEP_METRICS].to_numpy(dtype=float)).all()
