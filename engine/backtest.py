@@ -22,6 +22,7 @@ from engine.pipeline import (
     ResolvedStrategy,
     build_targets,
     check_strategy,
+    gross_limit,
     load_market,
     load_markets,
     prepare_kernel,
@@ -78,6 +79,7 @@ def _timing(config: RunConfig, strategy: ResolvedStrategy) -> dict[str, Any]:
         "schedule": schedule_of(config, strategy),
         "lag": config.portfolio.lag,
         "where": config.where,
+        "max_gross": gross_limit(config.portfolio),
     }
 
 

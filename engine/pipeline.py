@@ -11,7 +11,7 @@ functions, so a rule implemented here holds for all of them:
 - `prepare_kernel`: the portfolio section -> the kernel's arrays (`KernelMarket`).
 - `build_targets`: K parameter sets -> targets ``[K, T, N]``, with the rebalance
   schedule and the execution lag applied, and a reason for each set the strategy
-  rejected.
+  rejected or whose targets ask for more gross exposure than `gross_limit` allows.
 
 Importing this module does not import numba (`eastwind validate` checks a strategy's
 parameters through it); `prepare_kernel` imports the kernel when a run needs it.
@@ -22,13 +22,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from engine.config import DataConfig, RunConfig, Schedule
+from engine.config import DataConfig, PortfolioConfig, RunConfig, Schedule
 from engine.data import (
     Columns,
     FileSpec,
@@ -61,11 +61,13 @@ if TYPE_CHECKING:
     from engine.inputs import KernelMarket
 
 __all__ = [
+    "GrossLimit",
     "Loc",
     "ResolvedStrategy",
     "build_targets",
     "check_strategy",
     "cost_arguments",
+    "gross_limit",
     "load_market",
     "load_markets",
     "located",
@@ -321,6 +323,55 @@ def raw_weights(
     return out, reasons
 
 
+class GrossLimit(NamedTuple):
+    """The largest gross exposure targets may ask for, the setting that sets it, and the
+    largest value that setting accepts (its bound in `PortfolioConfig`)."""
+
+    value: float
+    setting: Loc
+    ceiling: float
+
+
+def gross_limit(portfolio: PortfolioConfig) -> GrossLimit:
+    """``max_leverage`` when there is a leverage cap, else ``max_gross``."""
+    if portfolio.max_leverage is not None:
+        return GrossLimit(portfolio.max_leverage, ("portfolio", "max_leverage"), 20.0)
+    return GrossLimit(portfolio.max_gross, ("portfolio", "max_gross"), 1000.0)
+
+
+def _gross_reasons(
+    targets: npt.NDArray[np.float64],
+    reasons: list[str | None],
+    limit: GrossLimit,
+    dates: pd.DatetimeIndex,
+    offset: int,
+    name: str,
+    where: Callable[[Loc], str],
+) -> None:
+    """Reject each set whose targets ask for a gross exposure (sum of |weights| given at
+    one bar) above the limit: its reason names the setting and the first such bar by the
+    date it was decided, ``dates[t + offset]`` for targets row t."""
+    gross = np.nansum(np.abs(targets), axis=2)
+    over = gross > limit.value * (1.0 + 1e-9)  # a book normalised to the limit is not over
+    for k in np.flatnonzero(over.any(axis=1)):
+        if reasons[k] is not None:
+            continue
+        t = int(np.argmax(over[k]))
+        asked, path = gross[k, t], ".".join(map(str, limit.setting))
+        needed = np.ceil(asked * 100.0) / 100.0
+        fix = (
+            f"set {path} to {needed:g} or more to allow it"
+            if needed <= limit.ceiling
+            else f"no {path} allows it: scale the strategy's weights down"
+        )
+        reasons[k] = (
+            f"{where(limit.setting)}: strategy {name!r} asks for gross exposure {asked:.4g} on "
+            f"{dates[t + offset].date()} (the sum of |weights|), above {path} = "
+            f"{limit.value:g}; {fix}"
+        )
+        targets[k] = np.nan
+
+
 def build_targets(
     strategy: ResolvedStrategy,
     market: Market,
@@ -329,6 +380,7 @@ def build_targets(
     schedule: Schedule,
     lag: int,
     where: Callable[[Loc], str],
+    max_gross: GrossLimit,
     keep_decided: bool = False,
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64] | None, list[str | None]]:
     """Targets ``[K, T, N]`` for the kernel over the bars from ``market.start`` on:
@@ -340,7 +392,9 @@ def build_targets(
     targets, with `keep_decided` the scheduled weights before the lag on the simulated
     bars (what the strategy decided, on the bars it decided it; else None), and for
     each set None or the reason it failed. `where` locates a strategy's error in the
-    config (`RunConfig.where`).
+    config (`RunConfig.where`). A set whose targets ask for more gross exposure than
+    `max_gross` (`gross_limit` of the portfolio) fails too; its reason names the bar
+    the strategy decided it.
     """
     raw, reasons = raw_weights(strategy, market, params, where)
     first = market.warmup_bars
@@ -348,9 +402,11 @@ def build_targets(
     raw = carry_last(raw, decide)
     index = market.index[decide:]
     targets = schedule_targets(raw, index, schedule, lag)[:, first - decide :]
+    _gross_reasons(targets, reasons, max_gross, market.index, first - lag, strategy.name, where)
     decided = None
     if keep_decided:
         decided = schedule_targets(raw, index, schedule, 0)[:, first - decide :]
+        decided[[r is not None for r in reasons]] = np.nan
     return targets, decided, reasons
 
 

@@ -34,9 +34,11 @@ from engine.metric_names import KERNEL_METRICS as SWEEP_METRICS
 from engine.metric_names import LOWER_IS_BETTER
 from engine.periods import periods_per_year
 from engine.pipeline import (
+    GrossLimit,
     Loc,
     ResolvedStrategy,
     build_targets,
+    gross_limit,
     load_market,
     prepare_kernel,
     resolve_strategy,
@@ -81,6 +83,7 @@ class Group:
     lag: int
     init_cash: float
     max_leverage: float | None
+    max_gross: GrossLimit  # `pipeline.gross_limit` of the group's settings
 
 
 @dataclass(frozen=True)
@@ -250,6 +253,7 @@ def plan(
                     p.lag,
                     p.init_cash,
                     p.max_leverage,
+                    gross_limit(p),
                 )
             )
         g = group_of[gkey]
@@ -303,6 +307,7 @@ def _targets(
         schedule=group.schedule,
         lag=group.lag,
         where=payload.where,
+        max_gross=group.max_gross,
     )
     for i, reason in zip(rows, failed, strict=True):
         reasons[i] = reason

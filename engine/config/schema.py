@@ -28,6 +28,9 @@ from engine.config.costs import (
 )
 from engine.metric_names import KERNEL_METRICS as SWEEP_METRICS
 
+# The largest starting cash; `engine.simulation.MAX_INIT_CASH` is the same number for
+# the Python API (a test holds the two equal; the config does not import the kernel).
+MAX_INIT_CASH = 1e15
 WARMUP_SPAN = re.compile(r"(\d+)\s*([DWMY])", re.IGNORECASE)
 
 
@@ -179,10 +182,15 @@ class PortfolioConfig(CostConfig):
     taxes, ``slippage``, ``borrow_rate``) apply to every asset; ``costs`` overrides them
     per market, keyed by currency (``HKD``), exchange (``XHKG``) or symbol
     (``0700.HK``), the more specific key winning. ``rebalance`` overrides the
-    strategy's own schedule.
+    strategy's own schedule. Targets whose gross exposure (sum of |weights| at a bar)
+    exceeds ``max_leverage``, or ``max_gross`` without a leverage cap, are an error;
+    within it, ``max_leverage`` still scales orders so that costs and drift keep the
+    book under the cap.
     """
 
-    init_cash: Annotated[float, Field(gt=0.0)] = 1_000_000.0
+    init_cash: Annotated[
+        float, Field(gt=0.0, description="starting cash in the base currency, at most 1e15")
+    ] = 1_000_000.0
     lag: Annotated[int, Field(ge=0, le=10, description="bars between decision and fill")] = 1
     execution: Literal["close", "open"] = "close"
     rebalance: Schedule | None = None
@@ -190,7 +198,26 @@ class PortfolioConfig(CostConfig):
     fx_cost: Rate = 0.0
     cash_rate: Annotated[float, Field(ge=-0.2, le=1.0)] = 0.0
     max_leverage: Annotated[float, Field(gt=0.0, le=20.0)] | None = None
+    max_gross: Annotated[
+        float,
+        Field(
+            gt=0.0,
+            le=1000.0,
+            description="without max_leverage: the largest gross exposure (sum of |weights|) "
+            "the strategy may ask for at any bar; more is an error, not scaled silently",
+        ),
+    ] = 10.0
     lots: bool = True
+
+    @field_validator("init_cash")
+    @classmethod
+    def _init_cash(cls, value: float) -> float:
+        if value > MAX_INIT_CASH:
+            raise ValueError(
+                "must be at most 1e+15 (a quadrillion): more is not money, and past 9e15 a "
+                "float no longer holds each unit of it"
+            )
+        return value
 
     def asset_costs(self, symbol: str, exchange: str, currency: str) -> AssetCosts:
         """Resolve the costs of one asset: presets and settings, general to specific."""

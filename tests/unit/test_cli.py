@@ -53,6 +53,11 @@ def test_run_twice_with_same_config_gives_bit_identical_outputs(tmp_path):
             "strategy: {name: equal_weight}\nportfolio: {fees: -1}\n",
             "portfolio.fees",
         ),
+        (
+            "name: x\ndata: {symbols: [A], start: 2020-01-01, end: 2020-06-30}\n"
+            "strategy: {name: equal_weight}\nportfolio: {init_cash: 1e308}\n",
+            "portfolio.init_cash: must be at most 1e+15 (a quadrillion)",
+        ),
     ],
 )
 def test_run_with_bad_config_exits_2_with_one_line_and_no_output(tmp_path, text, match):
@@ -70,6 +75,26 @@ def test_run_with_bad_config_exits_2_with_one_line_and_no_output(tmp_path, text,
     assert run.stderr.startswith("ConfigError: ")
     assert "Traceback" not in run.stderr
     assert not out.exists()
+
+
+LEVERED = """\
+name: levered
+data: {source: synthetic, symbols: [AAPL, QQQ], start: 2020-01-01, end: 2021-12-31}
+strategy: {name: fixed_weights, params: {weights: {AAPL: 10, QQQ: -10}}}
+portfolio: {fees: {rate: 0.001}, borrow_rate: 0.01, max_gross: 20}
+benchmark: QQQ
+"""
+
+
+def test_run_with_weights_beyond_max_gross_exits_2_naming_date_and_setting(tmp_path, capsys):
+    config = tmp_path / "big.yaml"
+    config.write_text(LEVERED.replace("10, QQQ: -10", "30, QQQ: -20"))
+    assert main(["run", str(config), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("StrategyError: ")
+    assert "portfolio.max_gross: strategy 'fixed_weights' asks for gross exposure 50 on " in err
+    assert "set portfolio.max_gross to 50 or more" in err
+    assert not (tmp_path / "out").exists()
 
 
 def test_run_whose_value_overflows_exits_2_naming_the_bar_and_writes_nothing(tmp_path, capsys):

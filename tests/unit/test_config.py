@@ -185,6 +185,13 @@ BAD = [
     ("bad rebalance", _with(("portfolio.rebalance", "hourly")), [], r"portfolio\.rebalance: "),
     ("bad execution", _with(("portfolio.execution", "vwap")), [], r"portfolio\.execution: "),
     ("zero leverage", _with(("portfolio.max_leverage", 0)), [], r"portfolio\.max_leverage: "),
+    (
+        "init_cash beyond 1e15",
+        _with(("portfolio.init_cash", 1e308)),
+        [],
+        r"portfolio\.init_cash: must be at most 1e\+15 .* \(was 1e\+308\)",
+    ),
+    ("zero max_gross", _with(("portfolio.max_gross", 0)), [], r"max_gross: .*greater than 0"),
     ("unknown strategy", _with(("strategy.name", "equal_wieght")), [], r"did you mean"),
     ("bad param type", _with(("strategy.params", {"gross": "big"})), [], r"params\.gross: "),
     ("unknown param", _with(("strategy.params", {"lookbak": 3})), [], r"params\.lookbak: "),
@@ -297,3 +304,10 @@ def test_error_in_extended_file_names_that_file_and_line(tmp_path):
 def test_load_config_with_missing_file_names_it(tmp_path):
     with pytest.raises(ConfigError, match=r"nope\.yaml: file not found"):
         load_config(tmp_path / "nope.yaml")
+
+
+def test_init_cash_limit_of_the_config_is_the_one_the_simulation_enforces():
+    from engine.config import schema
+    from engine.simulation import MAX_INIT_CASH
+
+    assert schema.MAX_INIT_CASH == MAX_INIT_CASH

@@ -132,3 +132,60 @@ def test_declared_params_with_one_typed_positional_parameter_is_a_typed_signatur
     other.mkdir()
     strategy = resolve_strategy(load_config(_config(other, legacy, {"name": "mine:weights"})))
     assert strategy.param_names is None
+
+
+def _fixed(tmp_path: Path, weights: dict, portfolio: dict | None = None, **extra) -> Path:
+    document = {
+        **BASE,
+        "strategy": {"name": "fixed_weights", "params": {"weights": weights}},
+        "portfolio": portfolio or {},
+        **extra,
+    }
+    path = tmp_path / "fixed.yaml"
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("weights", "gross"),
+    [({"AAPL": 50.0}, "50"), ({"AAPL": 6.0, "MSFT": -5.0}, "11"), ({"AAPL": 1e300}, "1e\\+300")],
+)
+def test_run_with_gross_above_max_gross_names_the_date_the_gross_and_the_setting(
+    tmp_path, weights, gross
+):
+    path = _fixed(tmp_path, weights)
+    market = engine.load_market(load_config(path))
+    # fixed_weights decides every month, lag 1: the first fill is decided on the last
+    # bar before data.start, the last bar of the warm-up history
+    decided = market.index[market.warmup_bars - 1].date()
+    with pytest.raises(
+        StrategyError,
+        match=rf"fixed\.yaml(:\d+)?: portfolio\.max_gross: strategy 'fixed_weights' asks for gross "
+        rf"exposure {gross} on {decided} \(the sum of \|weights\|\), above portfolio\.max_gross "
+        r"= 10",
+    ):
+        engine.run(load_config(path))
+
+
+def test_run_with_gross_above_max_leverage_names_max_leverage(tmp_path):
+    path = _fixed(tmp_path, {"AAPL": 2.0, "MSFT": -1.0}, {"max_leverage": 2.5})
+    with pytest.raises(
+        StrategyError,
+        match=r"fixed\.yaml:\d+: portfolio\.max_leverage: .*gross exposure 3 on .*above "
+        r"portfolio\.max_leverage = 2\.5; set portfolio\.max_leverage to 3 or more",
+    ):
+        engine.run(load_config(path))
+
+
+def test_run_with_gross_at_the_limit_or_a_raised_max_gross_runs(tmp_path):
+    assert engine.run(load_config(_fixed(tmp_path, {"AAPL": 5.0, "MSFT": 5.0}))).metrics
+    raised = _fixed(tmp_path, {"AAPL": 12.0}, {"max_gross": 12})
+    assert engine.run(load_config(raised)).metrics
+
+
+def test_sweep_with_one_set_above_max_gross_marks_that_row_invalid_with_the_reason(tmp_path):
+    sweep = {"params": {"strategy.params.weights": [{"AAPL": 1.0}, {"AAPL": 50.0}]}}
+    table = sw.run_sweep(load_config(_fixed(tmp_path, {}, sweep=sweep))).table
+    assert list(table["status"]) == [sw.ROW_OK, sw.ROW_INVALID]
+    assert "asks for gross exposure 50 on" in table.loc[1, "reason"]
+    assert np.isnan(table.loc[1, "sharpe"])

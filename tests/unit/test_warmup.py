@@ -17,6 +17,7 @@ from engine.data.warmup import Warmup, history_start, load_start, parse_span
 from engine.errors import DataError, DataWarning
 from engine.pipeline import (
     build_targets,
+    gross_limit,
     load_markets,
     resolve_strategy,
     schedule_of,
@@ -64,6 +65,7 @@ def _first_targets(config: engine.RunConfig) -> tuple[np.ndarray, np.ndarray]:
         schedule=schedule_of(config, strategy),
         lag=config.portfolio.lag,
         where=config.where,
+        max_gross=gross_limit(config.portfolio),
     )
     assert reasons == [None]
     return targets[0, 0], ~np.isnan(targets[0]).all(axis=0)
