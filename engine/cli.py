@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from engine.config import RunConfig, Tolerance, load_config
-from engine.errors import BacktestError, ConfigError, DataWarning
+from engine.errors import BacktestError, BankruptcyWarning, ConfigError, DataWarning
 from engine.pipeline import check_strategy
 
 if TYPE_CHECKING:
@@ -78,7 +78,7 @@ def _run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from engine.backtest import run
-    from engine.report import write_run
+    from engine.report import bankruptcy_banner, write_run
 
     config = _config(args)
     result = run(config)
@@ -86,6 +86,9 @@ def _run(args: argparse.Namespace) -> int:
     written = write_run(result, out, html=not args.no_html)
     if not args.quiet:
         console = Console()
+        banner = bankruptcy_banner(result)
+        if banner is not None:
+            console.print(banner, style="bold red", markup=False, highlight=False)
         console.print(_run_table(result))
         console.print(f"wrote {len(written)} files to {out}/: {', '.join(p.name for p in written)}")
     return 0
@@ -135,10 +138,15 @@ def _compare(args: argparse.Namespace) -> int:
     out = Path(args.out)
     written = write_comparison(results, out)
     if not args.quiet:
+        from engine.report import bankruptcy_banner
+
         columns = {r.config.name: r.metrics for r in results}
         synthetic = any(r.market.is_synthetic for r in results)
         title = "Scenario comparison" + (" [bold yellow](SYNTHETIC DATA)[/]" if synthetic else "")
         stdout = Console()
+        for r in results:
+            if (banner := bankruptcy_banner(r)) is not None:
+                stdout.print(f"{r.config.name}: {banner}", style="bold red", markup=False)
         stdout.print(_metric_table(title, columns, key_only=not args.all))
         stdout.print(f"wrote {len(written)} files to {out}/: {', '.join(p.name for p in written)}")
     return 0
@@ -527,10 +535,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _one_line_warnings(show: object) -> object:
-    """Wrap `warnings.showwarning` so a `DataWarning` prints as ``DataWarning: message``."""
+    """Wrap `warnings.showwarning` so a `DataWarning` or `BankruptcyWarning` prints as one
+    line, ``DataWarning: message``."""
 
     def shown(message, category, filename, lineno, file=None, line=None):  # type: ignore[no-untyped-def]
-        if issubclass(category, DataWarning):
+        if issubclass(category, DataWarning | BankruptcyWarning):
             print(f"{category.__name__}: {message}", file=sys.stderr)
         else:
             show(message, category, filename, lineno, file, line)  # type: ignore[operator]
@@ -541,11 +550,13 @@ def _one_line_warnings(show: object) -> object:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the `eastwind` command line; return the process exit code.
 
-    A `DataWarning` (data that loads but may mislead) prints one line to stderr, once.
+    A `DataWarning` (data that loads but may mislead) or a `BankruptcyWarning` prints one
+    line to stderr, once.
     """
     args = _parser().parse_args(argv)
     with warnings.catch_warnings():
         warnings.simplefilter("default", DataWarning)
+        warnings.simplefilter("default", BankruptcyWarning)
         warnings.showwarning = _one_line_warnings(warnings.showwarning)  # type: ignore[assignment]
         try:
             return int(args.handler(args))

@@ -18,6 +18,7 @@ from engine.report.tables import (
     METRICS,
     MetricSpec,
     aligned_values,
+    bankruptcy_banner,
     metrics_document,
     output_files,
     return_correlation,
@@ -28,6 +29,7 @@ from engine.sweep import SweepResult
 __all__ = [
     "METRICS",
     "MetricSpec",
+    "bankruptcy_banner",
     "metrics_document",
     "ranked_rows",
     "walk_forward_summary",

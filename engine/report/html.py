@@ -23,6 +23,7 @@ from engine.backtest import BacktestResult
 from engine.report.tables import (
     METRICS,
     aligned_values,
+    bankruptcy_banner,
     equity_frame,
     return_correlation,
 )
@@ -44,6 +45,7 @@ body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:0;colo
 header{padding:18px 28px;background:#0b2545;color:#fff}
 header h1{margin:0 0 4px;font-size:22px} header p{margin:2px 0;color:#d5dde8}
 .banner{background:#ffd23f;color:#3b2f00;padding:10px 28px;font-weight:600}
+.alert{background:#c0392b;color:#fff;padding:10px 28px;font-weight:600}
 main{padding:10px 28px 40px;max-width:1400px}
 section{margin:18px 0} h2{font-size:17px;border-bottom:1px solid #ddd;padding-bottom:4px}
 table{border-collapse:collapse;font-size:13px} td,th{padding:3px 10px;border-bottom:1px solid #eee}
@@ -286,9 +288,11 @@ def _costs_table(result: BacktestResult) -> str:
     return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
 
 
-def page(title: str, header: str, banner: bool, body: str) -> str:
-    """Return a self-contained HTML page (plotly.js inlined); `banner` marks synthetic data."""
-    banner_html = f'<div class="banner">{_SYNTHETIC_BANNER}</div>' if banner else ""
+def page(title: str, header: str, banner: bool, body: str, alerts: Sequence[str] = ()) -> str:
+    """Return a self-contained HTML page (plotly.js inlined); `banner` marks synthetic data,
+    each of `alerts` (e.g. a bankruptcy) is a line above it."""
+    banner_html = "".join(f'<div class="alert">{html.escape(a)}</div>' for a in alerts)
+    banner_html += f'<div class="banner">{_SYNTHETIC_BANNER}</div>' if banner else ""
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>{html.escape(title)}</title><style>{_CSS}</style>"
@@ -344,7 +348,8 @@ def run_page(result: BacktestResult) -> str:
         f"{_costs_table(result)}</div></section>"
         f'<section class="grid">{"".join(f"<div>{c}</div>" for c in charts)}</section>'
     )
-    return page(f"eastwind: {config.name}", header, market.is_synthetic, body)
+    alerts = [line] if (line := bankruptcy_banner(result)) else []
+    return page(f"eastwind: {config.name}", header, market.is_synthetic, body, alerts)
 
 
 def compare_page(results: Sequence[BacktestResult]) -> str:
@@ -393,4 +398,5 @@ def compare_page(results: Sequence[BacktestResult]) -> str:
     )
     header = f"<h1>Scenario comparison</h1><p>{html.escape(', '.join(names))}</p>"
     synthetic = any(r.market.is_synthetic for r in results)
-    return page("eastwind: comparison", header, synthetic, body)
+    alerts = [f"{r.config.name}: {line}" for r in results if (line := bankruptcy_banner(r))]
+    return page("eastwind: comparison", header, synthetic, body, alerts)

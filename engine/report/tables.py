@@ -16,6 +16,7 @@ import pandas as pd
 
 from engine import metrics as m
 from engine.backtest import BacktestResult
+from engine.results import day_label
 
 
 @dataclass(frozen=True)
@@ -95,8 +96,23 @@ def _finite(value: float) -> float | None:
     return None if math.isnan(value) else value
 
 
+def bankruptcy_banner(result: BacktestResult) -> str | None:
+    """Return the line that heads every report of a bankrupt run, or None."""
+    bankruptcy = result.bankruptcy
+    if bankruptcy is None:
+        return None
+    return (
+        f"BANKRUPT on {day_label(bankruptcy.date)}: {bankruptcy.cause}. The value fell to "
+        "zero or below, every position was closed at that bar's close and nothing traded "
+        "after; Sharpe, Sortino, Calmar and the other ratios are undefined."
+    )
+
+
 def metrics_document(result: BacktestResult) -> dict[str, object]:
-    """Return the content of ``metrics.json``: run identity, metrics and benchmark metrics."""
+    """Return the content of ``metrics.json``: run identity, metrics and benchmark metrics.
+
+    ``bankrupt`` is null, or the date the value fell to zero or below and its cause.
+    """
     config, market = result.config, result.market
     document: dict[str, object] = {
         "name": config.name,
@@ -108,7 +124,13 @@ def metrics_document(result: BacktestResult) -> dict[str, object]:
         "base_currency": market.base_currency,
         "risk_free": config.report.risk_free,
         "metrics": {k: _finite(v) for k, v in result.metrics.items()},
+        "bankrupt": None,
     }
+    if result.bankruptcy is not None:
+        document["bankrupt"] = {
+            "date": day_label(result.bankruptcy.date),
+            "cause": result.bankruptcy.cause,
+        }
     if result.benchmark_metrics is not None and config.benchmark is not None:
         document["benchmark"] = {
             "symbols": config.benchmark.symbols,

@@ -25,9 +25,10 @@ def test_run_with_demo_config_writes_metrics_json_and_prints_synthetic_table(tmp
     assert set(document["metrics"]) == {spec.key for spec in METRICS} | {"periods_per_year"}
     assert set(document["benchmark"]["metrics"]) >= {"sharpe", "max_drawdown", "cagr"}
     assert document["data_source"] == "synthetic"
+    assert document["bankrupt"] is None
     assert document["metrics"]["shortfall"] > 0.0 and document["metrics"]["shortfall_bars"] >= 1
     out = capsys.readouterr().out
-    assert "SYNTHETIC" in out
+    assert "SYNTHETIC" in out and "BANKRUPT" not in out
     assert "Buys not funded" in out and "Bars with buys not funded" in out
     # every output, and no temporary file left behind
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(OUTPUTS)
@@ -84,6 +85,25 @@ strategy: {name: fixed_weights, params: {weights: {AAPL: 10, QQQ: -10}}}
 portfolio: {fees: {rate: 0.001}, borrow_rate: 0.01, max_gross: 20}
 benchmark: QQQ
 """
+
+
+def test_run_of_bankrupt_portfolio_says_so_first_and_leaves_ratios_undefined(tmp_path, capsys):
+    config = tmp_path / "levered.yaml"
+    config.write_text(LEVERED)
+    code = main(["run", str(config), "--out", str(tmp_path / "out")])
+    assert code == 0  # a bankrupt backtest is a result, not a user error
+    out, err = capsys.readouterr()
+    first = out.splitlines()[0]
+    assert first.startswith("BANKRUPT on 2021-03-02: long AAPL lost ")
+    assert err.count("\n") == 1 and err.startswith("BankruptcyWarning: ")
+    document = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert document["bankrupt"]["date"] == "2021-03-02"
+    assert document["bankrupt"]["cause"].startswith("long AAPL lost ")
+    for ratio in ("sharpe", "sortino", "calmar", "information_ratio"):
+        assert document["metrics"][ratio] is None, ratio
+    assert document["metrics"]["total_return"] < -1.0
+    page = (tmp_path / "out" / "report.html").read_text()
+    assert page.index("BANKRUPT on 2021-03-02") < page.index("<h2>Metrics</h2>")
 
 
 def test_run_with_weights_beyond_max_gross_exits_2_naming_date_and_setting(tmp_path, capsys):
