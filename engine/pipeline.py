@@ -351,13 +351,17 @@ def _gross_reasons(
     """Reject each set whose targets ask for a gross exposure (sum of |weights| given at
     one bar) above the limit: its reason names the setting and the first such bar by the
     date it was decided, ``dates[t + offset]`` for targets row t."""
-    gross = np.nansum(np.abs(targets), axis=2)
-    over = gross > limit.value * (1.0 + 1e-9)  # a book normalised to the limit is not over
-    for k in np.flatnonzero(over.any(axis=1)):
+    from engine.kernel.sim_nb import gross_over_nb  # numba: only when a run builds targets
+
+    first = np.empty(len(targets), dtype=np.int64)
+    gross = np.empty(len(targets), dtype=np.float64)
+    # a book normalised to the limit is not over it
+    gross_over_nb(targets, limit.value * (1.0 + 1e-9), first, gross)
+    for k in np.flatnonzero(first >= 0):
         if reasons[k] is not None:
             continue
-        t = int(np.argmax(over[k]))
-        asked, path = gross[k, t], ".".join(map(str, limit.setting))
+        t = int(first[k])
+        asked, path = gross[k], ".".join(map(str, limit.setting))
         needed = np.ceil(asked * 100.0) / 100.0
         fix = (
             f"set {path} to {needed:g} or more to allow it"

@@ -872,6 +872,33 @@ def risk_free_per_bar_nb(rates, ppy):
     return out
 
 
+# --- checks of targets ----------------------------------------------------------------
+
+
+@njit(cache=True, parallel=True)
+def gross_over_nb(targets, limit, bar_out, gross_out):
+    """Find, for each of the K portfolios of ``targets[K, T, N]``, the first bar whose
+    gross (sum of |target| over the non-NaN ones) exceeds `limit`.
+
+    Writes that bar into ``bar_out[K]`` (-1 where none does) and its gross into
+    ``gross_out[K]``. One pass over the targets, stopping at the first such bar.
+    """
+    n_port, n_bars, n_assets = targets.shape
+    for k in prange(n_port):
+        bar_out[k] = -1
+        gross_out[k] = 0.0
+        for t in range(n_bars):
+            gross = 0.0
+            for j in range(n_assets):
+                x = targets[k, t, j]
+                if not np.isnan(x):
+                    gross += abs(x)
+            if gross > limit:
+                bar_out[k] = t
+                gross_out[k] = gross
+                break
+
+
 # --- drivers: K portfolios over one market --------------------------------------------
 
 

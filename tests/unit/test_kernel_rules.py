@@ -503,3 +503,18 @@ def test_simulate_with_initial_cash_beyond_1e15_is_an_error():
     close = _market({"A": [10.0, 11.0]})
     with pytest.raises(SimulationError, match=r"init_cash must be at most 1e\+15, was 1e\+308"):
         engine.simulate(close, _targets(close, {0: [0.5]}), init_cash=1e308)
+
+
+def test_gross_over_with_nan_targets_finds_the_first_bar_above_the_limit():
+    from engine.kernel.sim_nb import gross_over_nb
+
+    targets = np.array(
+        [
+            [[0.5, NAN], [6.0, -5.0], [20.0, 0.0]],  # |6| + |-5| = 11 > 10 first at bar 1
+            [[1.0, 1.0], [NAN, NAN], [10.0, 0.0]],  # 10 is not above 10
+        ]
+    )
+    bar, gross = np.empty(2, dtype=np.int64), np.empty(2)
+    gross_over_nb(targets, 10.0, bar, gross)
+    assert bar.tolist() == [1, -1]
+    assert gross.tolist() == [11.0, 0.0]
