@@ -202,6 +202,7 @@ class SimulationResult:
             j = fill["asset"]
             costs = fill["fees"] + fill["tax"] + fill["fx_cost"]
             pnl[j] += fill["qty"] * now[j] - fill["value"] - costs
+        pnl[np.isnan(pnl)] = 0.0  # an asset with no close yet: its move is unknown
         j = int(np.argmin(pnl))
         if not pnl[j] < 0.0:
             return Bankruptcy(self.index[t], "value fell below zero")

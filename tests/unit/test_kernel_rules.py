@@ -518,3 +518,15 @@ def test_gross_over_with_nan_targets_finds_the_first_bar_above_the_limit():
     gross_over_nb(targets, 10.0, bar, gross)
     assert bar.tolist() == [1, -1]
     assert gross.tolist() == [11.0, 0.0]
+
+
+def test_bankruptcy_cause_with_an_asset_that_has_no_close_yet_names_the_loser():
+    close = _market({"A": [NAN, NAN], "Q": [100.0, 400.0]})
+    opens = _market({"A": [10.0, 10.0], "Q": [100.0, 100.0]})
+    with pytest.warns(BankruptcyWarning):
+        result = engine.simulate(
+            close, _targets(close, {0: [1.0, -1.0]}), init_cash=1000.0, exec_price=opens
+        )
+    # at the open: short 10 Q at 100, long 100 A at 10 (A has no close: valued at 10)
+    # bar 1: 1000 + 100 * 10 - 10 * 400 = -2000; the short lost 10 * 300 = 3,000
+    assert result.bankruptcy.cause.startswith("short Q lost 3,000 on the bar")
