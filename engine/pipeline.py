@@ -19,6 +19,7 @@ parameters through it); `prepare_kernel` imports the kernel when a run needs it.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -41,10 +42,11 @@ from engine.data import (
     synthetic_market,
 )
 from engine.data.calendars import sessions
+from engine.data.checks import series_ends
 from engine.data.market import asset_info
 from engine.data.synthetic import GRID_START
 from engine.data.warmup import Warmup, check_history, load_start
-from engine.errors import BacktestError, ConfigError, DataError
+from engine.errors import BacktestError, ConfigError, DataError, DataWarning
 from engine.resolve import (
     Loc,
     ResolvedStrategy,
@@ -205,6 +207,39 @@ def _first_priced(market: Market, start: pd.Timestamp, end: pd.Timestamp) -> Non
             )
 
 
+def _series_ends(market: Market, policy: str) -> Market:
+    """Report the series of `market` that end before its last bar while their exchange
+    trades, and act on ``data.on_series_end``: the market marked to close them
+    (``close``), as is (``hold``), or an error.
+
+    Raises
+    ------
+    DataError
+        With ``error``, naming the first such series.
+    """
+    ends = series_ends(market)
+    if not ends:
+        return market
+    if policy == "error":
+        e = ends[0]
+        raise DataError(
+            f"{e.symbol}: prices end on {e.last.date()}, {e.missing} sessions of its exchange "
+            "before the last bar, and data.on_series_end is error; extend its data, drop "
+            "the symbol, or set data.on_series_end to close or hold"
+        )
+    fate = "closed at its last price" if policy == "close" else "held at its last price"
+    for e in ends:
+        warnings.warn(
+            f"{e.symbol}: prices end on {e.last.date()} with {e.missing} sessions of its "
+            f"exchange to go; a position is {fate} (data.on_series_end: {policy})",
+            DataWarning,
+            stacklevel=3,
+        )
+    if policy == "hold":
+        return market
+    return replace(market, closing={e.symbol: e.last for e in ends})
+
+
 def load_markets(
     config: RunConfig | DataConfig,
     offline: bool = False,
@@ -260,6 +295,10 @@ def load_markets(
         )
         market = market.select(dates=market.index[priced.to_numpy()])
     market = replace(market, groups=data.groups)
+    try:
+        market = _series_ends(market, data.on_series_end)
+    except DataError as exc:
+        raise DataError(f"{source}: {exc}" if source else str(exc)) from None
     return market, (everything.select(bench.symbols) if bench else None)
 
 
@@ -340,7 +379,8 @@ def build_targets(
     targets, with `keep_decided` the scheduled weights before the lag on the simulated
     bars (what the strategy decided, on the bars it decided it; else None), and for
     each set None or the reason it failed. `where` locates a strategy's error in the
-    config (`RunConfig.where`).
+    config (`RunConfig.where`). A position in a series that ends early
+    (``Market.closing``) is closed on its last bar and gets no target after it.
     """
     raw, reasons = raw_weights(strategy, market, params, where)
     first = market.warmup_bars
@@ -351,6 +391,11 @@ def build_targets(
     decided = None
     if keep_decided:
         decided = schedule_targets(raw, index, schedule, 0)[:, first - decide :]
+    simulated = index[first - decide :]
+    for symbol, last in market.closing.items():  # data.on_series_end: close
+        t, j = simulated.get_loc(last), market.symbols.index(symbol)
+        targets[:, t, j] = 0.0
+        targets[:, t + 1 :, j] = np.nan
     return targets, decided, reasons
 
 
@@ -390,14 +435,23 @@ def cost_arguments(config: RunConfig, market: Market) -> dict[str, Any]:
 
 def prepare_kernel(config: RunConfig, market: Market) -> KernelMarket:
     """The kernel's arrays for `market` from ``market.start`` on, under the config's
-    portfolio and report settings."""
+    portfolio and report settings.
+
+    A series that ends early (``Market.closing``) trades at its close on its last bar
+    whatever ``portfolio.execution`` says: the position is closed at its last price.
+    """
     from engine.inputs import prepare_market  # imports numba: `validate` never gets here
 
     p = config.portfolio
     market = market.after_warmup()
+    exec_price = market.open if p.execution == "open" else None
+    if exec_price is not None and market.closing:  # closed out at the last close
+        exec_price = exec_price.copy()
+        for symbol, last in market.closing.items():
+            exec_price.loc[last, symbol] = market.close.loc[last, symbol]
     return prepare_market(
         market.close,
-        exec_price=market.open if p.execution == "open" else None,
+        exec_price=exec_price,
         fx=market.fx,
         currency=market.currency,
         lot_size=market.lot_size if p.lots else None,

@@ -96,6 +96,8 @@ class Market:
     ``groups`` names baskets of symbols (``data.symbols`` given as a mapping).
     ``start`` is the first simulated date: the bars before it are warm-up history that
     strategies see and the simulation, benchmark and metrics do not (None: no warm-up).
+    ``closing`` maps a symbol whose series ends early to its last date, where a position
+    in it is closed at its last price (``data.on_series_end: close``).
     """
 
     close: pd.DataFrame
@@ -110,6 +112,7 @@ class Market:
     placeholders: list[tuple[str, pd.Timestamp]] = field(default_factory=list)
     groups: dict[str, list[str]] = field(default_factory=dict)
     start: pd.Timestamp | None = None
+    closing: dict[str, pd.Timestamp] = field(default_factory=dict)
 
     @property
     def index(self) -> pd.DatetimeIndex:
@@ -170,6 +173,7 @@ class Market:
             placeholders=[(s, d) for s, d in self.placeholders if s in cols and d in rows],
             groups={g: m for g, m in self.groups.items() if set(m) <= set(cols)},
             start=self.start,
+            closing={s: d for s, d in self.closing.items() if s in cols},
         )
 
     def to_frame(self) -> pd.DataFrame:
