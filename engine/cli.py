@@ -367,6 +367,8 @@ def _data(args: argparse.Namespace) -> int:
     for row in frame.itertuples(index=False):
         table.add_row(*(str(v) for v in row))
     console = Console()
+    if not console.is_terminal:  # a file or a pipe: room for every column, not 80
+        console = Console(width=120)
     console.print(table)
     series = series_coverage(market)
     if len(series):
@@ -376,8 +378,12 @@ def _data(args: argparse.Namespace) -> int:
         for row in series.itertuples(index=False):
             table.add_row(*(str(v) for v in row))
         console.print(table)
-    for symbol, day in market.placeholders:
-        console.print(f"placeholder row (not traded): {symbol} {day.date()}")
+    console.print(
+        "flat: zero-volume rows with open = high = low = close on a session (e.g. a half "
+        "day), priced at their close, with no open",
+        highlight=False,
+    )
+    console.print("dropped: rows on days the exchange was closed", highlight=False)
     return 0
 
 

@@ -1,10 +1,19 @@
 """Market data: the `Market` container and its sources (synthetic, csv, yahoo).
 
 See DESIGN.md, "Market data". Sources produce per-symbol series; `assemble_market`
-aligns and checks them.
+aligns and checks them. File and yahoo rows are held against the exchange's sessions
+(`session_prices`).
 """
 
-from engine.data.files import Columns, FileSpec, SeriesFile, load_files_market, read_extras
+from engine.data.files import (
+    Columns,
+    FileSpec,
+    SeriesFile,
+    SessionPrices,
+    load_files_market,
+    read_extras,
+    session_prices,
+)
 from engine.data.market import (
     KNOWN_ASSETS,
     AssetInfo,
@@ -23,6 +32,7 @@ __all__ = [
     "FileSpec",
     "Market",
     "SeriesFile",
+    "SessionPrices",
     "YahooCache",
     "assemble_market",
     "asset_info",
@@ -30,5 +40,6 @@ __all__ = [
     "load_yahoo_market",
     "market_from_frame",
     "read_extras",
+    "session_prices",
     "synthetic_market",
 ]
