@@ -348,6 +348,7 @@ def _data(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from engine.backtest import load_market
+    from engine.data.checks import bad_prints
     from engine.data.coverage import coverage, series_coverage
 
     config = load_config(args.config, list(args.set or []))
@@ -378,9 +379,11 @@ def _data(args: argparse.Namespace) -> int:
         for row in series.itertuples(index=False):
             table.add_row(*(str(v) for v in row))
         console.print(table)
+    for found in bad_prints(market):
+        console.print(f"suspect {found.kind}: {found.message}", highlight=False, soft_wrap=True)
     console.print(
-        "flat: zero-volume rows with open = high = low = close on a session (e.g. a half "
-        "day), priced at their close, with no open",
+        "flat: zero-volume rows with open = high = low = close on a session (a half day): "
+        "priced at the close, no open",
         highlight=False,
     )
     console.print("dropped: rows on days the exchange was closed", highlight=False)

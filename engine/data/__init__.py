@@ -2,9 +2,10 @@
 
 See DESIGN.md, "Market data". Sources produce per-symbol series; `assemble_market`
 aligns and checks them. File and yahoo rows are held against the exchange's sessions
-(`session_prices`).
+(`session_prices`); `bad_prints` reports suspect prices without changing them.
 """
 
+from engine.data.checks import BadPrint, bad_prints
 from engine.data.files import (
     Columns,
     FileSpec,
@@ -28,6 +29,7 @@ from engine.data.yahoo import YahooCache, load_yahoo_market
 __all__ = [
     "KNOWN_ASSETS",
     "AssetInfo",
+    "BadPrint",
     "Columns",
     "FileSpec",
     "Market",
@@ -36,6 +38,7 @@ __all__ = [
     "YahooCache",
     "assemble_market",
     "asset_info",
+    "bad_prints",
     "load_files_market",
     "load_yahoo_market",
     "market_from_frame",

@@ -1,7 +1,8 @@
 """`Market`: aligned prices, fx and metadata over one date index, and how sources build it.
 
-Every source (synthetic, csv, yahoo) produces per-symbol price series; `assemble_market`
-aligns them on the union of their dates, checks them, and attaches fx and metadata.
+Every source (synthetic, csv, yahoo, a tidy frame) produces per-symbol price series;
+`assemble_market` aligns them on the union of their dates, checks them (invalid prices
+raise, suspect ones warn: `engine.data.checks`), and attaches fx and metadata.
 Gaps stay NaN: the simulator values a gap at the last known price and trades an asset
 only where it has a price. Nothing is filled silently except fx, which is taken as of
 its last quote (FX trades on weekdays, exchanges on their own calendars).
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from engine.data.checks import bad_prints, warn_bad_prints
 from engine.errors import DataError
 
 
@@ -281,6 +283,12 @@ def assemble_market(
     DataError
         For a start after the end, a symbol with no price in the window, a currency
         with no fx series, or invalid prices.
+
+    Warns
+    -----
+    DataWarning
+        For a symbol with a suspect price: a spike that reverses, a step that
+        persists or a stray open (`engine.data.checks.bad_prints`).
     """
     if start > end:
         raise DataError(f"start {start.date()} is after end {end.date()}")
@@ -335,4 +343,5 @@ def assemble_market(
         flat_rows=sorted(flat_rows or []),
         dropped_rows=sorted(dropped_rows or []),
     )
+    warn_bad_prints(bad_prints(market))
     return market
