@@ -348,7 +348,7 @@ def _data(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from engine.backtest import load_market
-    from engine.data.checks import bad_prints
+    from engine.data.checks import bad_prints, series_ends
     from engine.data.coverage import coverage, series_coverage
 
     config = load_config(args.config, list(args.set or []))
@@ -378,6 +378,14 @@ def _data(args: argparse.Namespace) -> int:
             table.add_column(column, justify="left" if column == "series" else "right")
         for row in series.itertuples(index=False):
             table.add_row(*(str(v) for v in row))
+        console.print(table)
+    ends = series_ends(market)
+    if ends:
+        table = Table(title="series that end before the last bar")
+        for column in ("symbol", "last", "sessions missing"):
+            table.add_column(column, justify="left" if column == "symbol" else "right")
+        for end in ends:
+            table.add_row(end.symbol, str(end.last.date()), str(end.missing))
         console.print(table)
     for found in bad_prints(market):
         console.print(f"suspect {found.kind}: {found.message}", highlight=False, soft_wrap=True)

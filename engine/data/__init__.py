@@ -2,10 +2,11 @@
 
 See DESIGN.md, "Market data". Sources produce per-symbol series; `assemble_market`
 aligns and checks them. File and yahoo rows are held against the exchange's sessions
-(`session_prices`); `bad_prints` reports suspect prices without changing them.
+(`session_prices`); `bad_prints` and `series_ends` report suspect data without changing
+it.
 """
 
-from engine.data.checks import BadPrint, bad_prints
+from engine.data.checks import BadPrint, SeriesEnd, bad_prints, series_ends
 from engine.data.files import (
     Columns,
     FileSpec,
@@ -33,6 +34,7 @@ __all__ = [
     "Columns",
     "FileSpec",
     "Market",
+    "SeriesEnd",
     "SeriesFile",
     "SessionPrices",
     "YahooCache",
@@ -43,6 +45,7 @@ __all__ = [
     "load_yahoo_market",
     "market_from_frame",
     "read_extras",
+    "series_ends",
     "session_prices",
     "synthetic_market",
 ]

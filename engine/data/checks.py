@@ -1,4 +1,4 @@
-"""Checks of loaded prices that warn and never change a price: bad prints.
+"""Checks of loaded prices that warn and never change a price: bad prints, early ends.
 
 `bad_prints` looks at each symbol's own priced bars (a gap is skipped, so the move
 across a suspension counts as one move) for three kinds of print:
@@ -23,6 +23,9 @@ reach them.
 
 `assemble_market` warns about each symbol's prints (`DataWarning`, one line), so every
 source gets the check; ``eastwind data show`` lists them all.
+
+`series_ends` finds series that stop before the market's last bar while their
+exchange keeps trading; what to do about them is the caller's choice.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 import pandas as pd
 
+from engine.data import calendars
 from engine.errors import DataWarning
 
 if TYPE_CHECKING:
@@ -59,6 +63,16 @@ class BadPrint:
     kind: PrintKind
     price: float
     message: str
+
+
+@dataclass(frozen=True)
+class SeriesEnd:
+    """A series that stops early: its last priced date and the sessions missing after it
+    up to the market's last bar."""
+
+    symbol: str
+    last: pd.Timestamp
+    missing: int
 
 
 def _day(date: pd.Timestamp) -> str:
@@ -171,3 +185,29 @@ def warn_bad_prints(prints: Sequence[BadPrint], stacklevel: int = 2) -> None:
         more = len(symbol_prints) - 1
         tail = f" ({more} more; `eastwind data show` lists them)" if more else ""
         warnings.warn(symbol_prints[0].message + tail, DataWarning, stacklevel=stacklevel + 1)
+
+
+def series_ends(market: Market) -> list[SeriesEnd]:
+    """Return the series that end before the market's last bar while their exchange trades.
+
+    ``missing`` counts the sessions of the symbol's exchange after its last price, up to
+    and including the market's last bar; for an exchange exchange-calendars does not
+    know (or dates outside 2000-2035), the market's own bars after it. A series whose
+    exchange has no session after its last price is not listed.
+    """
+    if market.close.empty:
+        return []
+    end = market.index[-1]
+    priced = market.close.notna().to_numpy()
+    last_at = len(priced) - 1 - np.argmax(priced[::-1], axis=0)  # per column
+    found = []
+    for column, symbol in enumerate(market.symbols):
+        if not priced[:, column].any() or last_at[column] == len(priced) - 1:
+            continue
+        last = market.index[last_at[column]]
+        after = last + pd.Timedelta(days=1)
+        sessions = calendars.known_sessions(market.exchange.get(symbol, ""), after, end)
+        missing = len(sessions) if sessions is not None else int((market.index > last).sum())
+        if missing:
+            found.append(SeriesEnd(symbol, last, missing))
+    return found

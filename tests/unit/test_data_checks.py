@@ -1,7 +1,7 @@
 """Checks that warn about loaded prices and never change them (`engine.data.checks`).
 
 Bad prints: small files and frames written here, each a clean random walk with one
-fault put in by hand.
+fault put in by hand. Series that end early: closes that stop before the last bar.
 """
 
 from __future__ import annotations
@@ -16,9 +16,11 @@ import pytest
 from engine.cli import main
 from engine.data import (
     FileSpec,
+    SeriesEnd,
     bad_prints,
     load_files_market,
     market_from_frame,
+    series_ends,
     synthetic_market,
 )
 from engine.data.calendars import all_sessions
@@ -157,11 +159,57 @@ def test_bad_prints_with_several_in_one_symbol_warn_once_with_the_count(tmp_path
     assert [p.date for p in bad_prints(market)] == [DAYS[10], DAYS[40]]
 
 
-def test_data_show_lists_bad_prints(tmp_path, capsys):
+# --- series that end early ------------------------------------------------------------
+
+
+def test_series_ends_with_a_series_that_stops_early_counts_the_missing_sessions(tmp_path):
+    _write(tmp_path / "AAA.csv", _walk(1))
+    _write(tmp_path / "BBB.csv", _walk(2)[:52])
+    market = _load(tmp_path, ["AAA", "BBB"])
+
+    assert series_ends(market) == [
+        # 2024-03-15 is BBB's last price; 8 XNYS sessions follow up to 2024-03-27
+        SeriesEnd("BBB", DAYS[51], 8)
+    ]
+
+
+def test_series_ends_with_hk_stock_ending_before_a_us_only_bar_lists_nothing():
+    # XHKG was closed on 2024-04-01 (Easter Monday) and 2024-04-04 (Ching Ming), XNYS open
+    days = pd.DatetimeIndex(["2024-04-01", "2024-04-02", "2024-04-03", "2024-04-04"])
+    tidy = pd.DataFrame(
+        {
+            "date": [*days, *days[1:3]],
+            "symbol": ["QQQ"] * 4 + ["0700.HK"] * 2,
+            "close": [400.0, 401.0, 402.0, 403.0, 300.0, 301.0],
+        }
+    )
+    market = market_from_frame(tidy, base_currency="HKD", fx={"USD": pd.Series(7.8, days)})
+
+    assert series_ends(market) == []  # 0700.HK has every XHKG session up to the end
+    assert market.close["0700.HK"].last_valid_index() == days[2]
+
+
+def test_series_ends_with_unknown_exchange_counts_the_markets_own_bars():
+    days = pd.DatetimeIndex(["2024-01-05", "2024-01-06", "2024-01-07", "2024-01-08"])
+    tidy = pd.DataFrame(
+        {
+            "date": [*days, *days[:2]],
+            "symbol": ["AAA"] * 4 + ["XYZ"] * 2,
+            "close": [10.0, 11.0, 12.0, 13.0, 5.0, 6.0],
+        }
+    )
+    metadata = {"XYZ": {"currency": "USD", "exchange": "XXXX", "lot_size": 1}}
+    market = market_from_frame(tidy, metadata=metadata)
+
+    assert series_ends(market) == [SeriesEnd("XYZ", days[1], 2)]
+
+
+def test_data_show_lists_bad_prints_and_series_that_end_early(tmp_path, capsys):
     _write(tmp_path / "AAA.csv", _faulty("tick"))
+    _write(tmp_path / "BBB.csv", _walk(2)[:52])
     config = tmp_path / "c.yaml"
     config.write_text(
-        f"name: c\ndata: {{source: csv, path: {tmp_path}, symbols: [AAA], "
+        f"name: c\ndata: {{source: csv, path: {tmp_path}, symbols: [AAA, BBB], "
         f"start: {DAYS[0].date()}, end: {DAYS[-1].date()}}}\nstrategy: {{name: equal_weight}}\n"
     )
 
@@ -169,4 +217,8 @@ def test_data_show_lists_bad_prints(tmp_path, capsys):
 
     captured = capsys.readouterr()
     assert "suspect spike: AAA: close on 2024-02-14 is 1e+12" in captured.out
+    assert "BBB" in captured.out and "2024-03-15" in captured.out
+    after_title = captured.out.split("series that end before the last bar")[1]
+    ends = next(line for line in after_title.splitlines() if "BBB" in line)
+    assert [c.strip() for c in ends.strip("│ ").split("│")] == ["BBB", "2024-03-15", "8"]
     assert captured.err.startswith("DataWarning: AAA: close on 2024-02-14 is 1e+12")
