@@ -348,6 +348,7 @@ def _data(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from engine.backtest import load_market
+    from engine.data.checks import bad_prints, series_ends
     from engine.data.coverage import coverage, series_coverage
 
     config = load_config(args.config, list(args.set or []))
@@ -367,6 +368,8 @@ def _data(args: argparse.Namespace) -> int:
     for row in frame.itertuples(index=False):
         table.add_row(*(str(v) for v in row))
     console = Console()
+    if not console.is_terminal:  # a file or a pipe: room for every column, not 80
+        console = Console(width=120)
     console.print(table)
     series = series_coverage(market)
     if len(series):
@@ -376,8 +379,22 @@ def _data(args: argparse.Namespace) -> int:
         for row in series.itertuples(index=False):
             table.add_row(*(str(v) for v in row))
         console.print(table)
-    for symbol, day in market.placeholders:
-        console.print(f"placeholder row (not traded): {symbol} {day.date()}")
+    ends = series_ends(market)
+    if ends:
+        table = Table(title="series that end before the last bar")
+        for column in ("symbol", "last", "sessions missing"):
+            table.add_column(column, justify="left" if column == "symbol" else "right")
+        for end in ends:
+            table.add_row(end.symbol, str(end.last.date()), str(end.missing))
+        console.print(table)
+    for found in bad_prints(market):
+        console.print(f"suspect {found.kind}: {found.message}", highlight=False, soft_wrap=True)
+    console.print(
+        "flat: zero-volume rows with open = high = low = close on a session (a half day): "
+        "priced at the close, no open",
+        highlight=False,
+    )
+    console.print("dropped: rows on days the exchange was closed", highlight=False)
     return 0
 
 

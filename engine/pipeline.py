@@ -290,9 +290,7 @@ def load_markets(
     everything = _restrict_to_calendar(loaded, data.calendar, where)
     market = everything.select(symbols)
     if len(wanted) > len(symbols):  # drop dates only the benchmark traded on
-        priced = market.close.notna().any(axis=1) | market.index.isin(
-            [day for _, day in market.placeholders]
-        )
+        priced = market.close.notna().any(axis=1)  # flat rows are priced at their close
         market = market.select(dates=market.index[priced.to_numpy()])
     market = replace(market, groups=data.groups)
     try:

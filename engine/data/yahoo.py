@@ -6,6 +6,11 @@ and, in the file's metadata, the date range that was requested, so a later reque
 knows which part it still lacks. The fields are always fetched together, so one file
 per symbol keeps them consistent and is written atomically.
 
+Rows are held against the exchange's sessions as in the csv source
+(`engine.data.files.session_prices`): a flat zero-volume row on a session (a Hong Kong
+half day) keeps its close and has no open; a row on a day the exchange was closed is
+dropped.
+
 `_download` is the only function that touches the network; tests replace it.
 """
 
@@ -21,7 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from engine.data.files import Columns, ohlc_series
+from engine.data.files import Columns, session_prices
 from engine.data.market import Market, assemble_market, asset_info
 from engine.errors import DataError
 
@@ -240,11 +245,13 @@ def load_yahoo_market(
     """Build a `Market` from Yahoo prices (through the cache) and the fx pairs it needs."""
     info = {s: asset_info(s, metadata) for s in symbols}
     frames = fetch(symbols, start, end, cache, offline=offline)
-    closes, opens, flagged = {}, {}, []
+    closes, opens, flat, dropped = {}, {}, [], []
     for symbol, frame in frames.items():
-        close, opened, fake = ohlc_series(frame, Columns(), f"yahoo {symbol}")
-        closes[symbol], opens[symbol] = close, opened
-        flagged += [(symbol, d) for d in fake]
+        exchange = info[symbol].exchange
+        prices = session_prices(frame, Columns(), f"yahoo {symbol}", exchange, symbol)
+        closes[symbol], opens[symbol] = prices.close, prices.open
+        flat += [(symbol, d) for d in prices.flat]
+        dropped += [(symbol, d) for d in prices.dropped]
     fx = {}
     for currency in sorted({i.currency for i in info.values()} - {base_currency}):
         pair, quote = fx_pair(currency, base_currency)
@@ -260,5 +267,6 @@ def load_yahoo_market(
         source="yahoo",
         start=start,
         end=end,
-        placeholders=flagged,
+        flat_rows=flat,
+        dropped_rows=dropped,
     )

@@ -9,7 +9,7 @@ import pytest
 
 from engine.data import yahoo
 from engine.data.yahoo import YahooCache, fetch, load_yahoo_market, split_download
-from engine.errors import DataError
+from engine.errors import DataError, DataWarning
 
 FIELDS = ["Close", "High", "Low", "Open", "Volume"]
 
@@ -96,13 +96,17 @@ def test_fetch_with_no_network_and_no_cache_names_the_symbol(tmp_path, fake):
 
 
 def test_load_yahoo_market_with_hk_asset_fetches_hkd_pair_and_inverts_it(tmp_path, fake):
-    market = load_yahoo_market(
-        ["0700.HK", "QQQ"],
-        start=pd.Timestamp("2024-01-02"),
-        end=pd.Timestamp("2024-01-31"),
-        base_currency="USD",
-        cache=YahooCache(tmp_path),
-    )
+    # the fake serves every weekday: QQQ's row on Martin Luther King Day is dropped
+    with pytest.warns(DataWarning, match=r"yahoo QQQ: 1 row\(s\) with volume .* 2024-01-15"):
+        market = load_yahoo_market(
+            ["0700.HK", "QQQ"],
+            start=pd.Timestamp("2024-01-02"),
+            end=pd.Timestamp("2024-01-31"),
+            base_currency="USD",
+            cache=YahooCache(tmp_path),
+        )
+    assert market.dropped_rows == [("QQQ", pd.Timestamp("2024-01-15"))]
+    assert not np.isnan(market.close.at[pd.Timestamp("2024-01-15"), "0700.HK"])
     assert ("HKD=X",) in [c[0] for c in fake.calls]
     pair_call = next(c for c in fake.calls if c[0] == ("HKD=X",))
     raw = yf_frame(["HKD=X"], str(pair_call[1].date()), "2024-01-31")[("Close", "HKD=X")]
@@ -122,3 +126,34 @@ def test_fetch_with_empty_download_keeps_cache_range_so_a_later_run_retries(
 
     assert result["AAA"].index[-1] == pd.Timestamp("2024-01-31")  # what the cache had
     assert cache.read("AAA")[1] == (pd.Timestamp("2024-01-01"), pd.Timestamp("2024-01-31"))
+
+
+def test_load_yahoo_market_with_half_day_and_holiday_rows_keeps_close_and_drops_holiday(
+    tmp_path, monkeypatch
+):
+    # 2024-12-24 and 31 are Hong Kong half days, which Yahoo writes as flat zero-volume
+    # rows; on 2024-12-25 (a flat row here) and 26 (a traded one) the exchange was closed
+    frame = yf_frame(["0700.HK"], "2024-12-20", "2024-12-31")
+    for day in ["2024-12-24", "2024-12-25", "2024-12-31"]:
+        for field in ["Open", "High", "Low"]:
+            frame.loc[day, (field, "0700.HK")] = frame.loc[day, ("Close", "0700.HK")]
+        frame.loc[day, ("Volume", "0700.HK")] = 0.0
+    monkeypatch.setattr(yahoo, "_download", lambda symbols, start, end: frame)
+
+    with pytest.warns(DataWarning, match=r"yahoo 0700\.HK: 1 row\(s\) .* XHKG .* 2024-12-26"):
+        market = load_yahoo_market(
+            ["0700.HK"],
+            start=pd.Timestamp("2024-12-20"),
+            end=pd.Timestamp("2024-12-31"),
+            base_currency="HKD",
+            cache=YahooCache(tmp_path),
+        )
+
+    half_days = pd.DatetimeIndex(["2024-12-24", "2024-12-31"])
+    assert market.flat_rows == [("0700.HK", d) for d in half_days]
+    closed = pd.DatetimeIndex(["2024-12-25", "2024-12-26"])
+    assert market.dropped_rows == [("0700.HK", d) for d in closed]
+    assert not market.index.isin(closed).any()
+    expected = frame[("Close", "0700.HK")].loc[half_days].to_numpy()
+    np.testing.assert_array_equal(market.close.loc[half_days, "0700.HK"], expected)
+    assert market.open.loc[half_days, "0700.HK"].isna().all()

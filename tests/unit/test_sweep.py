@@ -15,6 +15,7 @@ from engine import metrics as m
 from engine import sweep as sw
 from engine.cli import main
 from engine.config import load_config
+from engine.data import calendars
 from engine.errors import ConfigError, StrategyError
 from engine.kernel.sim_nb import METRIC_NAMES as SWEEP_METRICS
 from engine.simulation import prepare_market, sweep_metrics
@@ -247,7 +248,8 @@ def _leaders_market(tmp_path: Path) -> tuple[pd.DatetimeIndex, dict[str, np.ndar
     """Three assets; each has its own up-trending stretch, flat-ish noise elsewhere."""
     rng = np.random.default_rng(0)
     n = 900
-    index = pd.bdate_range("2015-01-01", periods=n)
+    every = calendars.all_sessions("XNYS")  # A, B and C are US listings
+    index = every[every >= pd.Timestamp("2015-01-01")][:n]
     drift = {"A": (0, 300, 0.004), "B": (300, 600, 0.003), "C": (600, 900, 0.0035)}
     prices = {}
     for symbol, (a, b, mu) in drift.items():
