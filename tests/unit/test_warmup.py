@@ -13,6 +13,7 @@ import yaml
 
 import engine
 from engine.config import load_config
+from engine.data.calendars import sessions
 from engine.data.warmup import Warmup, history_start, load_start, parse_span
 from engine.errors import DataError, DataWarning
 from engine.pipeline import (
@@ -238,9 +239,10 @@ def test_span_warmup_loads_that_calendar_span_before_start(tmp_path):
     _csv(tmp_path, "AAA", pd.bdate_range("2023-06-01", "2024-06-28"))
     _csv(tmp_path, "BBB", pd.bdate_range("2023-06-01", "2024-06-28"))
     market, _ = load_markets(load_config(_files_config(tmp_path, warmup="2M")))
-    assert market.index[0] == pd.Timestamp("2024-01-01")
+    assert market.index[0] == pd.Timestamp("2024-01-02")  # 1 January: NYSE shut
     assert market.start == pd.Timestamp("2024-03-01")
-    assert market.warmup_bars == len(pd.bdate_range("2024-01-01", "2024-02-29"))
+    nyse = sessions("XNYS", pd.Timestamp("2024-01-01"), pd.Timestamp("2024-02-29"))
+    assert market.warmup_bars == len(nyse) == 41
 
 
 # --- the real files ---------------------------------------------------------------------
