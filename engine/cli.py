@@ -395,6 +395,12 @@ def _data(args: argparse.Namespace) -> int:
         highlight=False,
     )
     console.print("dropped: rows on days the exchange was closed", highlight=False)
+    if market.warmup_bars:
+        console.print(
+            f"warm-up: {market.warmup_bars} bars from {market.index[0].date()}, before "
+            f"data.start {config.data.start}, for the strategy's history",
+            highlight=False,
+        )
     return 0
 
 

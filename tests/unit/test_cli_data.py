@@ -103,3 +103,17 @@ def test_data_show_with_short_extra_prints_one_warning_line_and_series_counts(tm
         "last bar (2024-01-31); the last 3 of 21 bars have no value (NaN)"
     ]
     assert "extra flow" in captured.out and "2024-01-26" in captured.out
+
+
+def test_data_show_says_how_much_warm_up_history_it_loaded(tmp_path, capsys):
+    config = _config(
+        tmp_path,
+        {"source": "synthetic", "symbols": ["AAPL"], "start": "2024-03-01", "end": "2024-03-28"},
+    )
+    document = yaml.safe_load(config.read_text())
+    document["strategy"] = {"name": "trend", "params": {"fast": 5, "slow": 20}}
+    config.write_text(yaml.safe_dump(document))
+    assert main(["data", "show", str(config)]) == 0
+    out = capsys.readouterr().out
+    # 19 sessions complete the 20-day average at data.start, 1 more for the lag
+    assert "warm-up: 20 bars from 2024-02-01, before data.start 2024-03-01" in out
