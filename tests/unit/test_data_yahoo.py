@@ -14,12 +14,22 @@ from engine.errors import DataError, DataWarning
 FIELDS = ["Close", "High", "Low", "Open", "Volume"]
 
 
-def yf_frame(symbols: list[str], start: str, end: str, multi: bool = True) -> pd.DataFrame:
-    """A frame laid out as yfinance 1.x returns it for `symbols` (end inclusive here)."""
+def yf_frame(
+    symbols: list[str], start: str, end: str, multi: bool = True, origin: str | None = None
+) -> pd.DataFrame:
+    """A frame laid out as yfinance 1.x returns it for `symbols` (end inclusive here).
+
+    Closes rise by 1 a weekday from `start`; with `origin`, by 0.1 a calendar day from
+    `origin`, so that any two windows agree on a date's price.
+    """
     dates = pd.bdate_range(start, end, name="Date")
     data = {}
     for k, symbol in enumerate(symbols):
-        base = 100.0 + 10 * k + np.arange(len(dates))
+        if origin is None:
+            steps = np.arange(len(dates), dtype=float)
+        else:
+            steps = 0.1 * (dates - pd.Timestamp(origin)).days.to_numpy()
+        base = 100.0 + 10 * k + steps
         for field in FIELDS:
             value = base * 10 if field == "Volume" else base + {"High": 1, "Low": -1}.get(field, 0)
             data[(field, symbol)] = value
@@ -30,18 +40,34 @@ def yf_frame(symbols: list[str], start: str, end: str, multi: bool = True) -> pd
     return frame
 
 
+ORIGIN = "2020-01-01"
+
+
 class FakeYahoo:
-    """Stands in for the network: serves yf_frame, records calls, can be switched off."""
+    """Stands in for the network: serves yf_frame, records calls, can be switched off.
+
+    Like Yahoo it has no row on or after `today` (when set), and it adjusts for the
+    dividends it has been told of: closes before an ex-date are scaled by its factor.
+    """
 
     def __init__(self) -> None:
         self.calls: list[tuple[tuple[str, ...], pd.Timestamp, pd.Timestamp]] = []
         self.online = True
+        self.today: pd.Timestamp | None = None
+        self.dividends: list[tuple[pd.Timestamp, float]] = []
 
     def __call__(self, symbols, start, end):
         self.calls.append((tuple(symbols), start, end))
         if not self.online:
-            raise ConnectionError("no network")
-        return yf_frame(list(symbols), str(start.date()), str(end.date()))
+            raise ConnectionError("[Errno 101] Network is unreachable")
+        frame = yf_frame(list(symbols), str(start.date()), str(end.date()), origin=ORIGIN)
+        if self.today is not None:
+            frame = frame[frame.index < self.today]
+        for ex_date, factor in self.dividends:
+            before = frame.index < ex_date
+            prices = [c for c in frame.columns if c[0] != "Volume"]
+            frame.loc[before, prices] = frame.loc[before, prices] * factor
+        return frame
 
 
 @pytest.fixture
@@ -109,7 +135,8 @@ def test_load_yahoo_market_with_hk_asset_fetches_hkd_pair_and_inverts_it(tmp_pat
     assert not np.isnan(market.close.at[pd.Timestamp("2024-01-15"), "0700.HK"])
     assert ("HKD=X",) in [c[0] for c in fake.calls]
     pair_call = next(c for c in fake.calls if c[0] == ("HKD=X",))
-    raw = yf_frame(["HKD=X"], str(pair_call[1].date()), "2024-01-31")[("Close", "HKD=X")]
+    raw = yf_frame(["HKD=X"], str(pair_call[1].date()), "2024-01-31", origin=ORIGIN)
+    raw = raw[("Close", "HKD=X")]
     assert market.fx.at[pd.Timestamp("2024-01-10"), "HKD"] == 1.0 / raw.loc["2024-01-10"]
     assert market.source == "yahoo" and market.lot_size["0700.HK"] == 100
 
