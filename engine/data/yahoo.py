@@ -1,10 +1,9 @@
 """The `yahoo` source: yfinance downloads of adjusted OHLCV, cached on disk as parquet.
 
-Each symbol (stock, index or fx pair such as ``HKD=X``) is cached in one parquet file,
-``<cache>/<symbol>.parquet``, holding all its fields (open, high, low, close, volume)
-and, in the file's metadata, the date range that was requested, so a later request
-knows which part it still lacks. The fields are always fetched together, so one file
-per symbol keeps them consistent and is written atomically.
+Each symbol (stock, index or fx pair such as ``HKD=X``) is cached in one file with the
+date range it covers (`engine.data.yahoo_cache`), so a later request downloads only
+what the cache lacks. A corrupt cache file is downloaded again when online; offline it
+is an error naming the file.
 
 Rows are held against the exchange's sessions as in the csv source
 (`engine.data.files.session_prices`): a flat zero-volume row on a session (a Hong Kong
@@ -16,30 +15,28 @@ dropped.
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import tempfile
 import warnings
 from collections.abc import Iterable
-from pathlib import Path
 
 import pandas as pd
 
 from engine.data.files import Columns, session_prices
 from engine.data.market import Market, assemble_market, asset_info
+from engine.data.yahoo_cache import YahooCache, default_cache_dir
 from engine.errors import DataError
 
+__all__ = [
+    "FIELDS",
+    "YahooCache",
+    "default_cache_dir",
+    "fetch",
+    "fx_pair",
+    "load_yahoo_market",
+    "split_download",
+]
+
 FIELDS = ("open", "high", "low", "close", "volume")
-_META_KEY = b"eastwind"
-
-
-def default_cache_dir() -> Path:
-    """Return the user's cache folder for eastwind's downloads."""
-    root = os.environ.get("EASTWIND_CACHE") or os.environ.get("XDG_CACHE_HOME")
-    return (
-        Path(root) / "eastwind" / "yahoo" if root else Path.home() / ".cache" / "eastwind" / "yahoo"
-    )
 
 
 def _download(symbols: list[str], start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
@@ -108,63 +105,6 @@ def split_download(frame: pd.DataFrame, symbols: Iterable[str]) -> dict[str, pd.
     return out
 
 
-class YahooCache:
-    """A folder of per-symbol parquet files with the date range each one covers."""
-
-    def __init__(self, folder: Path | str | None = None) -> None:
-        self.folder = Path(folder) if folder else default_cache_dir()
-
-    def path(self, symbol: str) -> Path:
-        """Return the cache file of `symbol`."""
-        safe = symbol.replace("/", "_").replace("^", "_idx_")
-        return self.folder / f"{safe}.parquet"
-
-    def read(self, symbol: str) -> tuple[pd.DataFrame, tuple[pd.Timestamp, pd.Timestamp]] | None:
-        """Return the cached frame and the requested range it covers, or None."""
-        import pyarrow.parquet as pq
-
-        path = self.path(symbol)
-        if not path.exists():
-            return None
-        try:
-            table = pq.read_table(path)
-        except (OSError, ValueError) as exc:
-            raise DataError(
-                f"{symbol}: cache file {path} is unreadable ({exc}); delete it"
-            ) from None
-        meta = json.loads((table.schema.metadata or {}).get(_META_KEY, b"{}"))
-        frame = table.to_pandas()
-        if not meta:
-            return frame, (frame.index.min(), frame.index.max())
-        return frame, (pd.Timestamp(meta["start"]), pd.Timestamp(meta["end"]))
-
-    def first_covered(self, symbol: str) -> pd.Timestamp | None:
-        """The first date of the range the cache of `symbol` covers, or None without one."""
-        cached = self.read(symbol)
-        return None if cached is None else cached[1][0]
-
-    def write(
-        self, symbol: str, frame: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp
-    ) -> None:
-        """Write `frame` as the cache of `symbol` covering [start, end], atomically."""
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        self.folder.mkdir(parents=True, exist_ok=True)
-        table = pa.Table.from_pandas(frame, preserve_index=True)
-        meta = dict(table.schema.metadata or {})
-        meta[_META_KEY] = json.dumps({"start": str(start.date()), "end": str(end.date())}).encode()
-        table = table.replace_schema_metadata(meta)
-        fd, tmp = tempfile.mkstemp(dir=self.folder, suffix=".tmp")
-        os.close(fd)
-        try:
-            pq.write_table(table, tmp)
-            os.replace(tmp, self.path(symbol))
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-
-
 def fetch(
     symbols: Iterable[str],
     start: pd.Timestamp,
@@ -176,16 +116,20 @@ def fetch(
 
     A symbol whose cache covers the range is read with no network. Otherwise the missing
     head and tail are downloaded and merged into the cache (a top-up). When a download
-    fails, a symbol with cached data keeps what the cache has; one without raises.
+    fails, a symbol with cached data keeps what the cache has; one without raises. A
+    corrupt cache file counts as missing.
 
     Raises
     ------
     DataError
-        Naming the symbol, when neither the network nor the cache has it.
+        Naming the symbol, when neither the network nor the cache has it; offline,
+        naming the file, when its cache is corrupt.
     """
     result: dict[str, pd.DataFrame] = {}
     for symbol in symbols:
-        cached = cache.read(symbol)
+        cached, problem = cache.inspect(symbol)
+        if problem and offline:
+            raise DataError(cache.corrupt(symbol, problem))
         frame, (have_start, have_end) = cached if cached else (None, (None, None))
         gaps = []
         if frame is None:
@@ -214,6 +158,8 @@ def fetch(
             have_start = min(gap_start, have_start) if have_start is not None else gap_start
             have_end = max(gap_end, have_end) if have_end is not None else gap_end
             cache.write(symbol, frame, have_start, have_end)
+        if frame is None and problem:
+            raise DataError(cache.corrupt(symbol, problem, "; ".join(errors)))
         if frame is None or frame.loc[start:end].empty:
             why = "; ".join(errors) or ("offline" if offline else "no data")
             raise DataError(
