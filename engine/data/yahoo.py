@@ -5,6 +5,12 @@ date range it covers (`engine.data.yahoo_cache`), so a later request downloads o
 what the cache lacks. A corrupt cache file is downloaded again when online; offline it
 is an error naming the file.
 
+Coverage ends at the last completed session: the last session of the symbol's
+exchange (the last weekday for an fx pair) strictly before today's UTC date. Every
+exchange from New York to Tokyo has closed a session by the midnight UTC that ends its
+date, so a session dated before today is final; today's, or an ``end`` in the future,
+is left for a later run. A downloaded row after it is dropped.
+
 Rows are held against the exchange's sessions as in the csv source
 (`engine.data.files.session_prices`): a flat zero-volume row on a session (a Hong Kong
 half day) keeps its close and has no open; a row on a day the exchange was closed is
@@ -17,13 +23,14 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import pandas as pd
 
+from engine.data import calendars
 from engine.data.files import Columns, session_prices
 from engine.data.market import Market, assemble_market, asset_info
-from engine.data.yahoo_cache import YahooCache, default_cache_dir
+from engine.data.yahoo_cache import YahooCache, default_cache_dir, utc_today
 from engine.errors import DataError
 
 __all__ = [
@@ -32,8 +39,10 @@ __all__ = [
     "default_cache_dir",
     "fetch",
     "fx_pair",
+    "last_completed_session",
     "load_yahoo_market",
     "split_download",
+    "utc_today",
 ]
 
 FIELDS = ("open", "high", "low", "close", "volume")
@@ -105,40 +114,66 @@ def split_download(frame: pd.DataFrame, symbols: Iterable[str]) -> dict[str, pd.
     return out
 
 
+def last_completed_session(exchange: str, today: pd.Timestamp) -> pd.Timestamp:
+    """Return the last session of `exchange` strictly before `today` (a UTC date).
+
+    An exchange without a known calendar (an fx pair's ``""``) trades on weekdays.
+    """
+    every = calendars.known_sessions(exchange, today - pd.Timedelta(days=30), today)
+    before = every[every < today] if every is not None else None
+    if before is not None and len(before):
+        return before[-1]
+    return (today - pd.offsets.BDay(1)).normalize()
+
+
 def fetch(
     symbols: Iterable[str],
     start: pd.Timestamp,
     end: pd.Timestamp,
     cache: YahooCache,
     offline: bool = False,
+    *,
+    exchanges: Mapping[str, str] | None = None,
+    today: pd.Timestamp | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Return OHLCV per symbol for [start, end], downloading only what the cache lacks.
 
     A symbol whose cache covers the range is read with no network. Otherwise the missing
     head and tail are downloaded and merged into the cache (a top-up). When a download
     fails, a symbol with cached data keeps what the cache has; one without raises. A
-    corrupt cache file counts as missing.
+    corrupt cache file counts as missing. The range ends at the last completed session
+    of the symbol's exchange (`exchanges`, default none: weekdays) before `today`
+    (default `utc_today`) when `end` is later.
 
     Raises
     ------
     DataError
-        Naming the symbol, when neither the network nor the cache has it; offline,
-        naming the file, when its cache is corrupt.
+        Naming the symbol, when neither the network nor the cache has it or the window
+        starts after the last completed session; offline, naming the file, when its
+        cache is corrupt.
     """
+    today = utc_today() if today is None else pd.Timestamp(today).normalize()
     result: dict[str, pd.DataFrame] = {}
     for symbol in symbols:
+        last = last_completed_session((exchanges or {}).get(symbol, ""), today)
+        if start > last:
+            raise DataError(
+                f"{symbol}: the window starts on {start.date()}, after the last completed "
+                f"session ({last.date()}); move data.start earlier"
+            )
+        until = min(end, last)
         cached, problem = cache.inspect(symbol)
         if problem and offline:
             raise DataError(cache.corrupt(symbol, problem))
         frame, (have_start, have_end) = cached if cached else (None, (None, None))
         gaps = []
         if frame is None:
-            gaps.append((start, end))
+            gaps.append((start, until))
         else:
             if start < have_start:
                 gaps.append((start, have_start - pd.Timedelta(days=1)))
-            if end > have_end:
-                gaps.append((have_end + pd.Timedelta(days=1), end))
+            if until > have_end:
+                gaps.append((have_end + pd.Timedelta(days=1), until))
         errors = []
         for gap_start, gap_end in gaps if not offline else []:
             try:
@@ -148,6 +183,7 @@ def fetch(
             except Exception as exc:  # the network, yfinance or Yahoo said no
                 errors.append(f"{type(exc).__name__}: {exc}")
                 continue
+            got = None if got is None else got.loc[gap_start:gap_end]  # no row still trading
             if got is None or got.empty:
                 # yfinance reports many failures as an empty frame: never record an empty
                 # answer as coverage, or a later run with network would not retry it
@@ -157,7 +193,7 @@ def fetch(
             frame = frame[~frame.index.duplicated(keep="last")]
             have_start = min(gap_start, have_start) if have_start is not None else gap_start
             have_end = max(gap_end, have_end) if have_end is not None else gap_end
-            cache.write(symbol, frame, have_start, have_end)
+            cache.write(symbol, frame, have_start, have_end, fetched=today)
         if frame is None and problem:
             raise DataError(cache.corrupt(symbol, problem, "; ".join(errors)))
         if frame is None or frame.loc[start:end].empty:
@@ -187,10 +223,12 @@ def load_yahoo_market(
     cache: YahooCache,
     metadata: dict[str, dict[str, object]] | None = None,
     offline: bool = False,
+    today: pd.Timestamp | None = None,
 ) -> Market:
     """Build a `Market` from Yahoo prices (through the cache) and the fx pairs it needs."""
     info = {s: asset_info(s, metadata) for s in symbols}
-    frames = fetch(symbols, start, end, cache, offline=offline)
+    exchanges = {s: i.exchange for s, i in info.items()}
+    frames = fetch(symbols, start, end, cache, offline=offline, exchanges=exchanges, today=today)
     closes, opens, flat, dropped = {}, {}, [], []
     for symbol, frame in frames.items():
         exchange = info[symbol].exchange
@@ -201,7 +239,9 @@ def load_yahoo_market(
     fx = {}
     for currency in sorted({i.currency for i in info.values()} - {base_currency}):
         pair, quote = fx_pair(currency, base_currency)
-        rate = fetch([pair], start - pd.Timedelta(days=10), end, cache, offline=offline)[pair]
+        rate = fetch(
+            [pair], start - pd.Timedelta(days=10), end, cache, offline=offline, today=today
+        )[pair]
         close = rate["close"].dropna()
         fx[currency] = 1.0 / close if quote == "units_per_base" else close
     return assemble_market(

@@ -2,13 +2,16 @@
 
 ``<cache>/<symbol>.parquet`` holds a symbol's fields (open, high, low, close, volume)
 and, in the file's metadata under ``eastwind``, the range it covers (``start``,
-``end``). Files are written atomically: a temporary file in the same folder, then a
-rename.
+``end``) and the UTC date it was downloaded (``fetched``). Files are written
+atomically: a temporary file in the same folder, then a rename.
 
 A file is corrupt when its parquet cannot be read, its metadata is not JSON, lacks
 ``start`` or ``end`` or holds a bad date, its rows are not dated prices with a close,
 or a folder stands where it should be. `YahooCache.inspect` says what is wrong and the
 yahoo source decides what to do about it (download again, or an error offline).
+
+A file written before coverage stopped at the last completed session may claim an
+``end`` in the future; without a ``fetched`` date it covers no further than its rows.
 """
 
 from __future__ import annotations
@@ -33,6 +36,11 @@ def default_cache_dir() -> Path:
     return (
         Path(root) / "eastwind" / "yahoo" if root else Path.home() / ".cache" / "eastwind" / "yahoo"
     )
+
+
+def utc_today() -> pd.Timestamp:
+    """Return today's date in UTC, the clock of `last_completed_session`."""
+    return pd.Timestamp.now(tz="UTC").tz_localize(None).normalize()
 
 
 class YahooCache:
@@ -73,9 +81,10 @@ class YahooCache:
             return None, "its metadata lacks start or end"
         try:
             start, end = pd.Timestamp(meta["start"]), pd.Timestamp(meta["end"])
+            fetched = pd.Timestamp(meta["fetched"]) if "fetched" in meta else None
         except (ValueError, TypeError):
             return None, "its metadata has a bad date"
-        if pd.isna(start) or pd.isna(end):
+        if pd.isna(start) or pd.isna(end) or (fetched is not None and pd.isna(fetched)):
             return None, "its metadata has a bad date"
         if start > end:
             return None, f"its metadata starts on {start.date()}, after its end {end.date()}"
@@ -84,7 +93,10 @@ class YahooCache:
             return None, "its rows are not dated prices with a close"
         if index.empty or not index.is_monotonic_increasing or not index.is_unique:
             return None, "its dates are empty, unsorted or repeated"
-        return (frame, (start, end)), None
+        # no session is complete on the day of its download; a file from before the
+        # download date was kept may claim an end in the future: it covers its rows
+        end = min(end, fetched - pd.Timedelta(days=1) if fetched is not None else index[-1])
+        return (frame, (start, max(end, start))), None
 
     def read(self, symbol: str) -> tuple[pd.DataFrame, Range] | None:
         """Return the cached frame and the range it covers, or None without a file.
@@ -119,8 +131,11 @@ class YahooCache:
         frame: pd.DataFrame,
         start: pd.Timestamp,
         end: pd.Timestamp,
+        fetched: pd.Timestamp | None = None,
     ) -> None:
         """Write `frame` as the cache of `symbol` covering [start, end], atomically.
+
+        `fetched` is the UTC date of the download (default: today); ``end`` is before it.
 
         Raises
         ------
@@ -131,9 +146,11 @@ class YahooCache:
         import pyarrow.parquet as pq
 
         path = self.path(symbol)
+        fetched = utc_today() if fetched is None else fetched
         table = pa.Table.from_pandas(frame, preserve_index=True)
         meta = dict(table.schema.metadata or {})
-        meta[_META_KEY] = json.dumps({"start": str(start.date()), "end": str(end.date())}).encode()
+        covered = {"start": str(start.date()), "end": str(end.date())}
+        meta[_META_KEY] = json.dumps({**covered, "fetched": str(fetched.date())}).encode()
         table = table.replace_schema_metadata(meta)
         tmp = None
         try:

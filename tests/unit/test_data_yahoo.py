@@ -5,10 +5,17 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
 from engine.data import yahoo
-from engine.data.yahoo import YahooCache, fetch, load_yahoo_market, split_download
+from engine.data.yahoo import (
+    YahooCache,
+    fetch,
+    last_completed_session,
+    load_yahoo_market,
+    split_download,
+)
 from engine.errors import DataError, DataWarning
 
 FIELDS = ["Close", "High", "Low", "Open", "Volume"]
@@ -184,3 +191,79 @@ def test_load_yahoo_market_with_half_day_and_holiday_rows_keeps_close_and_drops_
     expected = frame[("Close", "0700.HK")].loc[half_days].to_numpy()
     np.testing.assert_array_equal(market.close.loc[half_days, "0700.HK"], expected)
     assert market.open.loc[half_days, "0700.HK"].isna().all()
+
+
+# --- coverage ends at the last completed session ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("exchange", "today", "expected"),
+    [
+        ("XNYS", "2024-01-16", "2024-01-12"),  # Monday 15th was Martin Luther King Day
+        ("XHKG", "2024-02-14", "2024-02-09"),  # Lunar New Year: closed 12th and 13th
+        ("XNYS", "2024-03-15", "2024-03-14"),  # today's session is not complete
+        ("", "2024-02-12", "2024-02-09"),  # an fx pair: the last weekday before today
+        ("", "2024-02-11", "2024-02-09"),  # on a Sunday too
+    ],
+)
+def test_last_completed_session_returns_the_last_session_before_today(exchange, today, expected):
+    assert last_completed_session(exchange, pd.Timestamp(today)) == pd.Timestamp(expected)
+
+
+def test_fetch_with_end_in_the_future_covers_to_yesterday_and_later_tops_up(tmp_path, fake):
+    cache = YahooCache(tmp_path)
+    start, end = pd.Timestamp("2024-01-02"), pd.Timestamp("2024-12-31")
+    fake.today = pd.Timestamp("2024-03-15")  # a Friday: Thursday is the last full session
+    fetch(["AAA"], start, end, cache, today=fake.today)
+    assert cache.read("AAA")[1] == (start, pd.Timestamp("2024-03-14"))
+
+    fake.today = pd.Timestamp("2024-04-16")
+    result = fetch(["AAA"], start, end, cache, today=fake.today)
+
+    assert result["AAA"].index[-1] == pd.Timestamp("2024-04-15")
+    assert cache.read("AAA")[1] == (start, pd.Timestamp("2024-04-15"))
+
+
+def test_fetch_drops_a_row_of_a_session_not_yet_complete(tmp_path, monkeypatch):
+    # Yahoo answers with today's row while the session trades: its close is a last price
+    monkeypatch.setattr(
+        yahoo,
+        "_download",
+        lambda s, a, b: yf_frame(list(s), str(a.date()), "2024-03-15", origin=ORIGIN),
+    )
+    cache = YahooCache(tmp_path)
+    today = pd.Timestamp("2024-03-15")
+
+    result = fetch(
+        ["AAA"], pd.Timestamp("2024-03-01"), pd.Timestamp("2024-03-29"), cache, today=today
+    )
+
+    assert result["AAA"].index[-1] == pd.Timestamp("2024-03-14")
+    assert cache.read("AAA")[0].index[-1] == pd.Timestamp("2024-03-14")
+
+
+def test_fetch_with_window_after_the_last_completed_session_names_it(tmp_path, fake):
+    with pytest.raises(DataError, match=r"AAA: .*after the last completed session \(2024-03-14\)"):
+        fetch(
+            ["AAA"],
+            pd.Timestamp("2024-03-18"),
+            pd.Timestamp("2024-03-29"),
+            YahooCache(tmp_path),
+            today=pd.Timestamp("2024-03-15"),
+        )
+    assert fake.calls == []
+
+
+def test_read_of_a_cache_written_with_a_future_end_covers_only_its_rows(tmp_path, fake):
+    # caches written before coverage stopped at the last completed session say they
+    # cover an end in the future; their rows say how far they really go
+    cache = YahooCache(tmp_path)
+    frame = split_download(yf_frame(["AAA"], "2024-01-02", "2024-03-14"), ["AAA"])["AAA"]
+    cache.write("AAA", frame, pd.Timestamp("2024-01-02"), pd.Timestamp("2024-12-31"))
+    table = pq.read_table(cache.path("AAA"))
+    legacy = {b"eastwind": b'{"start": "2024-01-02", "end": "2024-12-31"}'}
+    pq.write_table(
+        table.replace_schema_metadata({**table.schema.metadata, **legacy}), cache.path("AAA")
+    )
+
+    assert cache.read("AAA")[1] == (pd.Timestamp("2024-01-02"), pd.Timestamp("2024-03-14"))
