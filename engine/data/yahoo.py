@@ -9,6 +9,11 @@ what the cache lacks. The rules:
   exchange from New York to Tokyo has closed a session by the midnight UTC that ends
   its date, so a session dated before today is final; today's, or an ``end`` in the
   future, is left for a later run. A downloaded row after it is dropped.
+- A top-up downloads the missing dates together with `OVERLAP` cached sessions next to
+  them and compares their closes. Yahoo adjusts all past prices for each new dividend
+  or split, so a close that moved by more than `SEAM_TOLERANCE` (relative) means the
+  cached rows are on another basis: the symbol's whole range is downloaded again and
+  replaces the file, instead of joining two bases with a fake return at the seam.
 - A cache that cannot be brought up to the request (offline, or the download failed)
   is an error naming the first such symbol, the dates it covers, why, and how many
   others are short; with ``allow_partial`` every symbol ends on the earliest date all
@@ -43,6 +48,8 @@ from engine.errors import DataError, DataWarning
 
 __all__ = [
     "FIELDS",
+    "OVERLAP",
+    "SEAM_TOLERANCE",
     "Coverage",
     "YahooCache",
     "covered_until",
@@ -57,6 +64,8 @@ __all__ = [
 ]
 
 FIELDS = ("open", "high", "low", "close", "volume")
+OVERLAP = 5  # cached sessions a top-up downloads again to compare
+SEAM_TOLERANCE = 1e-5  # a smaller move fakes a return below 0.001% at the seam
 _NETWORK_FAILURE = re.compile(
     r"DNS|resolve host|connect|timed out|timeout|network|curl: \(\d+\)", re.IGNORECASE
 )
@@ -204,6 +213,16 @@ def _download_range(
     return got, ""
 
 
+def _seam_moved(cached: pd.DataFrame, got: pd.DataFrame) -> bool:
+    """Whether the closes of `got` moved on the dates it shares with `cached`."""
+    common = cached.index.intersection(got.index)
+    old, new = cached["close"].reindex(common), got["close"].reindex(common)
+    both = old.notna() & new.notna()
+    if not both.any():
+        return True  # nothing to compare: the seam cannot be vouched for
+    return bool(((new[both] / old[both] - 1.0).abs() > SEAM_TOLERANCE).any())
+
+
 def _update_one(
     symbol: str, wanted: Range, cache: YahooCache, offline: bool, today: pd.Timestamp
 ) -> Coverage:
@@ -223,17 +242,25 @@ def _update_one(
         return Coverage(symbol, frame, covered, wanted)
     if offline:
         return Coverage(symbol, frame, covered, wanted, "offline")
+    overlap = min(OVERLAP, len(frame))
     pieces = []
     if wanted[0] < covered[0]:
-        pieces.append((wanted[0], covered[0] - pd.Timedelta(days=1)))
+        pieces.append((wanted[0], frame.index[overlap - 1]))
     if wanted[1] > covered[1]:
-        pieces.append((covered[1] + pd.Timedelta(days=1), wanted[1]))
+        pieces.append((frame.index[-overlap], wanted[1]))
     for start, end in pieces:
         got, cause = _download_range(symbol, start, end)
+        if got is not None and _seam_moved(frame, got):
+            # Yahoo re-adjusted the past since the cache was written: all of it again
+            whole = (min(wanted[0], covered[0]), max(wanted[1], covered[1]))
+            got, cause = _download_range(symbol, *whole)
+            if got is not None:
+                cache.write(symbol, got, *whole, fetched=today)
+                return Coverage(symbol, got, whole, wanted)
         if got is None:
             return Coverage(symbol, frame, covered, wanted, cause)
         merged = pd.concat([frame, got]).sort_index(kind="stable")
-        frame = merged[~merged.index.duplicated(keep="first")]
+        frame = merged[~merged.index.duplicated(keep="first")]  # the cached rows stay
         covered = (min(covered[0], start), max(covered[1], end))
         cache.write(symbol, frame, *covered, fetched=today)
     return Coverage(symbol, frame, covered, wanted)

@@ -108,15 +108,6 @@ def test_fetch_with_empty_cache_downloads_then_reuses_cache_offline(tmp_path, fa
     pd.testing.assert_frame_equal(first["AAA"], again["AAA"], check_freq=False)
 
 
-def test_fetch_with_longer_window_tops_up_only_the_missing_tail(tmp_path, fake):
-    cache = YahooCache(tmp_path)
-    fetch(["AAA"], pd.Timestamp("2024-01-01"), pd.Timestamp("2024-02-29"), cache)
-    result = fetch(["AAA"], pd.Timestamp("2024-01-01"), pd.Timestamp("2024-03-29"), cache)
-    assert fake.calls[-1][1:] == (pd.Timestamp("2024-03-01"), pd.Timestamp("2024-03-29"))
-    assert result["AAA"].index[-1] == pd.Timestamp("2024-03-29")
-    assert result["AAA"].index.is_unique and result["AAA"].index.is_monotonic_increasing
-
-
 def test_fetch_with_no_network_and_no_cache_names_the_symbol(tmp_path, fake):
     fake.online = False
     with pytest.raises(DataError, match=r"9988\.HK: not in the cache .*eastwind data fetch"):
@@ -156,7 +147,7 @@ def test_fetch_with_empty_download_keeps_cache_range_so_a_later_run_retries(
     # yfinance often answers a failed download with an empty frame instead of raising
     monkeypatch.setattr(yahoo, "_download", lambda symbols, start, end: pd.DataFrame())
 
-    with pytest.raises(DataError, match=r"AAA: .* \(Yahoo has no rows for 2024-02-01\.\."):
+    with pytest.raises(DataError, match=r"AAA: .* \(Yahoo has no rows for 2024-01-25\.\."):
         fetch(["AAA"], pd.Timestamp("2024-01-01"), pd.Timestamp("2024-02-29"), cache)
 
     assert cache.read("AAA")[1] == (pd.Timestamp("2024-01-01"), pd.Timestamp("2024-01-31"))
@@ -267,3 +258,99 @@ def test_read_of_a_cache_written_with_a_future_end_covers_only_its_rows(tmp_path
     )
 
     assert cache.read("AAA")[1] == (pd.Timestamp("2024-01-02"), pd.Timestamp("2024-03-14"))
+
+
+# --- the seam of a top-up -----------------------------------------------------------------
+
+
+def _expected_close(start: str, end: str, dividends=()) -> pd.Series:
+    close = yf_frame(["AAA"], start, end, origin=ORIGIN)[("Close", "AAA")]
+    for ex_date, factor in dividends:
+        close[close.index < ex_date] *= factor
+    return close
+
+
+def test_fetch_top_up_without_a_new_adjustment_downloads_the_tail_and_an_overlap(tmp_path, fake):
+    cache = YahooCache(tmp_path)
+    start = pd.Timestamp("2024-01-02")
+    fetch(["AAA"], start, pd.Timestamp("2024-02-29"), cache)
+    before = cache.read("AAA")[0]
+
+    result = fetch(["AAA"], start, pd.Timestamp("2024-03-28"), cache)
+
+    assert len(fake.calls) == 2
+    # the last five cached sessions again (23, 26, 27, 28, 29 Feb), to compare
+    assert fake.calls[-1][1:] == (pd.Timestamp("2024-02-23"), pd.Timestamp("2024-03-28"))
+    pd.testing.assert_frame_equal(result["AAA"].loc[:"2024-02-29"], before, check_freq=False)
+    assert result["AAA"].index.is_unique and result["AAA"].index.is_monotonic_increasing
+    np.testing.assert_array_equal(
+        result["AAA"]["close"], _expected_close("2024-01-02", "2024-03-28")
+    )
+
+
+def test_fetch_top_up_after_a_dividend_refetches_the_whole_history(tmp_path, fake):
+    cache = YahooCache(tmp_path)
+    start, end = pd.Timestamp("2024-01-02"), pd.Timestamp("2024-03-28")
+    fetch(["AAA"], start, pd.Timestamp("2024-02-29"), cache)
+    dividend = [(pd.Timestamp("2024-03-15"), 0.98)]  # Yahoo rescales every close before it
+    fake.dividends = dividend
+
+    result = fetch(["AAA"], start, end, cache)["AAA"]["close"]
+
+    assert fake.calls[-1][1:] == (start, end)  # the whole covered range, downloaded again
+    expected = _expected_close("2024-01-02", "2024-03-28", dividend)
+    np.testing.assert_allclose(result, expected, rtol=1e-12)
+    # no fake -2% at the seam: the return into 1 March is the market's own
+    seam = result.pct_change().loc["2024-03-01"]
+    assert seam == pytest.approx(expected.pct_change().loc["2024-03-01"], rel=1e-12)
+    np.testing.assert_allclose(cache.read("AAA")[0]["close"], expected, rtol=1e-12)
+
+
+def test_fetch_head_top_up_after_a_dividend_refetches_the_whole_history(tmp_path, fake):
+    cache = YahooCache(tmp_path)
+    fetch(["AAA"], pd.Timestamp("2024-02-01"), pd.Timestamp("2024-02-29"), cache)
+    fake.dividends = [(pd.Timestamp("2024-03-15"), 0.98)]
+
+    result = fetch(["AAA"], pd.Timestamp("2024-01-02"), pd.Timestamp("2024-02-29"), cache)
+
+    assert fake.calls[-1][1:] == (pd.Timestamp("2024-01-02"), pd.Timestamp("2024-02-29"))
+    np.testing.assert_allclose(
+        result["AAA"]["close"], _expected_close("2024-01-02", "2024-02-29", fake.dividends)
+    )
+
+
+@pytest.mark.parametrize(("factor", "refetched"), [(1 - 1e-7, False), (1 - 1e-4, True)])
+def test_fetch_top_up_refetches_only_when_the_adjustment_moved_beyond_tolerance(
+    tmp_path, fake, factor, refetched
+):
+    cache = YahooCache(tmp_path)
+    start = pd.Timestamp("2024-01-02")
+    fetch(["AAA"], start, pd.Timestamp("2024-02-29"), cache)
+    fake.dividends = [(pd.Timestamp("2024-03-15"), factor)]
+
+    fetch(["AAA"], start, pd.Timestamp("2024-03-28"), cache)
+
+    assert (fake.calls[-1][1] == start) is refetched
+
+
+def test_fetch_when_the_refetch_fails_keeps_the_cache_and_says_it_is_short(
+    tmp_path, fake, monkeypatch
+):
+    cache = YahooCache(tmp_path)
+    start = pd.Timestamp("2024-01-02")
+    fetch(["AAA"], start, pd.Timestamp("2024-02-29"), cache)
+    before = cache.read("AAA")
+    fake.dividends = [(pd.Timestamp("2024-03-15"), 0.98)]
+
+    def once(symbols, a, b):  # the overlap comes through, then the network drops
+        fake.online = len(fake.calls) < 2
+        return fake(symbols, a, b)
+
+    monkeypatch.setattr(yahoo, "_download", once)
+
+    with pytest.raises(DataError, match=r"AAA: the cache .* covers 2024-01-02\.\.2024-02-29"):
+        fetch(["AAA"], start, pd.Timestamp("2024-03-28"), cache)
+
+    after = cache.read("AAA")
+    assert after[1] == before[1]
+    pd.testing.assert_frame_equal(after[0], before[0])
