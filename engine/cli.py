@@ -351,7 +351,10 @@ def _data(args: argparse.Namespace) -> int:
     from engine.data.checks import bad_prints, series_ends
     from engine.data.coverage import coverage, series_coverage
 
-    config = load_config(args.config, list(args.set or []))
+    overrides = list(args.set or [])
+    if args.action == "fetch":  # filling the cache is the point: a short one is a failure
+        overrides.append("data.allow_partial=false")
+    config = load_config(args.config, overrides)
     if args.action == "fetch" and config.data.source != "yahoo":
         raise ConfigError(
             f"{config.where(('data', 'source'))}: 'fetch' fills the yahoo cache, but the "

@@ -143,6 +143,7 @@ def _load_symbols(
             cache=cache,
             metadata=metadata,
             offline=offline,
+            allow_partial=data.allow_partial,
         )
         covered = {s: cache.first_covered(s) or start for s in symbols}
         if not data.extras:

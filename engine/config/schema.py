@@ -102,6 +102,12 @@ class DataConfig(ConfigModel):
         description="yahoo: cache folder, relative to the config file that sets it "
         "(default: user cache)",
     )
+    allow_partial: bool = Field(
+        default=False,
+        description="yahoo: when the cache covers less than the run needs and cannot be "
+        "topped up (offline, or the download failed), end the run where every symbol is "
+        "covered (with a warning) instead of stopping with an error",
+    )
     files: dict[str, str] = Field(default_factory=dict)
     pattern: str = "{symbol}.csv"
     wide: str | None = None

@@ -75,6 +75,26 @@ def test_data_fetch_with_yahoo_source_fills_cache_then_show_works_offline(
     assert "AAPL" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("cached", [False, True], ids=["no cache", "short cache"])
+def test_data_fetch_without_network_exits_2_naming_the_network(
+    tmp_path, monkeypatch, capsys, cached
+):
+    network = FakeYahoo()
+    monkeypatch.setattr(yahoo, "_download", network)
+    data = {"source": "yahoo", "cache": "cache", "symbols": ["AAPL"], "start": "2024-01-02"}
+    if cached:  # data.allow_partial lets a run end early; never a fetch
+        assert main(["data", "fetch", str(_config(tmp_path, {**data, "end": "2024-01-31"}))]) == 0
+        data["allow_partial"] = True
+    network.online = False
+    capsys.readouterr()
+
+    assert main(["data", "fetch", str(_config(tmp_path, {**data, "end": "2024-02-29"}))]) == 2
+
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1
+    assert err.startswith("DataError: ") and "AAPL" in err and "no network" in err
+
+
 def test_data_fetch_with_non_yahoo_source_exits_2_naming_the_setting(capsys):
     assert main(["data", "fetch", str(ROOT / "configs" / "demo.yaml")]) == 2
     assert "data.source" in capsys.readouterr().err
