@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 # `show` and `--help` start without them.
 
 EXIT_USER_ERROR = 2
+EXIT_LOOKAHEAD = 1  # the strategy read data after its bar: a failed check, like drift
 
 
 def _metric_table(title: str, columns: dict[str, dict[str, float] | None], key_only: bool) -> Table:
@@ -81,6 +82,8 @@ def _run(args: argparse.Namespace) -> int:
     from engine.report import write_run
 
     config = _config(args)
+    if args.lookahead and _lookahead(config, args.config):
+        return EXIT_LOOKAHEAD
     result = run(config)
     out = Path(args.out) if args.out else config.out_dir
     written = write_run(result, out, html=not args.no_html)
@@ -307,13 +310,31 @@ def _check_table(report: ConfigCheck, everything: bool) -> Table:
     return table
 
 
+def _lookahead(config: RunConfig, path: str) -> bool:
+    """Run the look-ahead guard; print what it found. True when the strategy peeks."""
+    from engine.lookahead import check_config
+
+    found = check_config(config)
+    if found is not None:
+        print(f"{path}: {found}", file=sys.stderr)
+    return found is not None
+
+
 def _validate(args: argparse.Namespace) -> int:
+    peeked = False
+    overrides = [*([f"data.source={args.data}"] if args.data else []), *(args.set or [])]
     for path in args.configs:
-        config = load_config(path, list(args.set or []))
+        config = load_config(path, overrides)
         check_strategy(config)
+        if args.lookahead and _lookahead(config, path):
+            peeked = True
+            continue
         if not args.quiet:
-            print(f"{path}: ok ({config.name}: {config.strategy.name} on {config.data.source})")
-    return 0
+            guard = ", no look-ahead found" if args.lookahead else ""
+            print(
+                f"{path}: ok ({config.name}: {config.strategy.name} on {config.data.source}{guard})"
+            )
+    return EXIT_LOOKAHEAD if peeked else 0
 
 
 def _show(args: argparse.Namespace) -> int:
@@ -447,6 +468,11 @@ def _parser() -> argparse.ArgumentParser:
     run_cmd.add_argument("--out", help="output folder (default: report.out or out/<name>)")
     run_cmd.add_argument("--quiet", action="store_true", help="print nothing on success")
     run_cmd.add_argument("--no-html", action="store_true", help="skip report.html")
+    run_cmd.add_argument(
+        "--lookahead",
+        action="store_true",
+        help="first check that no weight changes with data after its bar (exit 1 when one does)",
+    )
     _add_common(run_cmd)
     run_cmd.set_defaults(handler=_run)
 
@@ -520,7 +546,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     validate_cmd.add_argument("configs", nargs="+", metavar="config", help="YAML configs")
     validate_cmd.add_argument("--quiet", action="store_true", help="print nothing on success")
-    _add_common(validate_cmd, data=False)
+    validate_cmd.add_argument(
+        "--lookahead",
+        action="store_true",
+        help="also load the data and check that no weight changes with data after its bar "
+        "(exit 1 when one does)",
+    )
+    _add_common(validate_cmd)
     validate_cmd.set_defaults(handler=_validate)
 
     show_cmd = command(
