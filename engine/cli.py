@@ -108,12 +108,14 @@ def _config(args: argparse.Namespace) -> RunConfig:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from engine.backtest import run
-    from engine.report import require_writable_folder, write_run
+    from engine.outputs import require_writable_folder
 
     config = _config(args)
     out = Path(args.out) if args.out else config.out_dir
     require_writable_folder(out, "--out" if args.out else config.where(("report", "out")))
+    from engine.backtest import run
+    from engine.report import write_run
+
     result = run(config)
     written = write_run(result, out, html=not args.no_html)
     if not args.quiet:
@@ -153,13 +155,15 @@ def _configs(args: argparse.Namespace) -> dict[str, RunConfig]:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from engine.backtest import run
-    from engine.report import require_writable_folder, write_comparison
+    from engine.outputs import require_writable_folder
 
     configs = _configs(args)
     if len(configs) < 2:
         raise ConfigError(f"compare needs at least two configs, got {len(configs)}")
     require_writable_folder(Path(args.out), "--out")
+    from engine.backtest import run
+    from engine.report import write_comparison
+
     console = _console(stderr=True, quiet=args.quiet)
     results = []
     for i, config in enumerate(configs.values(), 1):
@@ -178,6 +182,14 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _sweep(args: argparse.Namespace) -> int:
+    from engine.outputs import read_manifest, require_writable_folder
+
+    config = _config(args)
+    if config.sweep is None:
+        raise ConfigError(f"{config.path}: no 'sweep:' section; add sweep.params grids to sweep")
+    out = Path(args.out) if args.out else config.out_dir / "sweep"
+    require_writable_folder(out, "--out" if args.out else config.where(("report", "out")))
+    finished = read_manifest(out) or {}
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -187,21 +199,9 @@ def _sweep(args: argparse.Namespace) -> int:
         TimeRemainingColumn,
     )
 
-    from engine.report import (
-        ranked_rows,
-        read_manifest,
-        require_writable_folder,
-        walk_forward_summary,
-        write_sweep,
-    )
+    from engine.report import ranked_rows, walk_forward_summary, write_sweep
     from engine.sweep import ROW_INVALID, ROW_NOT_RUN, run_sweep
 
-    config = _config(args)
-    if config.sweep is None:
-        raise ConfigError(f"{config.path}: no 'sweep:' section; add sweep.params grids to sweep")
-    out = Path(args.out) if args.out else config.out_dir / "sweep"
-    require_writable_folder(out, "--out" if args.out else config.where(("report", "out")))
-    finished = read_manifest(out) or {}
     total = math.prod(len(v) for v in config.sweep.grids().values())
     console = _console(stderr=True, quiet=args.quiet)
     columns = (
@@ -258,23 +258,20 @@ def _sweep(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from engine.check import check_configs, junit_xml, new_baselines, parse_tolerances
-    from engine.check.terminal import check_table
-    from engine.report import (
-        METRICS,
-        interrupts_deferred,
-        require_writable_file,
-        require_writable_folder,
-        write_atomic,
-    )
+    from engine.outputs import require_writable_file, require_writable_folder
 
     configs = list(_configs(args).values())
-    overrides = parse_tolerances(args.tolerance or [])
     baselines = Path(args.baselines)
     if args.update:
         require_writable_folder(baselines, "--baselines")
     elif args.junit:
         require_writable_file(Path(args.junit), "--junit")
+    from engine.check import check_configs, junit_xml, new_baselines, parse_tolerances
+    from engine.check.terminal import check_table
+    from engine.outputs import interrupts_deferred, write_atomic
+    from engine.report import METRICS
+
+    overrides = parse_tolerances(args.tolerance or [])
     console = _console(stderr=True, quiet=args.quiet)
     stdout = _console(quiet=args.quiet)
     with console.status("running") as status:

@@ -1,6 +1,6 @@
 """Reports of finished runs: data files, the HTML tearsheet and the comparison page.
 
-Everything is rendered in memory first, then written as one set (`engine.report.files`):
+Everything is rendered in memory first, then written as one set (`engine.outputs`):
 staged, swapped in with Ctrl-C held back, files of an older set that this one does not
 rewrite removed, and a manifest ``run.json`` written last with the run id every file of
 the set carries. An error never leaves a half-written or mixed report behind, and an
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from engine.backtest import BacktestResult
-from engine.report.files import (
+from engine.outputs import (
     MANIFEST,
     discard_set,
     interrupts_deferred,

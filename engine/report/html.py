@@ -20,7 +20,7 @@ from plotly.subplots import make_subplots
 
 from engine import metrics as m
 from engine.backtest import BacktestResult
-from engine.report.files import MANIFEST, RUN_ID_META
+from engine.outputs import MANIFEST, RUN_ID_META
 from engine.report.tables import (
     METRICS,
     aligned_values,

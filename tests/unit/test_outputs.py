@@ -297,7 +297,7 @@ def _fake_package(folder: Path, name: str) -> Path:
 
 @pytest.mark.parametrize(
     ("command", "package"),
-    [("validate", "pydantic"), ("run", "numba"), ("run", "plotly"), ("run", "exchange_calendars")],
+    [("validate", "pydantic"), ("run", "numba"), ("run", "exchange_calendars")],
 )
 def test_ctrl_c_during_an_import_exits_130_with_one_line(tmp_path, command, package):
     fake = _fake_package(tmp_path / "fake", package)
@@ -313,8 +313,6 @@ def test_ctrl_c_during_an_import_exits_130_with_one_line(tmp_path, command, pack
         ("engine.pipeline", "synthetic_market", "run"),
         ("engine.backtest", "run_portfolios", "run"),
         ("engine.pipeline", "synthetic_market", "check"),
-        ("engine.pipeline", "synthetic_market", "data"),
-        ("engine.pipeline", "synthetic_market", "compare"),
     ],
 )
 def test_ctrl_c_during_data_loading_or_simulation_exits_130_with_one_line(
@@ -323,8 +321,6 @@ def test_ctrl_c_during_data_loading_or_simulation_exits_130_with_one_line(
     args = {
         "run": ["run", str(DEMO), "--out", str(tmp_path / "out")],
         "check": ["check", str(DEMO), "--baselines", str(tmp_path / "out"), "--update"],
-        "data": ["data", "show", str(DEMO)],
-        "compare": ["compare", str(DEMO), str(TREND), "--out", str(tmp_path / "out")],
     }[command]
     done = _python(_SIGINT_IN.format(module=module, name=name, args=args))
     assert (done.returncode, done.stderr) == (130, "interrupted\n")

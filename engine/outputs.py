@@ -13,6 +13,10 @@ that pandas and other readers see plain tables.
 
 A process killed between the renames (power loss, ``kill -9``) can still leave a mix;
 the manifest then is missing, or a file's hash differs from it.
+
+Only the standard library and `engine.errors` are imported here, so that a command
+checks its output paths (`require_writable_folder`) before it imports the simulation or
+the reports.
 """
 
 from __future__ import annotations
