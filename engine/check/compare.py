@@ -18,7 +18,7 @@ from typing import Any
 from engine import __version__
 from engine.backtest import BacktestResult
 from engine.check.baseline import clean_metrics, config_hash, equity_hash, same_data
-from engine.config import Loc, RunConfig, Tolerance
+from engine.config import RunConfig, Tolerance
 from engine.errors import ConfigError
 
 DEFAULT_TOLERANCE = Tolerance(abs=1e-9, rel=1e-6)
@@ -124,23 +124,28 @@ def number_check(
     return MetricCheck(config, metric, before, now, text, ok, band)
 
 
-def _unknown(config: RunConfig, loc: Loc, names: Sequence[str], known: set[str]) -> None:
+def _unknown(where: str, names: Sequence[str], known: set[str]) -> None:
     for name in names:
         if name not in known:
             guess = difflib.get_close_matches(name, sorted(known), n=1)
             hint = f"; did you mean {guess[0]!r}?" if guess else ""
             raise ConfigError(
-                f"{config.where(loc)}: unknown metric {name!r}{hint} "
-                f"Known: {', '.join(sorted(known))}"
+                f"{where}: unknown metric {name!r}{hint} Known: {', '.join(sorted(known))}"
             )
 
 
 def held_metrics(config: RunConfig, known: set[str], custom: Mapping[str, Tolerance]) -> list[str]:
-    """The metrics ``check.metrics`` holds (all `known` by default); unknown names are errors."""
-    _unknown(config, ("check", "tolerances"), sorted(custom), known)
+    """The metrics ``check.metrics`` holds (all `known` by default).
+
+    A name in ``check.metrics``, ``check.tolerances`` or `custom` (``--tolerance``)
+    that is not a known metric is a `ConfigError` naming where it was written.
+    """
+    written = config.check.tolerances if config.check is not None else {}
+    _unknown(config.where(("check", "tolerances")), sorted(written), known)
+    _unknown("--tolerance", sorted(set(custom) - set(written)), known)
     if config.check is None or config.check.metrics is None:
         return sorted(known)
-    _unknown(config, ("check", "metrics"), config.check.metrics, known)
+    _unknown(config.where(("check", "metrics")), config.check.metrics, known)
     return sorted(set(config.check.metrics))
 
 

@@ -122,7 +122,7 @@ def test_check_with_missing_or_corrupt_baseline_is_a_one_line_error(
     [
         (["--tolerance", "sharpe=0.1"], "expected METRIC=abs:X or METRIC=rel:X"),
         (["--tolerance", "sharpe=abs:-1"], "expected METRIC=abs:X"),
-        (["--tolerance", "sharp=abs:0.1"], "unknown metric 'sharp'"),
+        (["--tolerance", "sharp=abs:0.1"], "--tolerance: unknown metric 'sharp'"),
     ],
 )
 def test_check_with_bad_tolerance_exits_2(baselines, capsys, args, message):
