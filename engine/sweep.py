@@ -169,6 +169,7 @@ def _group_config(config: RunConfig, overrides: dict[str, Any]) -> RunConfig:
     for key, value in overrides.items():
         document = merge(document, _nested(key, value))
     document.pop("sweep", None)
+    document.pop("check", None)  # check.sweep needs the sweep section just removed
     try:
         variant = RunConfig.model_validate(document)
     except ValidationError as exc:

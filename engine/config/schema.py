@@ -18,7 +18,14 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 import yaml
-from pydantic import BaseModel, Field, PrivateAttr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    PrivateAttr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from engine.config.base import ConfigModel, Loc, Origin, Rate, Schedule, locate
 from engine.config.costs import (
@@ -332,11 +339,28 @@ class Tolerance(ConfigModel):
         return self
 
 
-class CheckConfig(ConfigModel):
-    """``eastwind check`` settings: tolerances per metric; whether to compare the hash."""
+class SweepCheckConfig(ConfigModel):
+    """What of a sweep ``eastwind check`` holds: its best rows, and its walk-forward folds."""
 
+    top: Annotated[int, Field(ge=1, le=100, description="best rows held, in rank order")] = 5
+    walk_forward: bool = Field(
+        default=False, description="hold each fold's chosen parameters and train/test metric"
+    )
+
+
+class CheckConfig(ConfigModel):
+    """``eastwind check`` settings: which metrics to hold, how tightly, and what else.
+
+    ``metrics`` lists the metrics held (default: all); ``tolerance`` is the default for
+    metrics without their own entry in ``tolerances``; ``hash`` compares the equity
+    curve's bytes; ``sweep`` holds a sweep config's best rows and walk-forward too.
+    """
+
+    metrics: Annotated[list[str], Field(min_length=1)] | None = None
+    tolerance: Tolerance | None = None
     tolerances: dict[str, Tolerance] = Field(default_factory=dict)
     hash: bool = True
+    sweep: SweepCheckConfig | None = None
 
 
 class RunConfig(ConfigModel):
@@ -353,6 +377,17 @@ class RunConfig(ConfigModel):
     check: CheckConfig | None = None
     _path: Path | None = PrivateAttr(default=None)
     _lines: dict[Loc, Origin] = PrivateAttr(default_factory=dict)
+
+    @field_validator("check")
+    @classmethod
+    def _check_sweep(cls, check: CheckConfig | None, info: ValidationInfo) -> CheckConfig | None:
+        held = check.sweep if check is not None else None
+        sweep = info.data.get("sweep")
+        if held is not None and sweep is None:
+            raise ValueError("holding a sweep (check.sweep) needs a 'sweep:' section")
+        if held is not None and held.walk_forward and sweep.walk_forward is None:
+            raise ValueError("check.sweep.walk_forward needs sweep.walk_forward")
+        return check
 
     @classmethod
     def from_mapping(

@@ -20,6 +20,7 @@ from plotly.subplots import make_subplots
 
 from engine import metrics as m
 from engine.backtest import BacktestResult
+from engine.outputs import MANIFEST, RUN_ID_META
 from engine.report.tables import (
     METRICS,
     aligned_values,
@@ -52,6 +53,7 @@ tr.group th{background:#e8edf3}
 .grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(560px,1fr));gap:14px}
 .grid>div{min-width:0}
 .meta td:first-child{color:#666}
+footer{padding:8px 28px 24px;color:#888;font-size:12px}
 """
 
 
@@ -286,18 +288,29 @@ def _costs_table(result: BacktestResult) -> str:
     return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
 
 
-def page(title: str, header: str, banner: bool, body: str) -> str:
-    """Return a self-contained HTML page (plotly.js inlined); `banner` marks synthetic data."""
+def page(title: str, header: str, banner: bool, body: str, run_id: str | None = None) -> str:
+    """Return a self-contained HTML page (plotly.js inlined); `banner` marks synthetic data.
+
+    `run_id` stamps the page as one file of a run (a meta tag and a footer line), so it
+    can be matched to the run's other files and their manifest.
+    """
     banner_html = f'<div class="banner">{_SYNTHETIC_BANNER}</div>' if banner else ""
+    stamp = footer = ""
+    if run_id is not None:
+        stamp = f'<meta name="{RUN_ID_META}" content="{html.escape(run_id)}">'
+        footer = (
+            f"<footer>run {html.escape(run_id)}: the files of this run and their hashes "
+            f"are listed in {MANIFEST} beside this page</footer>"
+        )
     return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">{stamp}'
         f"<title>{html.escape(title)}</title><style>{_CSS}</style>"
         f'<script type="text/javascript">{_plotly_js()}</script></head>'
-        f"<body><header>{header}</header>{banner_html}<main>{body}</main></body></html>\n"
+        f"<body><header>{header}</header>{banner_html}<main>{body}</main>{footer}</body></html>\n"
     )
 
 
-def run_page(result: BacktestResult) -> str:
+def run_page(result: BacktestResult, run_id: str | None = None) -> str:
     """Return the tearsheet of one run as a complete HTML document."""
     config, market, p = result.config, result.market, result.config.portfolio
     eq = equity_frame(result)
@@ -344,10 +357,10 @@ def run_page(result: BacktestResult) -> str:
         f"{_costs_table(result)}</div></section>"
         f'<section class="grid">{"".join(f"<div>{c}</div>" for c in charts)}</section>'
     )
-    return page(f"eastwind: {config.name}", header, market.is_synthetic, body)
+    return page(f"eastwind: {config.name}", header, market.is_synthetic, body, run_id)
 
 
-def compare_page(results: Sequence[BacktestResult]) -> str:
+def compare_page(results: Sequence[BacktestResult], run_id: str | None = None) -> str:
     """Return one HTML page comparing runs: metrics side by side, equity curves, correlations."""
     names = [r.config.name for r in results]
     values = aligned_values(results)
@@ -393,4 +406,4 @@ def compare_page(results: Sequence[BacktestResult]) -> str:
     )
     header = f"<h1>Scenario comparison</h1><p>{html.escape(', '.join(names))}</p>"
     synthetic = any(r.market.is_synthetic for r in results)
-    return page("eastwind: comparison", header, synthetic, body)
+    return page("eastwind: comparison", header, synthetic, body, run_id)

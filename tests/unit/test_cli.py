@@ -15,7 +15,7 @@ from engine.report import METRICS
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "configs" / "demo.yaml"
 OUTPUTS = ("metrics.json", "equity.csv", "positions.csv", "weights.csv", "trades.csv")
-OUTPUTS += ("report.html",)
+OUTPUTS += ("report.html", "run.json")
 
 
 def test_run_with_demo_config_writes_metrics_json_and_prints_synthetic_table(tmp_path, capsys):

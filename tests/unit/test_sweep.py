@@ -201,10 +201,10 @@ def test_sweep_when_interrupted_keeps_finished_chunks(tmp_path, monkeypatch, cap
     out = tmp_path / "out"
     code = main(["sweep", str(_write(tmp_path, SMALL)), "--out", str(out), "--quiet"])
     assert code == 130
-    table = pd.read_csv(out / "results.csv")
+    table = pd.read_csv(out / "partial" / "results.csv")  # never in place of a finished one
     assert (table["status"] != sw.ROW_NOT_RUN).sum() == 4  # the first chunk of 4
     assert table.loc[table["status"] == sw.ROW_OK, "sharpe"].notna().all()
-    assert not (out / "sweep.html").exists()
+    assert not (out / "partial" / "sweep.html").exists() and not (out / "results.csv").exists()
     assert "interrupted: kept the 4 of 36" in capsys.readouterr().err
 
 
@@ -219,6 +219,7 @@ def test_sweep_cli_writes_results_and_html_and_prints_the_top(tmp_path, capsys, 
     assert sorted(p.name for p in out.iterdir()) == [
         "results.csv",
         "results.parquet",
+        "run.json",
         "sweep.html",
     ]
     pd.testing.assert_frame_equal(
