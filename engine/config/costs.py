@@ -3,20 +3,34 @@
 An asset's costs are resolved from layers, the most general first: the settings of
 ``portfolio`` (for every asset), then its ``costs`` entries for the asset's currency
 (``HKD``), exchange (``XHKG``) and symbol (``0700.HK``). Within a layer the preset comes
-first and the settings written beside it override it; mappings such as ``fees`` and
-``charges`` merge key by key (`merge`). Money amounts are in the currency the asset
+first and the settings written beside it override it; ``fees`` and ``charges`` merge
+key by key (`merge`), and any other setting, a dated schedule or a rate series
+included, replaces the earlier one whole. Money amounts are in the currency the asset
 trades in, as brokers charge them.
+
+Every cost setting may be a dated schedule (`engine.config.dated`).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from pydantic import Field, field_validator, model_validator
 
-from engine.config.base import ConfigModel, Money, Rate, merge
+from engine.config.base import ConfigModel, Loc, merge
+from engine.config.dated import (
+    BorrowRate,
+    Dated,
+    DatedAnnual,
+    DatedCap,
+    DatedMoney,
+    DatedRate,
+    RateSeriesConfig,
+    value_on,
+)
 
 
 class FeeConfig(ConfigModel):
@@ -25,22 +39,29 @@ class FeeConfig(ConfigModel):
     Money amounts are in the currency the asset trades in, as brokers charge them.
     """
 
-    rate: Rate = 0.0
-    minimum: Money = 0.0
-    fixed: Money = 0.0
+    rate: DatedRate = 0.0
+    minimum: DatedMoney = 0.0
+    fixed: DatedMoney = 0.0
 
 
 class ChargeConfig(ConfigModel):
     """An exchange or regulatory charge per fill: ``clip(rate * value, minimum, maximum)``."""
 
-    rate: Rate = 0.0
-    minimum: Money = 0.0
-    maximum: Money | None = None
+    rate: DatedRate = 0.0
+    minimum: DatedMoney = 0.0
+    maximum: DatedCap = None
 
     @model_validator(mode="after")
     def _bounds(self) -> ChargeConfig:
-        if self.maximum is not None and self.maximum < self.minimum:
-            raise ValueError(f"maximum {self.maximum} is below minimum {self.minimum}")
+        days = [d for s in (self.minimum, self.maximum) if isinstance(s, Mapping) for d in s]
+        for day in days or [dt.date.max]:
+            try:
+                low, high = value_on(self.minimum, day), value_on(self.maximum, day)
+            except ValueError:  # one schedule starts later: nothing to compare yet
+                continue
+            if high is not None and high < low:
+                on = f" on {day}" if days else ""
+                raise ValueError(f"maximum {high} is below minimum {low}{on}")
         return self
 
 
@@ -61,15 +82,21 @@ def fee_shorthand(value: Any) -> Any:
 
 
 class CostConfig(ConfigModel):
-    """Trading costs of one market: a preset, then explicit settings over it."""
+    """Trading costs of one market: a preset, then explicit settings over it.
+
+    Every setting is a number or a dated schedule; ``borrow_rate`` may also be a rate
+    series. ``rebate_spread`` is what a broker keeps of the cash rate on short-sale
+    proceeds: each short pays it on its value, on top of its ``borrow_rate``.
+    """
 
     preset: Literal["hk", "us"] | None = None
     fees: FeeConfig = Field(default_factory=FeeConfig)
     charges: dict[str, ChargeConfig] = Field(default_factory=dict)
-    buy_tax: Rate = 0.0
-    sell_tax: Rate = 0.0
-    slippage: Rate = 0.0
-    borrow_rate: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
+    buy_tax: DatedRate = 0.0
+    sell_tax: DatedRate = 0.0
+    slippage: DatedRate = 0.0
+    borrow_rate: BorrowRate = 0.0
+    rebate_spread: DatedAnnual = 0.0
 
     fees_shorthand = field_validator("fees", mode="before")(fee_shorthand)
 
@@ -102,16 +129,21 @@ _COST_KEYS = set(CostConfig.model_fields) - {"preset"}
 
 @dataclass(frozen=True)
 class AssetCosts:
-    """The resolved costs of one asset; money amounts in its trading currency."""
+    """The resolved costs of one asset; money amounts in its trading currency.
 
-    fee_rate: float
-    fee_minimum: float
-    fee_fixed: float
-    charges: dict[str, tuple[float, float, float]]
-    buy_tax: float
-    sell_tax: float
-    slippage: float
-    borrow_rate: float
+    Each is a number or a dated schedule (``{date: value}``, sorted); ``borrow_rate``
+    may be a rate series, read when a run prepares the kernel.
+    """
+
+    fee_rate: Dated
+    fee_minimum: Dated
+    fee_fixed: Dated
+    charges: dict[str, tuple[Dated, Dated, Dated]]
+    buy_tax: Dated
+    sell_tax: Dated
+    slippage: Dated
+    borrow_rate: Dated | RateSeriesConfig
+    rebate_spread: Dated = 0.0
 
 
 class CostSettings(Protocol):
@@ -140,25 +172,65 @@ def resolve_costs(layers: Sequence[CostSettings]) -> AssetCosts:
     AssetCosts
         The merged costs; a charge without a maximum gets ``inf``.
     """
-    settings: list[Mapping[str, Any]] = []
-    for layer in layers:
-        if layer.preset:
-            settings.append(COST_PRESETS[layer.preset])
-        settings.append(layer.model_dump(exclude_unset=True, include=_COST_KEYS))
     merged: dict[str, Any] = {}
-    for setting in settings:
-        merged = merge(merged, setting)
+    for setting in _settings(layers):
+        nested = {k: v for k, v in setting.items() if k in _NESTED}
+        merged = merge(merged, nested) | {k: v for k, v in setting.items() if k not in _NESTED}
     costs = CostConfig.model_validate(merged)
     return AssetCosts(
         fee_rate=costs.fees.rate,
         fee_minimum=costs.fees.minimum,
         fee_fixed=costs.fees.fixed,
         charges={
-            name: (c.rate, c.minimum, float("inf") if c.maximum is None else c.maximum)
+            name: (c.rate, c.minimum, _no_cap_is_inf(c.maximum))
             for name, c in sorted(costs.charges.items())
         },
         buy_tax=costs.buy_tax,
         sell_tax=costs.sell_tax,
         slippage=costs.slippage,
         borrow_rate=costs.borrow_rate,
+        rebate_spread=costs.rebate_spread,
     )
+
+
+def cost_origin(layers: Sequence[tuple[Loc, CostSettings]], path: Sequence[str]) -> Loc:
+    """Return the YAML path that gave an asset the cost setting `path` (e.g.
+    ``("charges", "sfc_levy", "rate")``): the most specific layer that sets it, the
+    setting itself if written, else that layer's ``preset``.
+
+    `layers` are the asset's layers as `resolve_costs` takes them, each with its YAML
+    path (``("portfolio", "costs", "XHKG")``).
+    """
+    for loc, layer in reversed(layers):
+        if _lookup(layer.model_dump(exclude_unset=True, include=_COST_KEYS), path):
+            return (*loc, *path)
+        if layer.preset and _lookup(COST_PRESETS[layer.preset], path):
+            return (*loc, "preset")
+    return (*layers[0][0], *path)
+
+
+_NESTED = ("fees", "charges")  # merged key by key; every other setting replaces
+
+
+def _settings(layers: Sequence[CostSettings]) -> list[Mapping[str, Any]]:
+    settings: list[Mapping[str, Any]] = []
+    for layer in layers:
+        if layer.preset:
+            settings.append(COST_PRESETS[layer.preset])
+        settings.append(layer.model_dump(exclude_unset=True, include=_COST_KEYS))
+    return settings
+
+
+def _lookup(settings: Mapping[str, Any], path: Sequence[str]) -> bool:
+    node: Any = settings
+    for part in path:
+        if not isinstance(node, Mapping) or part not in node:
+            return False
+        node = node[part]
+    return True
+
+
+def _no_cap_is_inf(maximum: Any) -> Dated:
+    if isinstance(maximum, Mapping):
+        return {day: float("inf") if v is None else v for day, v in maximum.items()}
+    return float("inf") if maximum is None else maximum
