@@ -173,7 +173,7 @@ def _group_config(config: RunConfig, overrides: dict[str, Any]) -> RunConfig:
         document = merge(document, _nested(key, value))
     document.pop("sweep", None)
     try:
-        variant = RunConfig.model_validate(document)
+        variant = config.derive(document)  # relative rate files resolve as in `config`
     except ValidationError as exc:
         first = exc.errors()[0]
         path = ".".join(str(p) for p in first["loc"])

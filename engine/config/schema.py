@@ -403,6 +403,17 @@ class RunConfig(ConfigModel):
         """The file this config was loaded from, if any."""
         return self._path
 
+    def derive(self, raw: Mapping[str, Any]) -> RunConfig:
+        """Validate `raw`, a variant of this config's settings, as if read from the same
+        files: `where` and `resolve_path` still name and find what those files wrote.
+
+        Raises
+        ------
+        pydantic.ValidationError
+            For invalid settings.
+        """
+        return RunConfig.from_mapping(raw, path=self._path, lines=self._lines)
+
     @property
     def out_dir(self) -> Path:
         """Output folder: ``report.out``, or ``out/<name>``; relative to the working directory.
