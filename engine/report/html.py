@@ -278,7 +278,12 @@ def _costs_table(result: BacktestResult) -> str:
     for symbol in market.symbols:
         currency = market.currency[symbol]
         c = p.asset_costs(symbol, market.exchange.get(symbol, ""), currency)
-        charges = ", ".join(f"{n} {cell(r, '.4%')}" for n, (r, _, _) in c.charges.items())
+        charges = ", ".join(
+            f"{n} {cell(r, '.5%')}"
+            + (f" min {cell(low, 'g')}" if low != 0.0 else "")
+            + (f" max {cell(high, 'g')}" if high != float("inf") else "")
+            for n, (r, low, high) in c.charges.items()
+        )
         borrow = cell(c.borrow_rate, ".2%")
         if c.rebate_spread != 0.0:
             borrow += f" + spread {cell(c.rebate_spread, '.2%')}"
