@@ -262,3 +262,24 @@ def test_preset_changing_within_the_run_makes_one_segment_per_change(tmp_path):
     # stamp duty moves to 0.13% on Sunday 2021-08-01: in force from Monday's bar
     assert kernel.segment.tolist() == [[0, 1, 1]]
     np.testing.assert_array_equal(kernel.costs["sell_tax"][:, 0], [0.001, 0.0013])
+
+
+def test_schedule_constant_over_the_run_gives_bit_identical_results_to_the_number(tmp_path):
+    days = ["2024-06-03", "2024-06-04", "2024-06-05", "2024-06-06"]
+    path = config(
+        tmp_path,
+        {"0700.HK": dict(zip(days, [100.0, 103.0, 99.0, 101.0], strict=True))},
+        _in_and_out(days, "0700.HK"),
+        {"sell_tax": 0.001, "fees": {"rate": 0.0003, "minimum": 50.0}, "cash_rate": 0.03},
+    )
+    plain = run(path)
+    dated = run(
+        path,
+        (
+            "portfolio.sell_tax={2021-08-01: 0.0013, 2023-11-17: 0.001}",
+            "portfolio.fees.minimum={2000-01-01: 50.0}",
+            "portfolio.cash_rate={2024-01-01: 0.03}",
+        ),
+    )
+    assert plain.metrics == dated.metrics
+    np.testing.assert_array_equal(plain.simulation.stats, dated.simulation.stats)
