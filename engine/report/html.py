@@ -333,6 +333,8 @@ def run_page(result: BacktestResult) -> str:
     def rate(value: object, spec: str) -> str:
         return describe(value, spec, market.index[0].date(), market.index[-1].date())
 
+    debit = p.cash_debit_rate
+
     header = (
         f"<h1>{html.escape(config.name)}</h1>"
         + (f"<p>{html.escape(config.description)}</p>" if config.description else "")
@@ -353,7 +355,7 @@ def run_page(result: BacktestResult) -> str:
         ("Board lots", "whole lots" if p.lots else "fractional"),
         ("Max leverage", "-" if p.max_leverage is None else f"{p.max_leverage:g}x"),
         ("Cash rate / FX cost", f"{rate(p.cash_rate, '.2%')} / {rate(p.fx_cost, '.3%')}"),
-        ("Rate on negative cash", rate(p.cash_debit_rate, ".2%") if p.cash_debit_rate else "-"),
+        ("Rate on negative cash", rate(p.cash_rate if debit is None else debit, ".2%")),
         ("Risk-free rate", rate(config.report.risk_free, ".2%")),
     ]
     charts = [
