@@ -8,7 +8,8 @@ functions, so a rule implemented here holds for all of them:
 - `resolve_strategy` (`engine.resolve`): the strategy name -> a `ResolvedStrategy`,
   once; a registered strategy, or ``module:function`` from the folder of the config
   file that names it.
-- `prepare_kernel`: the portfolio section -> the kernel's arrays (`KernelMarket`).
+- `prepare_kernel`: the portfolio section -> the kernel's arrays (`KernelMarket`), with
+  costs and rates that change by date put onto the bars (`engine.dated_inputs`).
 - `build_targets`: K parameter sets -> targets ``[K, T, N]``, with the rebalance
   schedule and the execution lag applied, and a reason for each set the strategy
   rejected.
@@ -46,6 +47,7 @@ from engine.data.checks import series_ends
 from engine.data.market import asset_info
 from engine.data.synthetic import GRID_START
 from engine.data.warmup import Warmup, check_history, load_start
+from engine.dated_inputs import borrow_on_bars, per_asset, rate_on_bars, simulated_bars
 from engine.errors import BacktestError, ConfigError, DataError, DataWarning
 from engine.resolve import (
     Loc,
@@ -72,6 +74,7 @@ __all__ = [
     "load_markets",
     "located",
     "prepare_kernel",
+    "rate_arguments",
     "raw_weights",
     "resolve_strategy",
     "schedule_of",
@@ -402,39 +405,89 @@ def build_targets(
 
 
 def cost_arguments(config: RunConfig, market: Market) -> dict[str, Any]:
-    """Per-asset cost settings for `prepare_market`; money in each asset's currency."""
+    """Per-asset cost settings for `prepare_market`; money in each asset's currency.
+
+    `market` is the whole market, warm-up included. Each setting is a mapping symbol ->
+    number, as before dated costs existed, unless it changes within the simulated bars:
+    then it is a frame of effective dates x symbols (`engine.dated_inputs.per_asset`).
+    """
     from engine.inputs import Charge  # the kernel's module: only when a run simulates
 
-    costs = {
-        symbol: config.portfolio.asset_costs(
-            symbol, market.exchange.get(symbol, ""), market.currency[symbol]
-        )
-        for symbol in market.symbols
-    }
+    p = config.portfolio
+    bars = simulated_bars(market)
+    keys = {s: (s, market.exchange.get(s, ""), market.currency[s]) for s in market.symbols}
+    costs = {symbol: p.asset_costs(*key) for symbol, key in keys.items()}
+
+    def setting(name: str, path: Loc, values: dict[str, Any]) -> Any:
+        return per_asset(values, bars, config, lambda s: p.cost_origin(*keys[s], path), name)
+
     names = sorted({name for c in costs.values() for name in c.charges})
     none = (0.0, 0.0, float("inf"))
+    charges = []
+    for n in names:
+        fields = {}
+        for i, part in enumerate(("rate", "minimum", "maximum")):
+            values = {s: c.charges.get(n, none)[i] for s, c in costs.items()}
+            fields[part] = setting(f"charges.{n}.{part}", ("charges", n, part), values)
+        charges.append(Charge(**fields))
     return {
-        "fees": {s: c.fee_rate for s, c in costs.items()},
-        "min_fees": {s: c.fee_minimum for s, c in costs.items()},
-        "fixed_fees": {s: c.fee_fixed for s, c in costs.items()},
-        "charges": [
-            Charge(
-                rate={s: c.charges.get(n, none)[0] for s, c in costs.items()},
-                minimum={s: c.charges.get(n, none)[1] for s, c in costs.items()},
-                maximum={s: c.charges.get(n, none)[2] for s, c in costs.items()},
-            )
-            for n in names
-        ],
-        "buy_tax": {s: c.buy_tax for s, c in costs.items()},
-        "sell_tax": {s: c.sell_tax for s, c in costs.items()},
-        "slippage": {s: c.slippage for s, c in costs.items()},
-        "borrow_rate": {s: c.borrow_rate for s, c in costs.items()},
+        "fees": setting("fees.rate", ("fees", "rate"), {s: c.fee_rate for s, c in costs.items()}),
+        "min_fees": setting(
+            "fees.minimum", ("fees", "minimum"), {s: c.fee_minimum for s, c in costs.items()}
+        ),
+        "fixed_fees": setting(
+            "fees.fixed", ("fees", "fixed"), {s: c.fee_fixed for s, c in costs.items()}
+        ),
+        "charges": charges,
+        **{
+            name: setting(name, (name,), {s: getattr(c, name) for s, c in costs.items()})
+            for name in ("buy_tax", "sell_tax", "slippage")
+        },
+        "borrow_rate": borrow_on_bars(
+            costs, config, market, lambda s, name: p.cost_origin(*keys[s], (name,))
+        ),
+    }
+
+
+def rate_arguments(config: RunConfig, market: Market) -> dict[str, Any]:
+    """``fx_cost``, ``cash_rate``, ``cash_debit_rate`` and ``risk_free`` for
+    `prepare_market`: numbers as written, or the rate of each simulated bar.
+
+    ``report.risk_free: cash`` is the very series the cash balance earns.
+    """
+    p = config.portfolio
+    fx_cost: Any = p.fx_cost
+    if isinstance(fx_cost, dict):
+        fx_cost = per_asset(
+            dict.fromkeys(market.symbols, fx_cost),
+            simulated_bars(market),
+            config,
+            lambda _s: ("portfolio", "fx_cost"),
+            "fx_cost",
+        )
+    cash = rate_on_bars(p.cash_rate, config, market, ("portfolio", "cash_rate"))
+    debit = (
+        None
+        if p.cash_debit_rate is None
+        else rate_on_bars(p.cash_debit_rate, config, market, ("portfolio", "cash_debit_rate"))
+    )
+    risk_free = config.report.risk_free
+    return {
+        "fx_cost": fx_cost,
+        "cash_rate": cash,
+        "cash_debit_rate": debit,
+        "risk_free": (
+            cash
+            if risk_free == "cash"
+            else rate_on_bars(risk_free, config, market, ("report", "risk_free"))
+        ),
     }
 
 
 def prepare_kernel(config: RunConfig, market: Market) -> KernelMarket:
     """The kernel's arrays for `market` from ``market.start`` on, under the config's
-    portfolio and report settings.
+    portfolio and report settings (costs and rates by date, `cost_arguments` and
+    `rate_arguments`).
 
     A series that ends early (``Market.closing``) trades at its close on its last bar
     whatever ``portfolio.execution`` says: the position is closed at its last price.
@@ -442,6 +495,8 @@ def prepare_kernel(config: RunConfig, market: Market) -> KernelMarket:
     from engine.inputs import prepare_market  # imports numba: `validate` never gets here
 
     p = config.portfolio
+    costs = cost_arguments(config, market)
+    rates = rate_arguments(config, market)
     market = market.after_warmup()
     exec_price = market.open if p.execution == "open" else None
     if exec_price is not None and market.closing:  # closed out at the last close
@@ -455,8 +510,6 @@ def prepare_kernel(config: RunConfig, market: Market) -> KernelMarket:
         currency=market.currency,
         lot_size=market.lot_size if p.lots else None,
         base_currency=market.base_currency,
-        fx_cost=p.fx_cost,
-        cash_rate=p.cash_rate,
-        risk_free=config.report.risk_free,
-        **cost_arguments(config, market),
+        **rates,
+        **costs,
     )

@@ -121,6 +121,8 @@ class SweepResult:
     `SWEEP_METRICS`, ``status`` (an int of `ROW_STATUS`) and ``reason`` (why a row is
     not ok, else empty).
     ``window_metrics`` is ``[windows, rows, metrics]`` for walk-forward, else None.
+    ``risk_free`` is the risk-free return of each simulated bar that the metrics used
+    (of the first group of portfolio settings, should a swept cash rate set it).
     """
 
     config: RunConfig
@@ -132,6 +134,7 @@ class SweepResult:
     oos_value: pd.Series | None = None
     is_value: pd.Series | None = None
     curves: dict[str, pd.Series] = field(default_factory=dict)
+    risk_free: pd.Series | None = None
 
     @property
     def metric(self) -> str:
@@ -171,7 +174,7 @@ def _group_config(config: RunConfig, overrides: dict[str, Any]) -> RunConfig:
     document.pop("sweep", None)
     document.pop("check", None)  # check.sweep needs the sweep section just removed
     try:
-        variant = RunConfig.model_validate(document)
+        variant = config.derive(document)  # relative rate files resolve as in `config`
     except ValidationError as exc:
         first = exc.errors()[0]
         path = ".".join(str(p) for p in first["loc"])
@@ -433,6 +436,9 @@ def run_sweep(
         )
     keys = list(config.sweep.params) if config.sweep else []
     result = SweepResult(config, table, keys, interrupted, window_metrics if folds else None)
+    result.risk_free = pd.Series(
+        nb.risk_free_per_bar_nb(payload.groups[0].kernel.rates, payload.ppy), index=payload.index
+    )
     if not interrupted:
         _finish(result, payload, chunks, folds)
     return result

@@ -27,12 +27,15 @@ from pydantic import (
     model_validator,
 )
 
-from engine.config.base import ConfigModel, Loc, Origin, Rate, Schedule, locate
+from engine.config.base import ConfigModel, Loc, Origin, Schedule, locate
 from engine.config.costs import (
     AssetCosts,
     CostConfig,
+    CostSettings,
+    cost_origin,
     resolve_costs,
 )
+from engine.config.dated import CashRate, DatedRate, OptionalCashRate, RiskFree
 from engine.metric_names import KERNEL_METRICS as SWEEP_METRICS
 
 WARMUP_SPAN = re.compile(r"(\d+)\s*([DWMY])", re.IGNORECASE)
@@ -189,10 +192,12 @@ class PortfolioConfig(CostConfig):
     """Trading rules and costs of the simulated portfolio.
 
     The cost settings it inherits from `CostConfig` (``preset``, ``fees``, ``charges``,
-    taxes, ``slippage``, ``borrow_rate``) apply to every asset; ``costs`` overrides them
-    per market, keyed by currency (``HKD``), exchange (``XHKG``) or symbol
-    (``0700.HK``), the more specific key winning. ``rebalance`` overrides the
-    strategy's own schedule.
+    taxes, ``slippage``, ``borrow_rate``, ``rebate_spread``) apply to every asset;
+    ``costs`` overrides them per market, keyed by currency (``HKD``), exchange
+    (``XHKG``) or symbol (``0700.HK``), the more specific key winning. ``rebalance``
+    overrides the strategy's own schedule. Cash earns ``cash_rate`` while positive and
+    pays ``cash_debit_rate`` (default: ``cash_rate``) while negative; each may be a
+    number, a dated schedule or a rate series (`engine.config.dated`).
     """
 
     init_cash: Annotated[float, Field(gt=0.0)] = 1_000_000.0
@@ -200,15 +205,24 @@ class PortfolioConfig(CostConfig):
     execution: Literal["close", "open"] = "close"
     rebalance: Schedule | None = None
     costs: dict[str, CostConfig] = Field(default_factory=dict)
-    fx_cost: Rate = 0.0
-    cash_rate: Annotated[float, Field(ge=-0.2, le=1.0)] = 0.0
+    fx_cost: DatedRate = 0.0
+    cash_rate: CashRate = 0.0
+    cash_debit_rate: OptionalCashRate = None
     max_leverage: Annotated[float, Field(gt=0.0, le=20.0)] | None = None
     lots: bool = True
 
     def asset_costs(self, symbol: str, exchange: str, currency: str) -> AssetCosts:
         """Resolve the costs of one asset: presets and settings, general to specific."""
-        specific = [self.costs[k] for k in (currency, exchange, symbol) if k in self.costs]
-        return resolve_costs([self, *specific])
+        return resolve_costs([layer for _, layer in self._layers(symbol, exchange, currency)])
+
+    def cost_origin(self, symbol: str, exchange: str, currency: str, path: Loc) -> Loc:
+        """The YAML path that gave one asset its cost setting `path`, e.g.
+        ``("portfolio", "costs", "XHKG", "preset")`` for ``("sell_tax",)`` under ``hk``."""
+        return cost_origin(self._layers(symbol, exchange, currency), [str(p) for p in path])
+
+    def _layers(self, symbol: str, exchange: str, currency: str) -> list[tuple[Loc, CostSettings]]:
+        keys = [k for k in (currency, exchange, symbol) if k in self.costs]
+        return [(("portfolio",), self), *((("portfolio", "costs", k), self.costs[k]) for k in keys)]
 
 
 class BenchmarkConfig(ConfigModel):
@@ -239,8 +253,9 @@ class ReportConfig(ConfigModel):
     """Where and what to write, and the risk-free rate the ratios are measured against."""
 
     out: str | None = None
-    risk_free: Annotated[float, Field(ge=-0.05, le=0.5)] = 0.0
-    """Annual risk-free rate for Sharpe, Sortino and alpha (e.g. 0.04 for 4%)."""
+    risk_free: RiskFree = 0.0
+    """Annual risk-free rate for Sharpe, Sortino and alpha (e.g. 0.04 for 4%): a number,
+    a dated schedule, a rate series, or ``cash`` for the portfolio's ``cash_rate``."""
 
 
 class LinearRange(ConfigModel):
@@ -428,6 +443,17 @@ class RunConfig(ConfigModel):
     def path(self) -> Path | None:
         """The file this config was loaded from, if any."""
         return self._path
+
+    def derive(self, raw: Mapping[str, Any]) -> RunConfig:
+        """Validate `raw`, a variant of this config's settings, as if read from the same
+        files: `where` and `resolve_path` still name and find what those files wrote.
+
+        Raises
+        ------
+        pydantic.ValidationError
+            For invalid settings.
+        """
+        return RunConfig.from_mapping(raw, path=self._path, lines=self._lines)
 
     @property
     def out_dir(self) -> Path:

@@ -20,6 +20,7 @@ from plotly.subplots import make_subplots
 
 from engine import metrics as m
 from engine.backtest import BacktestResult
+from engine.config import describe
 from engine.outputs import MANIFEST, RUN_ID_META
 from engine.report.tables import (
     METRICS,
@@ -124,7 +125,10 @@ def _drawdown_chart(eq: pd.DataFrame, bench_name: str | None) -> go.Figure:
     return fig
 
 
-def _rolling_chart(eq: pd.DataFrame, ppy: float, rf: float, bench_name: str | None) -> go.Figure:
+def _rolling_chart(
+    eq: pd.DataFrame, ppy: float, rf: pd.Series | float, bench_name: str | None
+) -> go.Figure:
+    """Rolling Sharpe over `rf`, the risk-free return of each bar, and rolling beta."""
     window = max(round(ppy / 2), 2)
     fig = make_subplots(
         rows=2,
@@ -133,7 +137,7 @@ def _rolling_chart(eq: pd.DataFrame, ppy: float, rf: float, bench_name: str | No
         vertical_spacing=0.08,
         subplot_titles=("Rolling 6-month Sharpe", "Rolling 6-month beta"),
     )
-    excess = eq["returns"] - m.rf_per_bar(rf, ppy)
+    excess = eq["returns"] - rf
     roll = excess.rolling(window)
     fig.add_scatter(
         x=eq.index,
@@ -145,7 +149,7 @@ def _rolling_chart(eq: pd.DataFrame, ppy: float, rf: float, bench_name: str | No
     )
     if "benchmark_returns" in eq:
         b = eq["benchmark_returns"]
-        b_roll = (b - m.rf_per_bar(rf, ppy)).rolling(window)
+        b_roll = (b - rf).rolling(window)
         fig.add_scatter(
             x=eq.index,
             y=b_roll.mean() / b_roll.std() * np.sqrt(ppy),
@@ -266,26 +270,47 @@ def _meta_table(rows: Sequence[tuple[str, str]]) -> str:
 def _costs_table(result: BacktestResult) -> str:
     """The resolved cost settings of every asset, as the simulation charged them."""
     market, p = result.market, result.config.portfolio
+    first, last = market.index[0].date(), market.index[-1].date()
+
+    def cell(value: object, spec: str) -> str:  # a dated value: its changes in the run
+        return describe(value, spec, first, last)
+
     head = "".join(f"<th>{h}</th>" for h in _COST_HEADINGS)
     rows = []
     for symbol in market.symbols:
         currency = market.currency[symbol]
         c = p.asset_costs(symbol, market.exchange.get(symbol, ""), currency)
-        charges = ", ".join(f"{n} {r:.4%}" for n, (r, _, _) in c.charges.items()) or "-"
+        charges = ", ".join(
+            f"{n} {cell(r, '.5%')}"
+            + (f" min {cell(low, 'g')}" if low != 0.0 else "")
+            + (f" max {cell(high, 'g')}" if high != float("inf") else "")
+            for n, (r, low, high) in c.charges.items()
+        )
+        borrow = cell(c.borrow_rate, ".2%")
+        if c.rebate_spread != 0.0:
+            borrow += f" + spread {cell(c.rebate_spread, '.2%')}"
         cells = [
             symbol,
             currency,
-            f"{c.fee_rate:.3%}",
-            f"{c.fee_minimum:g}",
-            charges,
-            f"{c.buy_tax:.3%}",
-            f"{c.sell_tax:.3%}",
-            f"{c.slippage:.3%}",
-            f"{c.borrow_rate:.2%}",
+            cell(c.fee_rate, ".3%"),
+            cell(c.fee_minimum, "g"),
+            charges or "-",
+            cell(c.buy_tax, ".3%"),
+            cell(c.sell_tax, ".3%"),
+            cell(c.slippage, ".3%"),
+            borrow,
             f"{market.lot_size.get(symbol, 1):g}" if p.lots else "-",
         ]
         rows.append("<tr>" + "".join(f"<td>{html.escape(x)}</td>" for x in cells) + "</tr>")
     return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
+
+
+def _risk_free(result: BacktestResult, ppy: float) -> pd.Series | float:
+    """The risk-free return of each bar, as the metrics used it."""
+    if result.risk_free is not None:
+        return result.risk_free
+    rate = result.config.report.risk_free
+    return m.rf_per_bar(rate, ppy) if isinstance(rate, float) else 0.0
 
 
 def page(title: str, header: str, banner: bool, body: str, run_id: str | None = None) -> str:
@@ -317,6 +342,12 @@ def run_page(result: BacktestResult, run_id: str | None = None) -> str:
     bench_name = ", ".join(config.benchmark.symbols) if config.benchmark else None
     ppy = result.metrics["periods_per_year"]
     period = f"{market.index[0].date()} to {market.index[-1].date()} ({len(market.index)} bars)"
+
+    def rate(value: object, spec: str) -> str:
+        return describe(value, spec, market.index[0].date(), market.index[-1].date())
+
+    debit = p.cash_debit_rate
+
     header = (
         f"<h1>{html.escape(config.name)}</h1>"
         + (f"<p>{html.escape(config.description)}</p>" if config.description else "")
@@ -336,13 +367,14 @@ def run_page(result: BacktestResult, run_id: str | None = None) -> str:
         ("Initial cash", f"{p.init_cash:,.0f} {market.base_currency}"),
         ("Board lots", "whole lots" if p.lots else "fractional"),
         ("Max leverage", "-" if p.max_leverage is None else f"{p.max_leverage:g}x"),
-        ("Cash rate / FX cost", f"{p.cash_rate:.2%} / {p.fx_cost:.3%}"),
-        ("Risk-free rate", f"{config.report.risk_free:.2%}"),
+        ("Cash rate / FX cost", f"{rate(p.cash_rate, '.2%')} / {rate(p.fx_cost, '.3%')}"),
+        ("Rate on negative cash", rate(p.cash_rate if debit is None else debit, ".2%")),
+        ("Risk-free rate", rate(config.report.risk_free, ".2%")),
     ]
     charts = [
         chart(_equity_chart(eq, bench_name), "chart-equity", 420),
         chart(_drawdown_chart(eq, bench_name), "chart-drawdown"),
-        chart(_rolling_chart(eq, ppy, config.report.risk_free, bench_name), "chart-rolling", 480),
+        chart(_rolling_chart(eq, ppy, _risk_free(result, ppy), bench_name), "chart-rolling", 480),
         chart(_exposure_chart(eq), "chart-exposure"),
         chart(_weights_chart(result.simulation.weights), "chart-weights", 420),
         chart(_monthly_heatmap(eq), "chart-monthly", 60 + 28 * len(set(eq.index.year)) + 80),

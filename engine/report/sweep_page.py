@@ -80,6 +80,9 @@ def walk_forward_summary(result: SweepResult) -> pd.DataFrame | None:
     if result.oos_value is None or result.is_value is None:
         return None
     rf = result.config.report.risk_free
+    if not isinstance(rf, float):  # a rate by date: the risk-free return of each bar
+        assert result.risk_free is not None
+        rf = result.risk_free.reindex(result.oos_value.index).to_numpy()
     rows = {
         "out_of_sample": m.performance(result.oos_value, 1.0, rf),
         "in_sample_best": m.performance(result.is_value, 1.0, rf),

@@ -105,7 +105,7 @@ def metrics_document(result: BacktestResult) -> dict[str, object]:
         "end": str(market.index[-1].date()),
         "bars": len(market.index),
         "base_currency": market.base_currency,
-        "risk_free": config.report.risk_free,
+        "risk_free": config.report.model_dump(mode="json")["risk_free"],
         "metrics": {k: _finite(v) for k, v in result.metrics.items()},
     }
     if result.benchmark_metrics is not None and config.benchmark is not None:

@@ -137,8 +137,11 @@ def test_real_config_long_hk_ai_short_qqq_holds_lots_and_pays_hk_costs_and_borro
     assert costs["borrow"].sum() > 0.0
     trades = result.simulation.trades
     hk_trades = trades[trades["symbol"].isin(HK)]
-    # stamp duty 0.1% on each side, in USD at the fill's fx
-    np.testing.assert_allclose(hk_trades["tax"], 0.001 * hk_trades["value"].abs(), rtol=1e-12)
+    # stamp duty on each side, in USD at the fill's fx: 0.13% from 2021-08-01 to 2023-11-16
+    raised = (hk_trades["date"] >= "2021-08-01") & (hk_trades["date"] <= "2023-11-16")
+    duty = np.where(raised, 0.0013, 0.001)
+    assert raised.any() and (~raised).any()
+    np.testing.assert_allclose(hk_trades["tax"], duty * hk_trades["value"].abs(), rtol=1e-12)
     assert (hk_trades["fees"] > 0.0003 * hk_trades["value"].abs()).all()  # commission + levies
     assert np.isfinite([v for k, v in result.metrics.items() if "recovery" not in k]).all()
     assert result.benchmark is not None and result.benchmark.iloc[0] == 1_000_000
