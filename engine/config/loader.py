@@ -26,6 +26,7 @@ import yaml
 from pydantic import ValidationError
 
 from engine.config.base import Loc, Origin, locate, merge
+from engine.config.reader import read_yaml
 from engine.config.schema import RunConfig
 from engine.errors import ConfigError
 
@@ -72,8 +73,7 @@ def _read_yaml(path: Path) -> tuple[Any, dict[Loc, Origin]]:
     except (IsADirectoryError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read as a YAML file ({exc})") from None
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        raw = yaml.safe_load(text)
+        raw, node = read_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)
@@ -167,9 +167,10 @@ def _apply_overrides(
                 "--set portfolio.fees.rate=0.002"
             )
         try:
-            value = yaml.safe_load(text)
-        except yaml.YAMLError:
-            raise ConfigError(f"--set {item!r}: the value is not valid YAML") from None
+            value, _ = read_yaml(text)
+        except yaml.YAMLError as exc:
+            problem = getattr(exc, "problem", None) or "invalid YAML"
+            raise ConfigError(f"--set {item!r}: the value is not valid here: {problem}") from None
         patch: Any = value
         for part in reversed(loc):
             patch = {part: patch}
