@@ -14,6 +14,7 @@ import pytest
 
 from engine.cli import main
 from engine.config import load_config
+from engine.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
 HEAD = (
@@ -114,6 +115,55 @@ def test_same_key_in_different_mappings_is_not_a_duplicate(tmp_path):
     config = load_config(path)
     assert config.portfolio.fees.rate == 0.001
     assert config.portfolio.costs["HKD"].fees.rate == 0.002
+
+
+def test_config_path_in_a_symlink_loop_exits_2_on_one_line(tmp_path, capsys):
+    (tmp_path / "a.yaml").symlink_to(tmp_path / "b.yaml")
+    (tmp_path / "b.yaml").symlink_to(tmp_path / "a.yaml")
+    code = main(["run", str(tmp_path / "a.yaml"), "--out", str(tmp_path / "out"), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
+    assert f"{tmp_path / 'a.yaml'}: symbolic link loop" in err
+
+
+def test_extends_into_a_symlink_loop_exits_2_naming_the_extends_line(tmp_path, capsys):
+    (tmp_path / "a.yaml").symlink_to(tmp_path / "b.yaml")
+    (tmp_path / "b.yaml").symlink_to(tmp_path / "a.yaml")
+    err = _run(tmp_path, HEAD + "extends: a.yaml\n", capsys)
+    assert "case.yaml:4: extends: " in err and "symbolic link loop" in err
+
+
+def test_extends_cycle_through_three_files_exits_2_naming_the_chain(tmp_path):
+    (tmp_path / "a.yaml").write_text("extends: b.yaml\n")
+    (tmp_path / "b.yaml").write_text("extends: case.yaml\n")
+    (tmp_path / "case.yaml").write_text(HEAD + "extends: a.yaml\n")
+    with pytest.raises(ConfigError, match=r"b\.yaml:1: extends: cycle case\.yaml -> a\.yaml"):
+        load_config(tmp_path / "case.yaml")
+
+
+def test_extends_of_one_base_many_times_reads_in_bounded_time(tmp_path):
+    # each file extends the next one twice: 2**30 reads without a bound
+    for i in range(30):
+        (tmp_path / f"f{i}.yaml").write_text(f"extends: [f{i + 1}.yaml, f{i + 1}.yaml]\n")
+    (tmp_path / "f30.yaml").write_text(HEAD)
+    path = tmp_path / "top.yaml"
+    path.write_text("extends: f0.yaml\n")
+    run = subprocess.run(
+        [sys.executable, "-m", "engine.cli", "validate", str(path)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
+    assert run.returncode == 0, run.stderr
+
+
+def test_extends_chain_deeper_than_the_limit_is_an_error_naming_the_deepest_file(tmp_path):
+    for i in range(60):
+        (tmp_path / f"f{i}.yaml").write_text(f"extends: f{i + 1}.yaml\n")
+    (tmp_path / "f60.yaml").write_text(HEAD)
+    with pytest.raises(ConfigError, match=r"f32\.yaml:1: extends: more than 32 files deep"):
+        load_config(tmp_path / "f0.yaml")
 
 
 @pytest.mark.parametrize(
