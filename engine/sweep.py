@@ -181,8 +181,21 @@ def _group_config(config: RunConfig, overrides: dict[str, Any]) -> RunConfig:
     return variant
 
 
-def _windows(n_bars: int, wf: WalkForwardConfig) -> list[tuple[int, int, int, int]]:
-    """Train and test windows ``(train_start, train_stop, test_start, test_stop)``, in bars."""
+def _windows(
+    index: pd.DatetimeIndex, wf: WalkForwardConfig, where: str
+) -> list[tuple[int, int, int, int]]:
+    """Train and test windows ``(train_start, train_stop, test_start, test_stop)``, in bars.
+
+    The last test window may be short; a first fold that does not fit is an error, not
+    a walk-forward of no folds.
+    """
+    n_bars = len(index)
+    if wf.train + wf.test > n_bars:
+        span = f" ({index[0].date()} .. {index[-1].date()})" if n_bars else ""
+        raise ConfigError(
+            f"{where}: train {wf.train} + test {wf.test} bars is longer than the data: the "
+            f"data has {n_bars} bars{span}; shorten the windows or widen data.start .. data.end"
+        )
     folds = []
     train_stop = wf.train
     while train_stop < n_bars:
@@ -213,6 +226,9 @@ def plan(
     if sweep is None:
         raise ConfigError(f"{config.where(('sweep',))}: no 'sweep:' section in this config")
     strategy = strategy if strategy is not None else resolve_strategy(config)
+    simulated = market.index[market.warmup_bars :]
+    where = config.where(("sweep", "walk_forward"))
+    folds = _windows(simulated, sweep.walk_forward, where) if sweep.walk_forward else []
     grids = sweep.grids()
     keys = list(grids)
     combos = list(itertools.product(*grids.values()))
@@ -264,8 +280,6 @@ def plan(
             chunks.append(
                 Chunk(g, np.asarray(rows[i : i + sweep.chunk]), params[i : i + sweep.chunk])
             )
-    simulated = market.index[market.warmup_bars :]
-    folds = _windows(len(simulated), sweep.walk_forward) if sweep.walk_forward else []
     payload = Payload(
         market=market,
         groups=groups,
