@@ -6,8 +6,10 @@ count and the fix; nothing is simulated and no output folder is written.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from engine import sweep as sw
@@ -46,6 +48,79 @@ def _exits_2(path: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> str
     assert err.startswith("ConfigError: ") and str(path) in err, err
     assert not out.exists()
     return err
+
+
+def test_sweep_with_exponent_notation_in_grid_writes_every_output(tmp_path):
+    path = _write(tmp_path, "  params:\n    portfolio.fees.rate: [1e-4, 0.001]\n")
+    out = tmp_path / "out"
+    assert main(["sweep", str(path), "--out", str(out), "--quiet"]) == 0
+    table = pd.read_parquet(out / "results.parquet")
+    assert list(table["fees.rate"]) == [0.0001, 0.001]
+    assert (table["status"] == sw.ROW_OK).all()
+
+
+def test_sweep_with_numbers_in_quotes_shows_the_validated_numbers(tmp_path):
+    grid = "    portfolio.fees.rate: ['1e-4', 0.001]\n    strategy.params.fast: ['5', 10]\n"
+    path = _write(tmp_path, "  params:\n" + grid)
+    out = tmp_path / "out"
+    assert main(["sweep", str(path), "--out", str(out), "--quiet"]) == 0
+    table = pd.read_parquet(out / "results.parquet")
+    assert list(table["fees.rate"]) == [0.0001, 0.0001, 0.001, 0.001]
+    assert list(table["fast"]) == [5, 10, 5, 10]
+    assert pd.api.types.is_integer_dtype(table["fast"])
+
+
+def test_sweep_over_lists_of_symbols_runs_and_writes_them_as_text(tmp_path):
+    head = HEAD.replace(
+        "{name: trend, params: {signal: ma_cross, fast: 5, slow: 40}}",
+        "{name: long_short, params: {long: [0700.HK], short: [AAPL]}}",
+    )
+    path = tmp_path / "grid.yaml"
+    path.write_text(head + "sweep:\n  params:\n    strategy.params.short: [[AAPL], [AAPL, MSFT]]\n")
+    out = tmp_path / "out"
+    assert main(["sweep", str(path), "--out", str(out), "--quiet"]) == 0
+    table = pd.read_parquet(out / "results.parquet")
+    assert list(table["short"]) == ["[AAPL]", "[AAPL, MSFT]"]
+    assert (table["status"] == sw.ROW_OK).all()
+
+
+@pytest.mark.parametrize(
+    ("grid", "match"),
+    [
+        (
+            "    strategy.params.fast: [5, ten]\n",
+            r"grid\.yaml:7: sweep\.params\.strategy\.params\.fast\.1: 'ten' is not a valid "
+            r"strategy\.params\.fast: Input should be a valid integer",
+        ),
+        (
+            "    strategy.params.fast:\n      - 5\n      - 0\n",
+            r"grid\.yaml:9: sweep\.params\.strategy\.params\.fast\.1: 0 is not a valid "
+            r"strategy\.params\.fast: Input should be greater than or equal to 1",
+        ),
+        (
+            "    portfolio.fees.rate: [0.001, -1]\n",
+            r"grid\.yaml:7: sweep\.params\.portfolio\.fees\.rate\.1: -1 is not a valid "
+            r"portfolio\.fees\.rate: Input should be greater than or equal to 0",
+        ),
+        (
+            "    portfolio.lag: {start: 1, stop: 40, step: 13}\n",
+            r"grid\.yaml:7: sweep\.params\.portfolio\.lag: 14 is not a valid portfolio\.lag: "
+            r"Input should be less than or equal to 10",
+        ),
+    ],
+    ids=["wrong type", "out of range", "portfolio value", "range value"],
+)
+def test_sweep_with_an_invalid_value_exits_2_before_anything_runs(
+    tmp_path, capsys, nothing_runs, grid, match
+):
+    err = _exits_2(_write(tmp_path, "  params:\n" + grid), capsys)
+    assert re.search(match, err), err
+
+
+def test_sweep_with_a_bad_base_parameter_names_the_base_setting(tmp_path, capsys, nothing_runs):
+    path = _write(tmp_path, "  params:\n    strategy.params.fast: [5, 10]\n")
+    err = _exits_2(path, capsys, "--set", "strategy.params.gross=-1")
+    assert "--set: strategy.params.gross: Input should be greater than 0" in err
 
 
 def test_grid_larger_than_max_combinations_is_refused_naming_count_and_setting(tmp_path):
