@@ -1,10 +1,11 @@
 """What the config modules share: the base model, common types, merging and locations.
 
 Every config model inherits `ConfigModel`: unknown keys are errors, not silent defaults,
-and a validated config cannot be changed. `merge` is the one rule by which settings
-override others, for ``extends``, ``--set`` and the cost layers alike. `Origin` records
-where a setting was written, and `locate` writes the ``file:line: yaml.path`` that every
-config message starts with.
+a number must be finite (``.inf`` and ``.nan`` are refused where they are read, not
+found later in the kernel or the metrics), and a validated config cannot be changed.
+`merge` is the one rule by which settings override others, for ``extends``, ``--set``
+and the cost layers alike. `Origin` records where a setting was written, and `locate`
+writes the ``file:line: yaml.path`` that every config message starts with.
 """
 
 from __future__ import annotations
@@ -23,9 +24,9 @@ Loc = tuple[str | int, ...]
 
 
 class ConfigModel(BaseModel):
-    """A config section: unknown keys are errors, and the validated values are frozen."""
+    """A config section: unknown keys are errors, numbers finite, and the values frozen."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 def merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:

@@ -246,6 +246,8 @@ class LinearRange(ConfigModel):
             raise ValueError("give exactly one of 'step' or 'num'")
         if self.stop < self.start:
             raise ValueError(f"stop ({self.stop:g}) is below start ({self.start:g})")
+        if not math.isfinite(self.stop - self.start):
+            raise ValueError("stop - start is not a finite number; give bounds closer together")
         return self
 
     def count(self) -> int:

@@ -6,8 +6,10 @@ a hang or an output folder.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -204,3 +206,35 @@ def test_exponent_notation_in_quotes_stays_a_string_and_ints_stay_ints(tmp_path)
 def test_date_that_does_not_exist_exits_2_naming_the_yaml_path(tmp_path, capsys, date):
     err = _run(tmp_path, HEAD.replace("2020-01-01", date), capsys)
     assert "case.yaml:2: data.start: " in err and date in err
+
+
+DATA = "data: {symbols: [AAPL], start: 2020-01-01, end: 2020-03-31}"
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("portfolio: {init_cash: .inf}", r"case\.yaml:4: portfolio\.init_cash: "),
+        ("portfolio: {fees: {minimum: .inf}}", r"case\.yaml:4: portfolio\.fees\.minimum: "),
+        ("benchmark: {symbols: [QQQ], weights: {QQQ: .nan}}", r"benchmark\.weights\.QQQ: "),
+        (
+            DATA.replace("}", ", metadata: {AAPL: {lot_size: .inf}}}"),
+            r"case\.yaml:2: data\.metadata\.AAPL\.lot_size: ",
+        ),
+    ],
+    ids=["init_cash", "fee minimum", "benchmark weight", "lot size"],
+)
+def test_infinite_or_nan_setting_exits_2_naming_it(tmp_path, capsys, text, match):
+    head = HEAD.replace(DATA, text) if text.startswith("data:") else HEAD + text
+    err = _run(tmp_path, head + "\n", capsys)
+    assert re.search(match + r"Input should be a finite number", err), err
+
+
+def test_range_whose_span_overflows_is_refused_without_numpy_warnings(tmp_path):
+    grid = "{start: -1.0e+308, stop: 1.0e+308, num: 3}"
+    path = tmp_path / "case.yaml"
+    path.write_text(HEAD + f"sweep: {{params: {{portfolio.fees.rate: {grid}}}}}\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ConfigError, match=r"sweep\.params\.portfolio\.fees\.rate: .*finite"):
+            load_config(path)
