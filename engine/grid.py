@@ -121,7 +121,15 @@ def _bad_value(config: RunConfig, key: str, value: Any, error: Any) -> ConfigErr
     if isinstance(spec, list):
         loc += next(((i,) for i, listed in enumerate(spec) if listed is value), ())
     message = error["msg"].removeprefix("Value error, ")
-    return ConfigError(f"{config.where(loc)}: {value!r} is not a valid {key}: {message}")
+    return ConfigError(f"{config.where(loc)}: {_shown(value)} is not a valid {key}: {message}")
+
+
+def _shown(value: Any) -> str:
+    """`value` for a message: 1e+299, not its 300 digits; long text cut short."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and abs(value) >= 1e15:
+        return f"{value:.6g}"
+    shown = repr(value)
+    return shown if len(shown) <= 80 else shown[:77] + "..."
 
 
 def _variant(config: RunConfig, overrides: dict[str, Any]) -> RunConfig:

@@ -164,3 +164,10 @@ def test_walk_forward_that_fits_once_runs_one_fold(tmp_path):
     sweep += "  walk_forward: {train: 158, test: 100}\n"
     result = sw.run_sweep(load_config(_write(tmp_path, sweep)))
     assert result.walk_forward is not None and len(result.walk_forward) == 1
+
+
+def test_invalid_huge_range_value_is_shown_short(tmp_path, capsys, nothing_runs):
+    grid = "    strategy.params.fast: {start: 1, stop: 1.0e+300, step: 1.0e+299}\n"
+    err = _exits_2(_write(tmp_path, "  params:\n" + grid), capsys)
+    assert "sweep.params.strategy.params.fast: 1e+299 is not a valid strategy.params.fast" in err
+    assert len(err) < 300, err
