@@ -9,9 +9,11 @@ silently:
 - nesting deeper than `MAX_DEPTH` levels is refused; a real config nests about six.
 - a key written twice in one mapping is refused, naming both lines; YAML would keep
   the second and drop the first without a word.
-- numbers in exponent notation (``1e-4``, ``1E5``, ``.5e3``) are floats, as in YAML
-  1.2; YAML 1.1 reads them as strings. A date that does not exist (``2021-02-30``)
-  stays a string, for the schema to reject with its YAML path.
+- scalars follow YAML 1.2 where 1.1 surprises: numbers in exponent notation (``1e-4``,
+  ``1E5``, ``.5e3``) are floats, not strings, and only ``true`` and ``false`` are
+  booleans, so the tickers ``ON``, ``Y`` and ``NO`` stay tickers (a boolean setting
+  still takes ``yes`` and ``no``: the schema reads them). A date that does not exist
+  (``2021-02-30``) stays a string, for the schema to reject with its YAML path.
 
 A refusal is a `yaml.MarkedYAMLError`, so it reports its line like a syntax error.
 """
@@ -87,6 +89,14 @@ class _ConfigLoader(yaml.SafeLoader):
             return self.construct_scalar(node)
 
 
+BOOL_TAG = "tag:yaml.org,2002:bool"
+_ConfigLoader.yaml_implicit_resolvers = {
+    first: [(tag, pattern) for tag, pattern in resolvers if tag != BOOL_TAG]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_ConfigLoader.add_implicit_resolver(
+    BOOL_TAG, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
 _ConfigLoader.add_implicit_resolver(
     "tag:yaml.org,2002:float", EXPONENT_FLOAT, list("-+.0123456789")
 )

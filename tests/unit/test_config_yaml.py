@@ -238,3 +238,15 @@ def test_range_whose_span_overflows_is_refused_without_numpy_warnings(tmp_path):
         warnings.simplefilter("error")
         with pytest.raises(ConfigError, match=r"sweep\.params\.portfolio\.fees\.rate: .*finite"):
             load_config(path)
+
+
+def test_tickers_that_yaml_1_1_reads_as_booleans_stay_tickers(tmp_path):
+    # ON Semiconductor, and YAML 1.1's other words for true and false
+    data = DATA.replace("[AAPL]", "[AAPL, ON, Y, NO, off]")
+    path = tmp_path / "case.yaml"
+    path.write_text(HEAD.replace(DATA, data) + "portfolio: {lots: no}\n")
+    config = load_config(path, ["strategy.params.flag=yes", "strategy.name=signals:weights"])
+    assert config.data.symbols == ["AAPL", "ON", "Y", "NO", "off"]
+    assert config.portfolio.lots is False  # a boolean setting still takes yes and no
+    assert config.strategy.params == {"flag": "yes"}
+    assert load_config(path, ["portfolio.lots=True"]).portfolio.lots is True
