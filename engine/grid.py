@@ -98,7 +98,9 @@ def expand_grid(config: RunConfig, strategy: ResolvedStrategy) -> Grid:
         params.append(row)
         rejected.append(reason)
         for key in strategy_keys:
-            columns[key].append(getattr(checked, key.split(".", 2)[2], values[key]))
+            name = key.split(".", 2)[2]
+            validated = isinstance(checked, BaseModel) and name in type(checked).model_fields
+            columns[key].append(getattr(checked, name) if validated else values[key])
     table = pd.DataFrame({short_name(k): _column(v) for k, v in columns.items()})
     return Grid(keys, table, params, rejected, variants, overrides, variant_of)
 

@@ -171,3 +171,20 @@ def test_invalid_huge_range_value_is_shown_short(tmp_path, capsys, nothing_runs)
     err = _exits_2(_write(tmp_path, "  params:\n" + grid), capsys)
     assert "sweep.params.strategy.params.fast: 1e+299 is not a valid strategy.params.fast" in err
     assert len(err) < 300, err
+
+
+def test_sweep_of_a_dict_parameter_named_like_a_dict_method_keeps_its_values(tmp_path):
+    (tmp_path / "plain.py").write_text(
+        "import pandas as pd\n\n\n"
+        "def weights(market, params):\n"
+        "    return pd.DataFrame(1.0 / params['items'], index=market.index,\n"
+        "                        columns=market.close.columns)\n"
+    )
+    head = HEAD.replace(
+        "{name: trend, params: {signal: ma_cross, fast: 5, slow: 40}}", "{name: plain:weights}"
+    )
+    path = tmp_path / "grid.yaml"
+    path.write_text(head + "sweep:\n  params:\n    strategy.params.items: [3, 6]\n")
+    table = sw.run_sweep(load_config(path)).table
+    assert list(table["items"]) == [3, 6]
+    assert (table["status"] == sw.ROW_OK).all()
