@@ -9,6 +9,8 @@ One concern per module; import from the package, whose `__all__` is the public A
   value}``) and rate series (`RateSeriesConfig`, a file column or an extra series);
 - `engine.config.loader`: YAML files, ``extends``, ``--set`` overrides and errors that
   name the file, line and YAML path (`load_config`, `parse_config`, `describe_errors`);
+- `engine.config.reader`: the YAML dialect of config files: no anchors or aliases,
+  bounded nesting, no key written twice, ``1e-4`` a number;
 - `engine.config.base`: what those share: the base model, which forbids unknown keys
   and freezes values, the types `Rate`, `Money`, `Schedule` and `Loc`, `merge`, and
   `Origin`, where a setting was written (its file's folder is where a relative path

@@ -1,11 +1,12 @@
 """What the config modules share: the base model, common types, merging and locations.
 
 Every config model inherits `ConfigModel`: unknown keys are errors, not silent defaults,
-and a validated config cannot be changed. `merge` is the one rule by which settings
-override others, for ``extends``, ``--set`` and the cost layers alike; a dated schedule
-(`is_dated`) is one value to it, never merged date by date. `Origin` records
-where a setting was written, and `locate` writes the ``file:line: yaml.path`` that every
-config message starts with.
+a number must be finite (``.inf`` and ``.nan`` are refused where they are read, not
+found later in the kernel or the metrics), and a validated config cannot be changed.
+`merge` is the one rule by which settings override others, for ``extends``, ``--set``
+and the cost layers alike; a dated schedule (`is_dated`) is one value to it, never
+merged date by date. `Origin` records where a setting was written, and `locate` writes
+the ``file:line: yaml.path`` that every config message starts with.
 """
 
 from __future__ import annotations
@@ -27,9 +28,9 @@ ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 class ConfigModel(BaseModel):
-    """A config section: unknown keys are errors, and the validated values are frozen."""
+    """A config section: unknown keys are errors, numbers finite, and the values frozen."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 def is_dated(value: object) -> bool:

@@ -11,7 +11,9 @@ it. The cost models are in `engine.config.costs`.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
+import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -272,15 +274,24 @@ class LinearRange(ConfigModel):
             raise ValueError("give exactly one of 'step' or 'num'")
         if self.stop < self.start:
             raise ValueError(f"stop ({self.stop:g}) is below start ({self.start:g})")
+        if not math.isfinite(self.stop - self.start):
+            raise ValueError("stop - start is not a finite number; give bounds closer together")
         return self
+
+    def count(self) -> int:
+        """How many values the range holds, without making them."""
+        if self.num is not None:
+            return self.num
+        assert self.step is not None
+        steps = (self.stop - self.start) / self.step + 1e-9
+        return math.floor(steps) + 1 if math.isfinite(steps) else sys.maxsize
 
     def values(self) -> list[Any]:
         """The grid's values; integers when start, stop and step are integers."""
         if self.num is not None:
             return [float(v) for v in np.linspace(self.start, self.stop, self.num)]
         assert self.step is not None
-        count = int(np.floor((self.stop - self.start) / self.step + 1e-9)) + 1
-        grid = self.start + self.step * np.arange(count)
+        grid = self.start + self.step * np.arange(self.count())
         whole = all(float(v).is_integer() for v in (self.start, self.stop, self.step))
         return [round(v) for v in grid] if whole else [float(v) for v in grid]
 
@@ -290,6 +301,10 @@ class LogRange(ConfigModel):
 
     log: tuple[Annotated[float, Field(gt=0.0)], Annotated[float, Field(gt=0.0)]]
     num: Annotated[int, Field(ge=2, le=100_000)]
+
+    def count(self) -> int:
+        """How many values the range holds."""
+        return self.num
 
     def values(self) -> list[Any]:
         """The grid's values."""
@@ -302,6 +317,10 @@ class WalkForwardConfig(ConfigModel):
     train: Annotated[int, Field(ge=20)]
     test: Annotated[int, Field(ge=1)]
     mode: Literal["rolling", "expanding"] = "rolling"
+
+
+def _count(spec: list[Any] | LinearRange | LogRange) -> int:
+    return len(spec) if isinstance(spec, list) else spec.count()
 
 
 class SweepConfig(ConfigModel):
@@ -320,6 +339,11 @@ class SweepConfig(ConfigModel):
     chunk: Annotated[int, Field(ge=1, le=100_000)] = 256
     curves: Annotated[int, Field(ge=0, le=50)] = 5
     walk_forward: WalkForwardConfig | None = None
+    max_combinations: Annotated[int, Field(ge=1)] = Field(
+        default=100_000,
+        description="refuse a grid with more combinations than this (memory and time "
+        "grow with the count); raise it deliberately for a bigger sweep",
+    )
 
     @field_validator("params")
     @classmethod
@@ -332,6 +356,21 @@ class SweepConfig(ConfigModel):
             if not ok or not all(re.fullmatch(r"[A-Za-z_]\w*", p) for p in parts):
                 raise ValueError(f"{key!r}: sweep keys are strategy.params.NAME or portfolio.PATH")
         return params
+
+    @model_validator(mode="after")
+    def _size(self) -> SweepConfig:
+        if self.count() > self.max_combinations:
+            sizes = " x ".join(f"{_count(spec):,}" for spec in self.params.values())
+            raise ValueError(
+                f"{self.count():,} combinations ({sizes}) is more than "
+                f"sweep.max_combinations ({self.max_combinations:,}); shrink the grids, or "
+                "raise sweep.max_combinations if the machine has the memory and time"
+            )
+        return self
+
+    def count(self) -> int:
+        """The number of combinations, counted without making them."""
+        return math.prod(_count(spec) for spec in self.params.values())
 
     def grids(self) -> dict[str, list[Any]]:
         """Each swept key with its list of values, in the config's order."""
