@@ -14,6 +14,13 @@ from engine.backtest import BacktestResult
 from engine.config import RunConfig, load_config
 
 
+class _Plain(yaml.SafeDumper):
+    """Writes a value used twice out twice: config files refuse anchors and aliases."""
+
+    def ignore_aliases(self, data: object) -> bool:
+        return True
+
+
 def write_prices(folder: Path, closes: dict[str, dict[str, float]]) -> None:
     """One ``date,close`` file per symbol: ``closes[symbol][date] = close``."""
     for symbol, rows in closes.items():
@@ -69,7 +76,7 @@ def config(
         **({"report": report} if report else {}),
     }
     path = folder / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    path.write_text(yaml.dump(document, Dumper=_Plain, sort_keys=False))
     return path
 
 

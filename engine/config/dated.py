@@ -80,8 +80,8 @@ def _number(value: Any, low: float, high: float | None, none: bool) -> float | N
         number = float(value)
     except ValueError:
         raise ValueError("Input should be a valid number") from None
-    if math.isnan(number):
-        raise ValueError("Input should be a number, not NaN")
+    if not math.isfinite(number):
+        raise ValueError("Input should be a finite number")
     if number < low:
         raise ValueError(f"Input should be greater than or equal to {low:g}")
     if high is not None and number > high:
