@@ -52,7 +52,8 @@ class BacktestResult:
 
     ``market`` is the simulated span (from ``data.start``; the strategy also saw the
     warm-up before it). ``weights`` are the strategy's targets on the bars it rebalances
-    (NaN elsewhere), before the execution lag.
+    (NaN elsewhere), before the execution lag. ``risk_free`` is the risk-free return of
+    each bar, the one Sharpe, Sortino and alpha measure excess returns against.
     """
 
     config: RunConfig
@@ -62,6 +63,7 @@ class BacktestResult:
     metrics: dict[str, float]
     benchmark: pd.Series | None = None
     benchmark_metrics: dict[str, float] | None = None
+    risk_free: pd.Series | None = None
 
     @property
     def value(self) -> pd.Series:
@@ -152,10 +154,13 @@ def run(config: RunConfig, offline: bool = False) -> BacktestResult:
             simulation.returns.to_numpy(),
             m.returns_from_value(bench.to_numpy(), p.init_cash),
             ppy,
-            config.report.risk_free,
+            rf_bar,
         )
     if simulation.bankruptcy is not None:
         metrics |= {key: float("nan") for key in m.BANKRUPT_UNDEFINED if key in metrics}
     assert decided is not None
     weights = pd.DataFrame(decided[0], index=market.index, columns=market.close.columns)
-    return BacktestResult(config, market, weights, simulation, metrics, bench, bench_metrics)
+    risk_free = pd.Series(rf_bar, index=market.index, name="risk_free")
+    return BacktestResult(
+        config, market, weights, simulation, metrics, bench, bench_metrics, risk_free
+    )

@@ -1,47 +1,80 @@
 """The `eastwind` command: a thin shell over the Python API.
 
-User errors (`BacktestError`) print one line, ``TypeName: message``, to stderr and exit
-with code 2; any other exception is a bug and keeps its traceback.
+Exit codes, the same for every command:
+
+- 0: done (``check``: every config holds its baseline)
+- 1: ``check`` only: a config drifted from its baseline, or has none
+- 2: a user error (`BacktestError`): one line, ``TypeName: message``, on stderr
+- 3: an internal error, a bug in eastwind: its traceback, then one closing line
+- 130: interrupted (Ctrl-C): one line; anything written is a whole set of files
+- 141: the reader of the output went away (``eastwind ... | head``)
 """
 
 from __future__ import annotations
 
 import argparse
 import math
-import re
+import os
 import sys
+import traceback
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from engine.config import RunConfig, Tolerance, load_config
+from engine.cli_args import build_parser
 from engine.errors import BacktestError, BankruptcyWarning, ConfigError, DataWarning
-from engine.pipeline import check_strategy
 
 if TYPE_CHECKING:
+    from rich.console import Console
     from rich.table import Table
 
     from engine.backtest import BacktestResult
-    from engine.check import ConfigCheck
+    from engine.config import RunConfig
 
-# Only what every command needs is imported here. The simulation (numba), the reports
+# Only the standard library and engine.errors are imported here, so that Ctrl-C during
+# any other import reaches `main`. The config layer, the simulation (numba), the reports
 # (plotly), dask and rich are imported by the commands that use them, so `validate`,
-# `show` and `--help` start without them.
+# `show` and `--help` start without the heavy ones.
 
+EXIT_DRIFT = 1
 EXIT_USER_ERROR = 2
+EXIT_LOOKAHEAD = 1  # the strategy read data after its bar: a failed check, like drift
+EXIT_INTERNAL_ERROR = 3
+EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # as a shell reports a process ended by SIGPIPE
+LOG_WIDTH = 1000  # columns of a console that is not a terminal (a CI log, a file)
+
+
+def _console(*, stderr: bool = False, quiet: bool = False) -> Console:
+    """A rich console; when it is not a terminal, wide enough that no table is cut.
+
+    A log has no width, and rich's fallback of 80 columns would shorten names, dates
+    and paths to an ellipsis; every table's columns also fold rather than cut.
+    """
+    from rich.console import Console
+
+    stream = sys.stderr if stderr else sys.stdout
+    return Console(stderr=stderr, quiet=quiet, width=None if stream.isatty() else LOG_WIDTH)
+
+
+def _table(title: str) -> Table:
+    """A rich table at least as wide as its title, so that the title does not wrap."""
+    from rich.table import Table
+    from rich.text import Text
+
+    return Table(title=title, min_width=Text.from_markup(title).cell_len)
 
 
 def _metric_table(title: str, columns: dict[str, dict[str, float] | None], key_only: bool) -> Table:
     """A rich table of metrics, one column per named metrics dict (blank where absent)."""
-    from rich.table import Table
 
     from engine.report import METRICS
 
-    table = Table(title=title)
-    table.add_column("Metric")
+    table = _table(title)
+    table.add_column("Metric", overflow="fold")
     for name in columns:
-        table.add_column(name, justify="right")
+        table.add_column(name, justify="right", overflow="fold")
     for spec in METRICS:
         if key_only and not spec.key_metric:
             continue
@@ -68,6 +101,8 @@ def _run_table(result: BacktestResult) -> Table:
 
 def _config(args: argparse.Namespace) -> RunConfig:
     """Load the config with ``--set`` overrides and the ``--data`` source switch."""
+    from engine.config import load_config
+
     overrides = list(args.set or [])
     if getattr(args, "data", None):
         overrides.insert(0, f"data.source={args.data}")
@@ -75,17 +110,20 @@ def _config(args: argparse.Namespace) -> RunConfig:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from rich.console import Console
+    from engine.outputs import require_writable_folder
 
+    config = _config(args)
+    out = Path(args.out) if args.out else config.out_dir
+    require_writable_folder(out, "--out" if args.out else config.where(("report", "out")))
+    if args.lookahead and _lookahead(config, args.config):
+        return EXIT_LOOKAHEAD
     from engine.backtest import run
     from engine.report import bankruptcy_banner, write_run
 
-    config = _config(args)
     result = run(config)
-    out = Path(args.out) if args.out else config.out_dir
     written = write_run(result, out, html=not args.no_html)
     if not args.quiet:
-        console = Console()
+        console = _console()
         banner = bankruptcy_banner(result)
         if banner is not None:
             console.print(banner, style="bold red", markup=False, highlight=False)
@@ -96,6 +134,8 @@ def _run(args: argparse.Namespace) -> int:
 
 def _configs(args: argparse.Namespace) -> dict[str, RunConfig]:
     """Load the configs named (folders: the YAML files directly inside), by unique name."""
+    from engine.config import load_config
+
     paths: list[Path] = []
     for item in args.configs:
         path = Path(item)
@@ -122,15 +162,16 @@ def _configs(args: argparse.Namespace) -> dict[str, RunConfig]:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
-    from engine.backtest import run
-    from engine.report import write_comparison
+    from engine.outputs import require_writable_folder
 
     configs = _configs(args)
     if len(configs) < 2:
         raise ConfigError(f"compare needs at least two configs, got {len(configs)}")
-    console = Console(stderr=True, quiet=args.quiet)
+    require_writable_folder(Path(args.out), "--out")
+    from engine.backtest import run
+    from engine.report import write_comparison
+
+    console = _console(stderr=True, quiet=args.quiet)
     results = []
     for i, config in enumerate(configs.values(), 1):
         with console.status(f"[{i}/{len(configs)}] running {config.name} ({config.path})"):
@@ -143,7 +184,7 @@ def _compare(args: argparse.Namespace) -> int:
         columns = {r.config.name: r.metrics for r in results}
         synthetic = any(r.market.is_synthetic for r in results)
         title = "Scenario comparison" + (" [bold yellow](SYNTHETIC DATA)[/]" if synthetic else "")
-        stdout = Console()
+        stdout = _console()
         for r in results:
             if (banner := bankruptcy_banner(r)) is not None:
                 stdout.print(f"{r.config.name}: {banner}", style="bold red", markup=False)
@@ -152,11 +193,15 @@ def _compare(args: argparse.Namespace) -> int:
     return 0
 
 
-EXIT_INTERRUPTED = 130
-
-
 def _sweep(args: argparse.Namespace) -> int:
-    from rich.console import Console
+    from engine.outputs import read_manifest, require_writable_folder
+
+    config = _config(args)
+    if config.sweep is None:
+        raise ConfigError(f"{config.path}: no 'sweep:' section; add sweep.params grids to sweep")
+    out = Path(args.out) if args.out else config.out_dir / "sweep"
+    require_writable_folder(out, "--out" if args.out else config.where(("report", "out")))
+    finished = read_manifest(out) or {}
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -165,17 +210,12 @@ def _sweep(args: argparse.Namespace) -> int:
         TimeElapsedColumn,
         TimeRemainingColumn,
     )
-    from rich.table import Table
 
     from engine.report import ranked_rows, walk_forward_summary, write_sweep
     from engine.sweep import ROW_INVALID, ROW_NOT_RUN, run_sweep
 
-    config = _config(args)
-    if config.sweep is None:
-        raise ConfigError(f"{config.path}: no 'sweep:' section; add sweep.params grids to sweep")
-    out = Path(args.out) if args.out else config.out_dir / "sweep"
     total = math.prod(len(v) for v in config.sweep.grids().values())
-    console = Console(stderr=True, quiet=args.quiet)
+    console = _console(stderr=True, quiet=args.quiet)
     columns = (
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -195,8 +235,9 @@ def _sweep(args: argparse.Namespace) -> int:
 
         result = run_sweep(config, dask=args.dask, workers=args.workers, progress=advance)
     written = write_sweep(result, out)
+    folder = written[0].parent
     if not args.quiet:
-        stdout = Console()
+        stdout = _console()
         header, cells = ranked_rows(result, args.top or config.sweep.top)
         invalid = result.table[result.table["status"] == ROW_INVALID]
         if len(invalid):
@@ -205,9 +246,9 @@ def _sweep(args: argparse.Namespace) -> int:
                 f"(e.g. {invalid['reason'].iloc[0]}); their rows in results.csv say why",
                 file=sys.stderr,
             )
-        table = Table(title=f"{config.name}: top {len(cells)} of {total} by {result.metric}")
+        table = _table(f"{config.name}: top {len(cells)} of {total} by {result.metric}")
         for name in header:
-            table.add_column(name, justify="right")
+            table.add_column(name, justify="right", overflow="fold")
         for row in cells:
             table.add_row(*row)
         stdout.print(table)
@@ -216,48 +257,35 @@ def _sweep(args: argparse.Namespace) -> int:
             folds = 0 if result.walk_forward is None else len(result.walk_forward)
             stdout.print(f"walk-forward over {folds} folds (growth of 1 over the test windows):")
             stdout.print(summary.to_string(float_format=lambda v: f"{v:.4f}"))
-        stdout.print(f"wrote {len(written)} files to {out}/: {', '.join(p.name for p in written)}")
+        names = ", ".join(p.name for p in written)
+        stdout.print(f"wrote {len(written)} files to {folder}/: {names}")
     if result.interrupted:
         done = int((result.table["status"] != ROW_NOT_RUN).sum())
-        kept = f"interrupted: kept the {done} of {total} combinations that finished"
+        kept = f"interrupted: kept the {done} of {total} combinations that finished in {folder}/"
+        if finished.get("command") == "sweep" and finished.get("complete"):
+            kept += f"; the finished sweep in {out} is unchanged"
         print(kept, file=sys.stderr)
         return EXIT_INTERRUPTED
     return 0
 
 
-EXIT_DRIFT = 1
-_TOLERANCE = re.compile(r"^(?P<metric>[a-z_0-9]+)=(?P<kind>abs|rel):(?P<value>[0-9.eE+-]+)$")
-
-
-def _tolerance_overrides(items: Sequence[str]) -> dict[str, Tolerance]:
-    """``--tolerance sharpe=abs:0.01`` (repeatable; abs and rel for one metric combine)."""
-    found: dict[str, dict[str, float]] = {}
-    for item in items:
-        match = _TOLERANCE.match(item)
-        try:
-            value = float(match["value"]) if match else -1.0
-        except ValueError:
-            value = -1.0
-        if match is None or value < 0.0:
-            raise ConfigError(
-                f"--tolerance {item!r}: expected METRIC=abs:X or METRIC=rel:X with X >= 0, "
-                "e.g. --tolerance sharpe=abs:0.01"
-            )
-        found.setdefault(match["metric"], {})[match["kind"]] = value
-    return {metric: Tolerance(**kinds) for metric, kinds in found.items()}
-
-
 def _check(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
-    from engine.check import check_configs, junit_xml, new_baselines
-    from engine.report import write_atomic
+    from engine.outputs import require_writable_file, require_writable_folder
 
     configs = list(_configs(args).values())
-    overrides = _tolerance_overrides(args.tolerance or [])
     baselines = Path(args.baselines)
-    console = Console(stderr=True, quiet=args.quiet)
-    stdout = Console(quiet=args.quiet)
+    if args.update:
+        require_writable_folder(baselines, "--baselines")
+    elif args.junit:
+        require_writable_file(Path(args.junit), "--junit")
+    from engine.check import check_configs, junit_xml, new_baselines, parse_tolerances
+    from engine.check.terminal import check_table
+    from engine.outputs import interrupts_deferred, write_atomic
+    from engine.report import METRICS
+
+    overrides = parse_tolerances(args.tolerance or [])
+    console = _console(stderr=True, quiet=args.quiet)
+    stdout = _console(quiet=args.quiet)
     with console.status("running") as status:
 
         def started(i: int, config: RunConfig) -> None:
@@ -268,81 +296,78 @@ def _check(args: argparse.Namespace) -> int:
         else:
             reports = check_configs(configs, baselines, overrides, not args.no_hash, started)
     if args.update:
+        with interrupts_deferred():  # Ctrl-C waits: a mix of old and new baselines drifts
+            for update in updates:
+                write_atomic(update.path, update.text)
         for update in updates:
-            write_atomic(update.path, update.text)
             lines = update.changes
             stdout.print(f"{update.path}: " + ("unchanged" if not lines else "; ".join(lines)))
         return 0
     if args.junit:
         write_atomic(Path(args.junit), junit_xml(reports))
+    keys = {spec.key for spec in METRICS if spec.key_metric}
     for report in reports:
-        stdout.print(_check_table(report, everything=args.all))
+        stdout.print(check_table(report, args.all, keys))
     drifted = [r for r in reports if not r.ok]
     if drifted:
-        names = ", ".join(f"{r.name} ({len(r.failures)})" for r in drifted)
+        for report in drifted:  # --quiet too: a CI log must say what moved
+            print(report.summary(), file=sys.stderr)
+        names = ", ".join(r.name for r in drifted)
         print(f"drift in {len(drifted)} of {len(reports)} configs: {names}", file=sys.stderr)
         return EXIT_DRIFT
     stdout.print(f"all {len(reports)} configs hold their baselines")
     return 0
 
 
-def _check_table(report: ConfigCheck, everything: bool) -> Table:
-    from rich.table import Table
+def _lookahead(config: RunConfig, path: str) -> bool:
+    """Run the look-ahead guard; print what it found. True when the strategy peeks."""
+    from engine.lookahead import check_config
 
-    from engine.report import METRICS
-
-    keys = {s.key for s in METRICS if s.key_metric}
-    verdict = "[green]ok[/]" if report.ok else f"[bold red]DRIFT[/]: {report.cause}"
-    table = Table(title=f"{report.name} ({report.path}): {verdict}")
-    for column in ("metric", "baseline", "current", "difference", "allowed", "verdict"):
-        table.add_column(column, justify="left" if column == "metric" else "right")
-    for c in report.checks:
-        if not (everything or not c.ok or c.metric in keys or c.metric == "equity_hash"):
-            continue
-        diff = c.difference
-        table.add_row(
-            c.metric,
-            f"{c.baseline:.6g}" if isinstance(c.baseline, float) else str(c.baseline),
-            f"{c.current:.6g}" if isinstance(c.current, float) else str(c.current),
-            "" if diff is None else f"{diff:+.3g}",
-            "identical"
-            if c.metric == "equity_hash"
-            else ""
-            if c.allowed is None
-            else f"±{c.allowed:.2g}",
-            "ok" if c.ok else "[bold red]DRIFT[/]",
-        )
-    return table
+    found = check_config(config)
+    if found is not None:
+        print(f"{path}: {found}", file=sys.stderr)
+    return found is not None
 
 
 def _validate(args: argparse.Namespace) -> int:
+    from engine.config import load_config
+    from engine.pipeline import check_strategy
+
+    peeked = False
+    overrides = [*([f"data.source={args.data}"] if args.data else []), *(args.set or [])]
     for path in args.configs:
-        config = load_config(path, list(args.set or []))
+        config = load_config(path, overrides)
         check_strategy(config)
+        if args.lookahead and _lookahead(config, path):
+            peeked = True
+            continue
         if not args.quiet:
-            print(f"{path}: ok ({config.name}: {config.strategy.name} on {config.data.source})")
-    return 0
+            guard = ", no look-ahead found" if args.lookahead else ""
+            print(
+                f"{path}: ok ({config.name}: {config.strategy.name} on {config.data.source}{guard})"
+            )
+    return EXIT_LOOKAHEAD if peeked else 0
 
 
 def _show(args: argparse.Namespace) -> int:
+    from engine.pipeline import check_strategy
+
     config = _config(args)
     sys.stdout.write(config.to_yaml(check_strategy(config)))
     return 0
 
 
 def _strategies(args: argparse.Namespace) -> int:
-    from rich.console import Console
-    from rich.table import Table
 
     from strategies import REGISTRY, describe_params, summary
 
-    console = Console()
+    console = _console()
     for name, cls in sorted(REGISTRY.items()):
         if args.name and name != args.name:
             continue
-        table = Table(title=f"[bold]{name}[/] (rebalance: {cls.rebalance}) - {summary(cls)}")
+        table = _table(f"[bold]{name}[/] (rebalance: {cls.rebalance}) - {summary(cls)}")
         for column in ("param", "type", "default", "description"):
-            table.add_column(column)
+            table.add_column(column, overflow="fold")
         for row in describe_params(cls):
             table.add_row(*row)
         console.print(table)
@@ -352,186 +377,69 @@ def _strategies(args: argparse.Namespace) -> int:
 
 
 def _data(args: argparse.Namespace) -> int:
-    from rich.console import Console
-    from rich.table import Table
-
     from engine.backtest import load_market
+    from engine.config import load_config
+    from engine.data.checks import bad_prints, series_ends
     from engine.data.coverage import coverage, series_coverage
 
-    config = load_config(args.config, list(args.set or []))
+    overrides = list(args.set or [])
+    if args.action == "fetch":  # filling the cache is the point: a short one is a failure
+        overrides.append("data.allow_partial=false")
+    config = load_config(args.config, overrides)
     if args.action == "fetch" and config.data.source != "yahoo":
         raise ConfigError(
             f"{config.where(('data', 'source'))}: 'fetch' fills the yahoo cache, but the "
             f"source is {config.data.source!r}; set data.source: yahoo"
         )
     market = load_market(config, offline=args.action == "show")
-    table = Table(
-        title=f"{config.name}: {market.source} data"
+    table = _table(
+        f"{config.name}: {market.source} data"
         + (" [bold yellow](SYNTHETIC DATA)[/]" if market.is_synthetic else "")
     )
     frame = coverage(market)
     for column in frame.columns:
-        table.add_column(column, justify="left" if column in ("symbol", "exchange") else "right")
+        table.add_column(
+            column, justify="left" if column in ("symbol", "exchange") else "right", overflow="fold"
+        )
     for row in frame.itertuples(index=False):
         table.add_row(*(str(v) for v in row))
-    console = Console()
+    console = _console()
     console.print(table)
     series = series_coverage(market)
     if len(series):
-        table = Table(title="fx and extra series, on the market's bars")
+        table = _table("fx and extra series, on the market's bars")
         for column in series.columns:
-            table.add_column(column, justify="left" if column == "series" else "right")
+            table.add_column(
+                column, justify="left" if column == "series" else "right", overflow="fold"
+            )
         for row in series.itertuples(index=False):
             table.add_row(*(str(v) for v in row))
         console.print(table)
-    for symbol, day in market.placeholders:
-        console.print(f"placeholder row (not traded): {symbol} {day.date()}")
+    ends = series_ends(market)
+    if ends:
+        table = _table("series that end before the last bar")
+        for column in ("symbol", "last", "sessions missing"):
+            table.add_column(
+                column, justify="left" if column == "symbol" else "right", overflow="fold"
+            )
+        for end in ends:
+            table.add_row(end.symbol, str(end.last.date()), str(end.missing))
+        console.print(table)
+    for found in bad_prints(market):
+        console.print(f"suspect {found.kind}: {found.message}", highlight=False, soft_wrap=True)
+    console.print(
+        "flat: zero-volume rows with open = high = low = close on a session (a half day): "
+        "priced at the close, no open",
+        highlight=False,
+    )
+    console.print("dropped: rows on days the exchange was closed", highlight=False)
+    if market.warmup_bars:
+        console.print(
+            f"warm-up: {market.warmup_bars} bars from {market.index[0].date()}, before "
+            f"data.start {config.data.start}, for the strategy's history",
+            highlight=False,
+        )
     return 0
-
-
-_SET_HELP = "override a setting, e.g. --set portfolio.fees.rate=0.002 (repeatable)"
-
-
-def _add_common(cmd: argparse.ArgumentParser, data: bool = True) -> None:
-    cmd.add_argument("--set", action="append", metavar="KEY=VALUE", help=_SET_HELP)
-    if data:
-        cmd.add_argument(
-            "--data",
-            choices=["synthetic", "csv", "yahoo"],
-            help="switch the data source (e.g. synthetic to run offline)",
-        )
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="eastwind",
-        description="Config-driven portfolio backtesting.",
-        epilog="examples:\n  eastwind run configs/demo.yaml\n  eastwind strategies\n"
-        "  eastwind run configs/hk_ai_vs_nasdaq.yaml --data synthetic --set portfolio.lag=2",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    commands = parser.add_subparsers(dest="command", required=True)
-
-    def command(name: str, help_text: str, example: str) -> argparse.ArgumentParser:
-        return commands.add_parser(
-            name,
-            help=help_text,
-            description=help_text[0].upper() + help_text[1:] + ".",
-            epilog=f"example: {example}",
-        )
-
-    run_cmd = command(
-        "run",
-        "run a backtest from a YAML config and write its report (metrics, CSVs, HTML)",
-        "eastwind run configs/hk_ai_vs_nasdaq.yaml --data synthetic --out out/hk",
-    )
-    run_cmd.add_argument("config", help="path to the YAML config")
-    run_cmd.add_argument("--out", help="output folder (default: report.out or out/<name>)")
-    run_cmd.add_argument("--quiet", action="store_true", help="print nothing on success")
-    run_cmd.add_argument("--no-html", action="store_true", help="skip report.html")
-    _add_common(run_cmd)
-    run_cmd.set_defaults(handler=_run)
-
-    compare_cmd = command(
-        "compare",
-        "run several configs and put their metrics, equity curves and correlations side by side",
-        "eastwind compare configs/scenarios --data synthetic --out out/scenarios",
-    )
-    compare_cmd.add_argument(
-        "configs", nargs="+", metavar="config", help="YAML configs, or folders of them"
-    )
-    compare_cmd.add_argument("--out", default="out/compare", help="output folder")
-    compare_cmd.add_argument("--all", action="store_true", help="print every metric")
-    compare_cmd.add_argument("--quiet", action="store_true", help="print nothing on success")
-    _add_common(compare_cmd)
-    compare_cmd.set_defaults(handler=_compare)
-
-    sweep_cmd = command(
-        "sweep",
-        "run every combination of the config's sweep grids; rank, heat maps, walk-forward",
-        "eastwind sweep configs/sweeps/trend_grid.yaml --dask local",
-    )
-    sweep_cmd.add_argument("config", help="path to the YAML config with a sweep: section")
-    sweep_cmd.add_argument("--out", help="output folder (default: <report.out>/sweep)")
-    sweep_cmd.add_argument(
-        "--dask",
-        metavar="ADDRESS",
-        help="run chunks on a Dask cluster: a scheduler address (tcp://host:8786) or 'local'",
-    )
-    sweep_cmd.add_argument(
-        "--workers", type=int, default=2, help="worker processes for --dask local (default 2)"
-    )
-    sweep_cmd.add_argument("--top", type=int, help="rows of the ranking to print")
-    sweep_cmd.add_argument("--quiet", action="store_true", help="print nothing on success")
-    _add_common(sweep_cmd)
-    sweep_cmd.set_defaults(handler=_sweep)
-
-    check_cmd = command(
-        "check",
-        "run configs and compare their metrics and equity hash with stored baselines",
-        "eastwind check configs --data synthetic --baselines baselines --junit check.xml",
-    )
-    check_cmd.add_argument(
-        "configs", nargs="+", metavar="config", help="YAML configs, or folders of them"
-    )
-    check_cmd.add_argument(
-        "--baselines", required=True, metavar="DIR", help="folder of <config name>.json"
-    )
-    check_cmd.add_argument(
-        "--update", action="store_true", help="write the baselines anew and say what changed"
-    )
-    check_cmd.add_argument("--junit", metavar="FILE", help="also write JUnit XML here")
-    check_cmd.add_argument(
-        "--tolerance",
-        action="append",
-        metavar="METRIC=abs:X|rel:X",
-        help="override a metric's tolerance (repeatable), e.g. sharpe=abs:0.01",
-    )
-    check_cmd.add_argument(
-        "--no-hash", action="store_true", help="compare metrics only, not the equity hash"
-    )
-    check_cmd.add_argument("--all", action="store_true", help="print every metric")
-    check_cmd.add_argument("--quiet", action="store_true", help="print only drift")
-    _add_common(check_cmd)
-    check_cmd.set_defaults(handler=_check)
-
-    validate_cmd = command(
-        "validate",
-        "check configs and their strategy parameters without running them",
-        "eastwind validate configs/*.yaml",
-    )
-    validate_cmd.add_argument("configs", nargs="+", metavar="config", help="YAML configs")
-    validate_cmd.add_argument("--quiet", action="store_true", help="print nothing on success")
-    _add_common(validate_cmd, data=False)
-    validate_cmd.set_defaults(handler=_validate)
-
-    show_cmd = command(
-        "show",
-        "print the fully resolved config (extends and --set applied, defaults filled in)",
-        "eastwind show configs/scenarios/hk_ls_no_borrow.yaml",
-    )
-    show_cmd.add_argument("config", help="path to the YAML config")
-    _add_common(show_cmd)
-    show_cmd.set_defaults(handler=_show)
-
-    strategies_cmd = command(
-        "strategies",
-        "list the registered strategies with their parameters and defaults",
-        "eastwind strategies long_short",
-    )
-    strategies_cmd.add_argument("name", nargs="?", help="show only this strategy")
-    strategies_cmd.set_defaults(handler=_strategies)
-
-    data_cmd = command(
-        "data",
-        "fill the price cache (fetch) or show coverage per symbol (show, offline)",
-        "eastwind data show configs/demo.yaml",
-    )
-    data_cmd.add_argument("action", choices=["fetch", "show"])
-    data_cmd.add_argument("config", help="path to the YAML config")
-    _add_common(data_cmd, data=False)
-    data_cmd.set_defaults(handler=_data)
-    return parser
 
 
 def _one_line_warnings(show: object) -> object:
@@ -547,22 +455,49 @@ def _one_line_warnings(show: object) -> object:
     return shown
 
 
+HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "run": _run,
+    "compare": _compare,
+    "sweep": _sweep,
+    "check": _check,
+    "validate": _validate,
+    "show": _show,
+    "strategies": _strategies,
+    "data": _data,
+}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the `eastwind` command line; return the process exit code.
+    """Run the `eastwind` command line; return the process exit code (module docstring).
 
     A `DataWarning` (data that loads but may mislead) or a `BankruptcyWarning` prints one
     line to stderr, once.
     """
-    args = _parser().parse_args(argv)
-    with warnings.catch_warnings():
-        warnings.simplefilter("default", DataWarning)
-        warnings.simplefilter("default", BankruptcyWarning)
-        warnings.showwarning = _one_line_warnings(warnings.showwarning)  # type: ignore[assignment]
-        try:
-            return int(args.handler(args))
-        except BacktestError as exc:
-            print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
-            return EXIT_USER_ERROR
+    try:
+        args = build_parser().parse_args(argv)
+        with warnings.catch_warnings():
+            warnings.simplefilter("default", DataWarning)
+            warnings.simplefilter("default", BankruptcyWarning)
+            warnings.showwarning = _one_line_warnings(warnings.showwarning)  # type: ignore[assignment]
+            return int(HANDLERS[args.command](args))
+    except BacktestError as exc:
+        print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # the reader went away (`eastwind ... | head`): not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+    except Exception:
+        traceback.print_exc()
+        print(
+            "internal error: this is a bug in eastwind, not in your input; "
+            "please report it with the traceback above",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL_ERROR
 
 
 if __name__ == "__main__":

@@ -6,7 +6,8 @@
     ├── ConfigError            a YAML file or setting: names the file and the YAML path
     ├── DataError              market data: names the symbol and the date
     ├── StrategyError          a strategy or one of its parameters
-    └── SimulationError        the simulation: names the bar date and the asset
+    ├── SimulationError        the simulation: names the bar date and the asset
+    └── OutputError            an output folder or file that cannot be written
 
     DataWarning                a UserWarning: data that loads but may mislead (a series
                                that stops early, dates on no bar); the CLI prints one line
@@ -59,6 +60,10 @@ class StrategyError(BacktestError):
 
 class SimulationError(BacktestError):
     """Invalid simulation input, or a portfolio that cannot be simulated."""
+
+
+class OutputError(BacktestError):
+    """An output folder or file that cannot be written (a file in the way, no permission)."""
 
 
 class DataWarning(UserWarning):

@@ -313,10 +313,16 @@ def beta(returns: npt.ArrayLike, bench: npt.ArrayLike) -> float:
 
 
 def alpha(
-    returns: npt.ArrayLike, bench: npt.ArrayLike, ppy: float, risk_free: float = 0.0
+    returns: npt.ArrayLike,
+    bench: npt.ArrayLike,
+    ppy: float,
+    risk_free: float | npt.ArrayLike = 0.0,
 ) -> float:
-    """Return Jensen's alpha, annualised by compounding the mean per-bar excess."""
-    rf = rf_per_bar(risk_free, ppy)
+    """Return Jensen's alpha, annualised by compounding the mean per-bar excess.
+
+    `risk_free` is an annual rate, or an array of per-bar risk-free returns.
+    """
+    rf = _rf_bars(risk_free, ppy, len(_arr(returns)))
     r, b = _arr(returns) - rf, _arr(bench) - rf
     return float((1.0 + np.mean(r - beta(r, b) * b)) ** ppy - 1.0)
 
@@ -393,9 +399,15 @@ def performance(
 
 
 def relative(
-    returns: npt.ArrayLike, bench: npt.ArrayLike, ppy: float, risk_free: float = 0.0
+    returns: npt.ArrayLike,
+    bench: npt.ArrayLike,
+    ppy: float,
+    risk_free: float | npt.ArrayLike = 0.0,
 ) -> dict[str, float]:
-    """Return the metrics of `returns` against the benchmark's returns on the same bars."""
+    """Return the metrics of `returns` against the benchmark's returns on the same bars.
+
+    `risk_free` (for alpha) is an annual rate, or an array of per-bar risk-free returns.
+    """
     return {
         "beta": beta(returns, bench),
         "alpha": alpha(returns, bench, ppy, risk_free),

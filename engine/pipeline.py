@@ -8,7 +8,8 @@ functions, so a rule implemented here holds for all of them:
 - `resolve_strategy` (`engine.resolve`): the strategy name -> a `ResolvedStrategy`,
   once; a registered strategy, or ``module:function`` from the folder of the config
   file that names it.
-- `prepare_kernel`: the portfolio section -> the kernel's arrays (`KernelMarket`).
+- `prepare_kernel`: the portfolio section -> the kernel's arrays (`KernelMarket`), with
+  costs and rates that change by date put onto the bars (`engine.dated_inputs`).
 - `build_targets`: K parameter sets -> targets ``[K, T, N]``, with the rebalance
   schedule and the execution lag applied, and a reason for each set the strategy
   rejected or whose targets ask for more gross exposure than `gross_limit` allows.
@@ -19,6 +20,7 @@ parameters through it); `prepare_kernel` imports the kernel when a run needs it.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -41,10 +43,12 @@ from engine.data import (
     synthetic_market,
 )
 from engine.data.calendars import sessions
+from engine.data.checks import series_ends
 from engine.data.market import asset_info
 from engine.data.synthetic import GRID_START
 from engine.data.warmup import Warmup, check_history, load_start
-from engine.errors import BacktestError, ConfigError, DataError
+from engine.dated_inputs import borrow_on_bars, per_asset, rate_on_bars, simulated_bars
+from engine.errors import BacktestError, ConfigError, DataError, DataWarning
 from engine.resolve import (
     Loc,
     ResolvedStrategy,
@@ -72,6 +76,7 @@ __all__ = [
     "load_markets",
     "located",
     "prepare_kernel",
+    "rate_arguments",
     "raw_weights",
     "resolve_strategy",
     "schedule_of",
@@ -143,6 +148,7 @@ def _load_symbols(
             cache=cache,
             metadata=metadata,
             offline=offline,
+            allow_partial=data.allow_partial,
         )
         covered = {s: cache.first_covered(s) or start for s in symbols}
         if not data.extras:
@@ -207,6 +213,39 @@ def _first_priced(market: Market, start: pd.Timestamp, end: pd.Timestamp) -> Non
             )
 
 
+def _series_ends(market: Market, policy: str) -> Market:
+    """Report the series of `market` that end before its last bar while their exchange
+    trades, and act on ``data.on_series_end``: the market marked to close them
+    (``close``), as is (``hold``), or an error.
+
+    Raises
+    ------
+    DataError
+        With ``error``, naming the first such series.
+    """
+    ends = series_ends(market)
+    if not ends:
+        return market
+    if policy == "error":
+        e = ends[0]
+        raise DataError(
+            f"{e.symbol}: prices end on {e.last.date()}, {e.missing} sessions of its exchange "
+            "before the last bar, and data.on_series_end is error; extend its data, drop "
+            "the symbol, or set data.on_series_end to close or hold"
+        )
+    fate = "closed at its last price" if policy == "close" else "held at its last price"
+    for e in ends:
+        warnings.warn(
+            f"{e.symbol}: prices end on {e.last.date()} with {e.missing} sessions of its "
+            f"exchange to go; a position is {fate} (data.on_series_end: {policy})",
+            DataWarning,
+            stacklevel=3,
+        )
+    if policy == "hold":
+        return market
+    return replace(market, closing={e.symbol: e.last for e in ends})
+
+
 def load_markets(
     config: RunConfig | DataConfig,
     offline: bool = False,
@@ -257,11 +296,13 @@ def load_markets(
     everything = _restrict_to_calendar(loaded, data.calendar, where)
     market = everything.select(symbols)
     if len(wanted) > len(symbols):  # drop dates only the benchmark traded on
-        priced = market.close.notna().any(axis=1) | market.index.isin(
-            [day for _, day in market.placeholders]
-        )
+        priced = market.close.notna().any(axis=1)  # flat rows are priced at their close
         market = market.select(dates=market.index[priced.to_numpy()])
     market = replace(market, groups=data.groups)
+    try:
+        market = _series_ends(market, data.on_series_end)
+    except DataError as exc:
+        raise DataError(f"{source}: {exc}" if source else str(exc)) from None
     return market, (everything.select(bench.symbols) if bench else None)
 
 
@@ -396,9 +437,10 @@ def build_targets(
     targets, with `keep_decided` the scheduled weights before the lag on the simulated
     bars (what the strategy decided, on the bars it decided it; else None), and for
     each set None or the reason it failed. `where` locates a strategy's error in the
-    config (`RunConfig.where`). A set whose targets ask for more gross exposure than
-    `max_gross` (`gross_limit` of the portfolio) fails too; its reason names the bar
-    the strategy decided it.
+    config (`RunConfig.where`). A position in a series that ends early
+    (``Market.closing``) is closed on its last bar and gets no target after it. A set
+    whose targets ask for more gross exposure than `max_gross` (`gross_limit` of the
+    portfolio) fails; its reason names the bar the strategy decided it.
     """
     raw, reasons = raw_weights(strategy, market, params, where)
     first = market.warmup_bars
@@ -406,10 +448,16 @@ def build_targets(
     raw = carry_last(raw, decide)
     index = market.index[decide:]
     targets = schedule_targets(raw, index, schedule, lag)[:, first - decide :]
-    _gross_reasons(targets, reasons, max_gross, market.index, first - lag, strategy.name, where)
     decided = None
     if keep_decided:
         decided = schedule_targets(raw, index, schedule, 0)[:, first - decide :]
+    simulated = index[first - decide :]
+    for symbol, last in market.closing.items():  # data.on_series_end: close
+        t, j = simulated.get_loc(last), market.symbols.index(symbol)
+        targets[:, t, j] = 0.0
+        targets[:, t + 1 :, j] = np.nan
+    _gross_reasons(targets, reasons, max_gross, market.index, first - lag, strategy.name, where)
+    if decided is not None:
         decided[[r is not None for r in reasons]] = np.nan
     return targets, decided, reasons
 
@@ -418,52 +466,111 @@ def build_targets(
 
 
 def cost_arguments(config: RunConfig, market: Market) -> dict[str, Any]:
-    """Per-asset cost settings for `prepare_market`; money in each asset's currency."""
+    """Per-asset cost settings for `prepare_market`; money in each asset's currency.
+
+    `market` is the whole market, warm-up included. Each setting is a mapping symbol ->
+    number, as before dated costs existed, unless it changes within the simulated bars:
+    then it is a frame of effective dates x symbols (`engine.dated_inputs.per_asset`).
+    """
     from engine.inputs import Charge  # the kernel's module: only when a run simulates
 
-    costs = {
-        symbol: config.portfolio.asset_costs(
-            symbol, market.exchange.get(symbol, ""), market.currency[symbol]
-        )
-        for symbol in market.symbols
-    }
+    p = config.portfolio
+    bars = simulated_bars(market)
+    keys = {s: (s, market.exchange.get(s, ""), market.currency[s]) for s in market.symbols}
+    costs = {symbol: p.asset_costs(*key) for symbol, key in keys.items()}
+
+    def setting(name: str, path: Loc, values: dict[str, Any]) -> Any:
+        return per_asset(values, bars, config, lambda s: p.cost_origin(*keys[s], path), name)
+
     names = sorted({name for c in costs.values() for name in c.charges})
     none = (0.0, 0.0, float("inf"))
+    charges = []
+    for n in names:
+        fields = {}
+        for i, part in enumerate(("rate", "minimum", "maximum")):
+            values = {s: c.charges.get(n, none)[i] for s, c in costs.items()}
+            fields[part] = setting(f"charges.{n}.{part}", ("charges", n, part), values)
+        charges.append(Charge(**fields))
     return {
-        "fees": {s: c.fee_rate for s, c in costs.items()},
-        "min_fees": {s: c.fee_minimum for s, c in costs.items()},
-        "fixed_fees": {s: c.fee_fixed for s, c in costs.items()},
-        "charges": [
-            Charge(
-                rate={s: c.charges.get(n, none)[0] for s, c in costs.items()},
-                minimum={s: c.charges.get(n, none)[1] for s, c in costs.items()},
-                maximum={s: c.charges.get(n, none)[2] for s, c in costs.items()},
-            )
-            for n in names
-        ],
-        "buy_tax": {s: c.buy_tax for s, c in costs.items()},
-        "sell_tax": {s: c.sell_tax for s, c in costs.items()},
-        "slippage": {s: c.slippage for s, c in costs.items()},
-        "borrow_rate": {s: c.borrow_rate for s, c in costs.items()},
+        "fees": setting("fees.rate", ("fees", "rate"), {s: c.fee_rate for s, c in costs.items()}),
+        "min_fees": setting(
+            "fees.minimum", ("fees", "minimum"), {s: c.fee_minimum for s, c in costs.items()}
+        ),
+        "fixed_fees": setting(
+            "fees.fixed", ("fees", "fixed"), {s: c.fee_fixed for s, c in costs.items()}
+        ),
+        "charges": charges,
+        **{
+            name: setting(name, (name,), {s: getattr(c, name) for s, c in costs.items()})
+            for name in ("buy_tax", "sell_tax", "slippage")
+        },
+        "borrow_rate": borrow_on_bars(
+            costs, config, market, lambda s, name: p.cost_origin(*keys[s], (name,))
+        ),
+    }
+
+
+def rate_arguments(config: RunConfig, market: Market) -> dict[str, Any]:
+    """``fx_cost``, ``cash_rate``, ``cash_debit_rate`` and ``risk_free`` for
+    `prepare_market`: numbers as written, or the rate of each simulated bar.
+
+    ``report.risk_free: cash`` is the very series the cash balance earns.
+    """
+    p = config.portfolio
+    fx_cost: Any = p.fx_cost
+    if isinstance(fx_cost, dict):
+        fx_cost = per_asset(
+            dict.fromkeys(market.symbols, fx_cost),
+            simulated_bars(market),
+            config,
+            lambda _s: ("portfolio", "fx_cost"),
+            "fx_cost",
+        )
+    cash = rate_on_bars(p.cash_rate, config, market, ("portfolio", "cash_rate"))
+    debit = (
+        None
+        if p.cash_debit_rate is None
+        else rate_on_bars(p.cash_debit_rate, config, market, ("portfolio", "cash_debit_rate"))
+    )
+    risk_free = config.report.risk_free
+    return {
+        "fx_cost": fx_cost,
+        "cash_rate": cash,
+        "cash_debit_rate": debit,
+        "risk_free": (
+            cash
+            if risk_free == "cash"
+            else rate_on_bars(risk_free, config, market, ("report", "risk_free"))
+        ),
     }
 
 
 def prepare_kernel(config: RunConfig, market: Market) -> KernelMarket:
     """The kernel's arrays for `market` from ``market.start`` on, under the config's
-    portfolio and report settings."""
+    portfolio and report settings (costs and rates by date, `cost_arguments` and
+    `rate_arguments`).
+
+    A series that ends early (``Market.closing``) trades at its close on its last bar
+    whatever ``portfolio.execution`` says: the position is closed at its last price.
+    """
     from engine.inputs import prepare_market  # imports numba: `validate` never gets here
 
     p = config.portfolio
+    costs = cost_arguments(config, market)
+    rates = rate_arguments(config, market)
     market = market.after_warmup()
+    exec_price = market.open if p.execution == "open" else None
+    if exec_price is not None and market.closing:  # closed out at the last close
+        exec_price = exec_price.copy()
+        for symbol, last in market.closing.items():
+            exec_price.loc[last, symbol] = market.close.loc[last, symbol]
     return prepare_market(
         market.close,
-        exec_price=market.open if p.execution == "open" else None,
+        exec_price=exec_price,
         fx=market.fx,
         currency=market.currency,
         lot_size=market.lot_size if p.lots else None,
         base_currency=market.base_currency,
-        fx_cost=p.fx_cost,
-        cash_rate=p.cash_rate,
-        risk_free=config.report.risk_free,
-        **cost_arguments(config, market),
+        **rates,
+        **costs,
     )

@@ -169,6 +169,11 @@ def resolve_strategy(config: RunConfig) -> ResolvedStrategy:
             f"{config.where(('strategy', 'name'))}: unknown strategy {name!r}{hint} Known: "
             f"{', '.join(known)}, or module:function for your own"
         )
+    return registered(name)
+
+
+def registered(name: str) -> ResolvedStrategy:
+    """The registered strategy `name` as a `ResolvedStrategy` (a KeyError if unknown)."""
     cls = REGISTRY[name]
     return ResolvedStrategy(
         name, cls.params_model, cls.rebalance, cls.target_weights_many, cls.history

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from engine.config import Schedule
 from engine.data import Market
 from engine.errors import StrategyError
-from engine.periods import periods_per_year
+from engine.periods import DAYS_PER_YEAR
 
 Count = Annotated[float, Field(ge=0.0, description="count if >= 1, else fraction of assets")]
 _PERIOD = {"weekly": "W", "monthly": "M", "quarterly": "Q"}
@@ -232,6 +232,14 @@ def rank_weights(
     return weights.where(available).where(count.gt(0), axis=0)
 
 
-def annual_bars(market: Market) -> float:
-    """Bars per year of the market's index, to annualise a per-bar statistic."""
-    return periods_per_year(market.index)
+def annual_bars(market: Market, window: int) -> pd.Series:
+    """Bars per year at each bar, from the dates of the last `window` bars, to annualise
+    a statistic over that window.
+
+    Measured on the window itself, not the whole index, so that it uses no date after
+    the bar (the whole index would make the scaling depend on where the data ends).
+    NaN for the first ``window - 1`` bars.
+    """
+    index = market.index
+    days = pd.Series(index, index=index).diff(window - 1) / pd.Timedelta(days=DAYS_PER_YEAR)
+    return ((window - 1) / days).where(days > 0)

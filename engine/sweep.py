@@ -8,6 +8,9 @@ never with combinations x bars. Chunks run in this process or on a Dask cluster
 (`dask=`), where the market is shipped once per worker; the result is the same array
 either way, because each chunk's rows are fixed before anything runs.
 
+Before anything runs, every combination is validated (`engine.grid`) and the
+walk-forward windows are checked against the bars, so a sweep that starts can finish.
+
 Walk-forward splits the bars into train/test windows: on each train window every
 combination is scored, the best by the chosen metric runs on the following test window,
 and the test windows are stitched into one out-of-sample curve.
@@ -16,7 +19,6 @@ and the test windows are stitched into one out-of-sample curve.
 from __future__ import annotations
 
 import difflib
-import itertools
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,9 +27,10 @@ import numpy as np
 import pandas as pd
 from pydantic import ValidationError
 
-from engine.config import RunConfig, Schedule, WalkForwardConfig, merge
+from engine.config import RunConfig, Schedule, WalkForwardConfig
 from engine.data import Market
 from engine.errors import ConfigError, SimulationError, StrategyError
+from engine.grid import expand_grid, short_name
 from engine.inputs import KernelMarket
 from engine.kernel import sim_nb as nb
 from engine.metric_names import KERNEL_METRICS as SWEEP_METRICS
@@ -124,6 +127,8 @@ class SweepResult:
     `SWEEP_METRICS`, ``status`` (an int of `ROW_STATUS`) and ``reason`` (why a row is
     not ok, else empty).
     ``window_metrics`` is ``[windows, rows, metrics]`` for walk-forward, else None.
+    ``risk_free`` is the risk-free return of each simulated bar that the metrics used
+    (of the first group of portfolio settings, should a swept cash rate set it).
     """
 
     config: RunConfig
@@ -135,6 +140,7 @@ class SweepResult:
     oos_value: pd.Series | None = None
     is_value: pd.Series | None = None
     curves: dict[str, pd.Series] = field(default_factory=dict)
+    risk_free: pd.Series | None = None
 
     @property
     def metric(self) -> str:
@@ -149,43 +155,21 @@ class SweepResult:
         return done.sort_values(self.metric, ascending=ascending, kind="stable")
 
 
-def short_name(key: str) -> str:
-    """``strategy.params.fast`` -> ``fast``; ``portfolio.fees.rate`` -> ``fees.rate``."""
-    for prefix in ("strategy.params.", "portfolio."):
-        if key.startswith(prefix):
-            return key[len(prefix) :]
-    return key
+def _windows(
+    index: pd.DatetimeIndex, wf: WalkForwardConfig, where: str
+) -> list[tuple[int, int, int, int]]:
+    """Train and test windows ``(train_start, train_stop, test_start, test_stop)``, in bars.
 
-
-def _nested(key: str, value: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    node = out
-    parts = key.split(".")
-    for part in parts[:-1]:
-        node = node.setdefault(part, {})
-    node[parts[-1]] = value
-    return out
-
-
-def _group_config(config: RunConfig, overrides: dict[str, Any]) -> RunConfig:
-    document = config.model_dump(exclude_unset=True)
-    for key, value in overrides.items():
-        document = merge(document, _nested(key, value))
-    document.pop("sweep", None)
-    try:
-        variant = RunConfig.model_validate(document)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        path = ".".join(str(p) for p in first["loc"])
+    The last test window may be short; a first fold that does not fit is an error, not
+    a walk-forward of no folds.
+    """
+    n_bars = len(index)
+    if wf.train + wf.test > n_bars:
+        span = f" ({index[0].date()} .. {index[-1].date()})" if n_bars else ""
         raise ConfigError(
-            f"{config.where(('sweep', 'params'))}: {path}: {first['msg']} "
-            f"(with {', '.join(f'{k}={v!r}' for k, v in overrides.items())})"
-        ) from None
-    return variant
-
-
-def _windows(n_bars: int, wf: WalkForwardConfig) -> list[tuple[int, int, int, int]]:
-    """Train and test windows ``(train_start, train_stop, test_start, test_stop)``, in bars."""
+            f"{where}: train {wf.train} + test {wf.test} bars is longer than the data: the "
+            f"data has {n_bars} bars{span}; shorten the windows or widen data.start .. data.end"
+        )
     folds = []
     train_stop = wf.train
     while train_stop < n_bars:
@@ -216,60 +200,44 @@ def plan(
     if sweep is None:
         raise ConfigError(f"{config.where(('sweep',))}: no 'sweep:' section in this config")
     strategy = strategy if strategy is not None else resolve_strategy(config)
-    grids = sweep.grids()
-    keys = list(grids)
-    combos = list(itertools.product(*grids.values()))
-    table = pd.DataFrame(combos, columns=[short_name(k) for k in keys], dtype=object)
-    for column in table.columns:
-        table[column] = pd.array(table[column].tolist())
+    simulated = market.index[market.warmup_bars :]
+    where = config.where(("sweep", "walk_forward"))
+    folds = _windows(simulated, sweep.walk_forward, where) if sweep.walk_forward else []
+    if strategy.param_names is not None:
+        strategy_keys = [k for k in sweep.params if k.startswith("strategy.params.")]
+        _check_param_names(config, strategy_keys, strategy.param_names)
+    grid = expand_grid(config, strategy)
+    if all(reason is not None for reason in grid.rejected):
+        raise StrategyError(
+            f"{config.where(('sweep', 'params'))}: the strategy rejected all "
+            f"{len(grid.rejected)} combinations, e.g. {grid.rejected[0]}"
+        )
+    table = grid.table.copy()
     for name in SWEEP_METRICS:
         table[name] = np.nan
     table["status"] = ROW_NOT_RUN
     table["reason"] = ""
 
-    portfolio_keys = [k for k in keys if k.startswith("portfolio.")]
-    strategy_keys = [k for k in keys if k.startswith("strategy.params.")]
-    if strategy.param_names is not None:
-        _check_param_names(config, strategy_keys, strategy.param_names)
-
-    groups: list[Group] = []
-    group_of: dict[tuple[Any, ...], int] = {}
+    groups = [
+        Group(
+            overrides,
+            prepare_kernel(variant, market),
+            schedule_of(variant, strategy),
+            variant.portfolio.lag,
+            variant.portfolio.init_cash,
+            variant.portfolio.max_leverage,
+            gross_limit(variant.portfolio),
+        )
+        for variant, overrides in zip(grid.variants, grid.overrides, strict=True)
+    ]
     rows_by_group: dict[int, list[int]] = {}
-    params_by_group: dict[int, list[dict[str, Any]]] = {}
-    base = dict(config.strategy.params)
-    for row, combo in enumerate(combos):
-        values = dict(zip(keys, combo, strict=True))
-        gkey = tuple(repr(values[k]) for k in portfolio_keys)
-        if gkey not in group_of:
-            overrides = {k: values[k] for k in portfolio_keys}
-            variant = _group_config(config, overrides)
-            p = variant.portfolio
-            group_of[gkey] = len(groups)
-            groups.append(
-                Group(
-                    overrides,
-                    prepare_kernel(variant, market),
-                    schedule_of(variant, strategy),
-                    p.lag,
-                    p.init_cash,
-                    p.max_leverage,
-                    gross_limit(p),
-                )
-            )
-        g = group_of[gkey]
-        params = {**base, **{k.split(".", 2)[2]: values[k] for k in strategy_keys}}
+    for row, g in enumerate(grid.variant_of):
         rows_by_group.setdefault(g, []).append(row)
-        params_by_group.setdefault(g, []).append(params)
-
     chunks = []
     for g, rows in rows_by_group.items():
-        params = params_by_group[g]
         for i in range(0, len(rows), sweep.chunk):
-            chunks.append(
-                Chunk(g, np.asarray(rows[i : i + sweep.chunk]), params[i : i + sweep.chunk])
-            )
-    simulated = market.index[market.warmup_bars :]
-    folds = _windows(len(simulated), sweep.walk_forward) if sweep.walk_forward else []
+            part = rows[i : i + sweep.chunk]
+            chunks.append(Chunk(g, np.asarray(part), [grid.params[r] for r in part]))
     payload = Payload(
         market=market,
         groups=groups,
@@ -454,6 +422,9 @@ def run_sweep(
         )
     keys = list(config.sweep.params) if config.sweep else []
     result = SweepResult(config, table, keys, interrupted, window_metrics if folds else None)
+    result.risk_free = pd.Series(
+        nb.risk_free_per_bar_nb(payload.groups[0].kernel.rates, payload.ppy), index=payload.index
+    )
     if not interrupted:
         _finish(result, payload, chunks, folds)
     return result

@@ -103,7 +103,7 @@ class LongShort(Strategy[LongShortParams]):
         if p.vol_target is not None:
             book = p.long_gross * (long_r - hedge.shift(1) * short_r)
             n = p.vol_lookback
-            vol = book.rolling(n, min_periods=n).std() * np.sqrt(annual_bars(market))
+            vol = book.rolling(n, min_periods=n).std() * np.sqrt(annual_bars(market, n))
             scale = p.long_gross * p.vol_target / vol.replace(0.0, np.nan)
         scale = np.minimum(scale, p.max_gross / (1.0 + hedge))  # NaN stays NaN
         weights = pd.concat(

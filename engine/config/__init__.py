@@ -5,8 +5,12 @@ One concern per module; import from the package, whose `__all__` is the public A
 - `engine.config.schema`: a model per config section, and `RunConfig` over them;
 - `engine.config.costs`: the cost models, `COST_PRESETS` and how one asset's costs
   are resolved from them;
+- `engine.config.dated`: settings that change over time: dated schedules (``{date:
+  value}``) and rate series (`RateSeriesConfig`, a file column or an extra series);
 - `engine.config.loader`: YAML files, ``extends``, ``--set`` overrides and errors that
   name the file, line and YAML path (`load_config`, `parse_config`, `describe_errors`);
+- `engine.config.reader`: the YAML dialect of config files: no anchors or aliases,
+  bounded nesting, no key written twice, ``1e-4`` a number;
 - `engine.config.base`: what those share: the base model, which forbids unknown keys
   and freezes values, the types `Rate`, `Money`, `Schedule` and `Loc`, `merge`, and
   `Origin`, where a setting was written (its file's folder is where a relative path
@@ -16,8 +20,16 @@ Strategy parameters are checked in a second step against the chosen strategy's o
 model (`engine.pipeline.strategy_params`); the config never imports strategies.
 """
 
-from engine.config.base import Loc, Money, Origin, Rate, Schedule, merge
+from engine.config.base import Loc, Money, Origin, Rate, Schedule, is_dated, merge
 from engine.config.costs import COST_PRESETS, AssetCosts, ChargeConfig, CostConfig, FeeConfig
+from engine.config.dated import (
+    RATE_BOUNDS,
+    Dated,
+    RateSeriesConfig,
+    describe,
+    in_window,
+    value_on,
+)
 from engine.config.loader import describe_errors, load_config, parse_config
 from engine.config.schema import (
     AssetMetadataConfig,
@@ -32,6 +44,7 @@ from engine.config.schema import (
     RunConfig,
     SeriesFileConfig,
     StrategyConfig,
+    SweepCheckConfig,
     SweepConfig,
     Tolerance,
     WalkForwardConfig,
@@ -39,6 +52,7 @@ from engine.config.schema import (
 
 __all__ = [
     "COST_PRESETS",
+    "RATE_BOUNDS",
     "AssetCosts",
     "AssetMetadataConfig",
     "BenchmarkConfig",
@@ -47,6 +61,7 @@ __all__ = [
     "ColumnsConfig",
     "CostConfig",
     "DataConfig",
+    "Dated",
     "FeeConfig",
     "LinearRange",
     "Loc",
@@ -55,16 +70,22 @@ __all__ = [
     "Origin",
     "PortfolioConfig",
     "Rate",
+    "RateSeriesConfig",
     "ReportConfig",
     "RunConfig",
     "Schedule",
     "SeriesFileConfig",
     "StrategyConfig",
+    "SweepCheckConfig",
     "SweepConfig",
     "Tolerance",
     "WalkForwardConfig",
+    "describe",
     "describe_errors",
+    "in_window",
+    "is_dated",
     "load_config",
     "merge",
     "parse_config",
+    "value_on",
 ]

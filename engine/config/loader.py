@@ -4,7 +4,8 @@ A config file may ``extends: base.yaml`` (a path relative to it, or a list of th
 base is read first and the file's keys override it, mappings merged key by key, anything
 else (an empty mapping included) replaced; ``name`` and ``report.out`` are never
 inherited, and a file that names another strategy does not inherit the base's strategy
-parameters. ``--set a.b.c=value`` overrides apply last.
+parameters. A chain of bases is at most `MAX_EXTENDS` files deep, and a base that many
+files extend is read once. ``--set a.b.c=value`` overrides apply last.
 
 The loader records where each setting was written (an `Origin`). Errors name the file
 and line of the offending key, the YAML path (``portfolio.fees.rate``), what was given
@@ -18,6 +19,8 @@ strategies.
 
 from __future__ import annotations
 
+import copy
+import errno
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -26,8 +29,12 @@ import yaml
 from pydantic import ValidationError
 
 from engine.config.base import Loc, Origin, locate, merge
+from engine.config.reader import read_yaml
 from engine.config.schema import RunConfig
 from engine.errors import ConfigError
+
+MAX_EXTENDS = 32  # files in one chain of extends
+SYMLINK_LOOP = "symbolic link loop (too many levels of links); point the link at a real file"
 
 
 def describe_errors(errors: Sequence[Any], where: Callable[[Loc], str], prefix: Loc = ()) -> str:
@@ -69,11 +76,14 @@ def _read_yaml(path: Path) -> tuple[Any, dict[Loc, Origin]]:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{path}: file not found") from None
-    except (IsADirectoryError, UnicodeDecodeError) as exc:
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise ConfigError(f"{path}: {SYMLINK_LOOP}") from None
+        raise ConfigError(f"{path}: cannot read as a YAML file ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: cannot read as a YAML file ({exc})") from None
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        raw = yaml.safe_load(text)
+        raw, node = read_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)
@@ -108,8 +118,26 @@ def _drop_not_inherited(raw: dict[str, Any], lines: dict[Loc, Origin]) -> None:
         del lines[loc]
 
 
-def _resolve(path: Path, chain: tuple[Path, ...] = ()) -> tuple[dict[str, Any], dict[Loc, Origin]]:
-    """Read `path` and everything it extends; return the merged mapping and its origins."""
+def _real(path: Path, where: str) -> Path:
+    """`path` with every symbolic link followed; a loop is a `ConfigError` at `where`."""
+    try:
+        return path.resolve(strict=False)
+    except (OSError, RuntimeError):  # RuntimeError before Python 3.13
+        raise ConfigError(f"{where}: {path}: {SYMLINK_LOOP}") from None
+
+
+Resolved = tuple[dict[str, Any], dict[Loc, Origin]]
+
+
+def _resolve(
+    path: Path, chain: tuple[Path, ...] = (), done: dict[Path, Resolved] | None = None
+) -> Resolved:
+    """Read `path` and everything it extends; return the merged mapping and its origins.
+
+    `chain` holds the files that extend `path`, to find cycles; `done` the files already
+    resolved in this load, so a base that many files extend is read once.
+    """
+    done = {} if done is None else done
     raw, lines = _read_yaml(path)
     parents = raw.pop("extends", None)
     if parents is None:
@@ -119,19 +147,26 @@ def _resolve(path: Path, chain: tuple[Path, ...] = ()) -> tuple[dict[str, Any], 
         parents = [parents]
     if not isinstance(parents, list) or not all(isinstance(p, str) for p in parents):
         raise ConfigError(f"{where}: extends: give a file name or a list of them")
+    if len(chain) >= MAX_EXTENDS:
+        raise ConfigError(
+            f"{where}: extends: more than {MAX_EXTENDS} files deep; shorten the chain of bases"
+        )
+    here = _real(path, f"{where}: extends")
     merged: dict[str, Any] = {}
     origins: dict[Loc, Origin] = {}
     for parent in parents:
-        base = (path.parent / parent).resolve()
-        if base in chain or base == path.resolve():
-            cycle = " -> ".join(p.name for p in (*chain, path.resolve(), base))
+        base = _real(path.parent / parent, f"{where}: extends")
+        if base in chain or base == here:
+            cycle = " -> ".join(p.name for p in (*chain, here, base))
             raise ConfigError(f"{where}: extends: cycle {cycle}; a file cannot extend itself")
         if not base.is_file():
             raise ConfigError(
                 f"{where}: extends: {parent!r} not found (looked for {base}); paths are "
                 "relative to the file that extends"
             )
-        base_raw, base_lines = _resolve(base, (*chain, path.resolve()))
+        if base not in done:
+            done[base] = _resolve(base, (*chain, here), done)
+        base_raw, base_lines = copy.deepcopy(done[base])
         _drop_not_inherited(base_raw, base_lines)
         merged = _extend(merged, base_raw, origins)
         origins.update(base_lines)
@@ -167,9 +202,10 @@ def _apply_overrides(
                 "--set portfolio.fees.rate=0.002"
             )
         try:
-            value = yaml.safe_load(text)
-        except yaml.YAMLError:
-            raise ConfigError(f"--set {item!r}: the value is not valid YAML") from None
+            value, _ = read_yaml(text)
+        except yaml.YAMLError as exc:
+            problem = getattr(exc, "problem", None) or "invalid YAML"
+            raise ConfigError(f"--set {item!r}: the value is not valid here: {problem}") from None
         patch: Any = value
         for part in reversed(loc):
             patch = {part: patch}
@@ -216,8 +252,9 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> RunConfig:
     Raises
     ------
     ConfigError
-        If a file is missing, is not valid YAML, extends a missing file or itself, or
-        holds invalid settings; the message names the file, line and YAML path.
+        If a file is missing or a symbolic link loop, is not valid YAML (or uses what
+        `engine.config.reader` refuses), extends a missing file or itself, or holds
+        invalid settings; the message names the file, line and YAML path.
     """
     path = Path(path)
     raw, lines = _resolve(path)

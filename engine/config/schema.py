@@ -11,21 +11,33 @@ it. The cost models are in `engine.config.costs`.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
+import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
 import yaml
-from pydantic import BaseModel, Field, PrivateAttr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    PrivateAttr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
-from engine.config.base import ConfigModel, Loc, Origin, Rate, Schedule, locate
+from engine.config.base import ConfigModel, Loc, Origin, Schedule, locate
 from engine.config.costs import (
     AssetCosts,
     CostConfig,
+    CostSettings,
+    cost_origin,
     resolve_costs,
 )
+from engine.config.dated import CashRate, DatedRate, OptionalCashRate, RiskFree
 from engine.metric_names import KERNEL_METRICS as SWEEP_METRICS
 
 # The largest starting cash; `engine.simulation.MAX_INIT_CASH` is the same number for
@@ -105,6 +117,12 @@ class DataConfig(ConfigModel):
         description="yahoo: cache folder, relative to the config file that sets it "
         "(default: user cache)",
     )
+    allow_partial: bool = Field(
+        default=False,
+        description="yahoo: when the cache covers less than the run needs and cannot be "
+        "topped up (offline, or the download failed), end the run where every symbol is "
+        "covered (with a warning) instead of stopping with an error",
+    )
     files: dict[str, str] = Field(default_factory=dict)
     pattern: str = "{symbol}.csv"
     wide: str | None = None
@@ -179,13 +197,15 @@ class PortfolioConfig(CostConfig):
     """Trading rules and costs of the simulated portfolio.
 
     The cost settings it inherits from `CostConfig` (``preset``, ``fees``, ``charges``,
-    taxes, ``slippage``, ``borrow_rate``) apply to every asset; ``costs`` overrides them
-    per market, keyed by currency (``HKD``), exchange (``XHKG``) or symbol
-    (``0700.HK``), the more specific key winning. ``rebalance`` overrides the
-    strategy's own schedule. Targets whose gross exposure (sum of |weights| at a bar)
-    exceeds ``max_leverage``, or ``max_gross`` without a leverage cap, are an error;
-    within it, ``max_leverage`` still scales orders so that costs and drift keep the
-    book under the cap.
+    taxes, ``slippage``, ``borrow_rate``, ``rebate_spread``) apply to every asset;
+    ``costs`` overrides them per market, keyed by currency (``HKD``), exchange
+    (``XHKG``) or symbol (``0700.HK``), the more specific key winning. ``rebalance``
+    overrides the strategy's own schedule. Cash earns ``cash_rate`` while positive and
+    pays ``cash_debit_rate`` (default: ``cash_rate``) while negative; each may be a
+    number, a dated schedule or a rate series (`engine.config.dated`). Targets whose
+    gross exposure (sum of |weights| at a bar) exceeds ``max_leverage``, or
+    ``max_gross`` without a leverage cap, are an error; within it, ``max_leverage``
+    still scales orders so that costs and drift keep the book under the cap.
     """
 
     init_cash: Annotated[
@@ -195,8 +215,9 @@ class PortfolioConfig(CostConfig):
     execution: Literal["close", "open"] = "close"
     rebalance: Schedule | None = None
     costs: dict[str, CostConfig] = Field(default_factory=dict)
-    fx_cost: Rate = 0.0
-    cash_rate: Annotated[float, Field(ge=-0.2, le=1.0)] = 0.0
+    fx_cost: DatedRate = 0.0
+    cash_rate: CashRate = 0.0
+    cash_debit_rate: OptionalCashRate = None
     max_leverage: Annotated[float, Field(gt=0.0, le=20.0)] | None = None
     max_gross: Annotated[
         float,
@@ -221,8 +242,16 @@ class PortfolioConfig(CostConfig):
 
     def asset_costs(self, symbol: str, exchange: str, currency: str) -> AssetCosts:
         """Resolve the costs of one asset: presets and settings, general to specific."""
-        specific = [self.costs[k] for k in (currency, exchange, symbol) if k in self.costs]
-        return resolve_costs([self, *specific])
+        return resolve_costs([layer for _, layer in self._layers(symbol, exchange, currency)])
+
+    def cost_origin(self, symbol: str, exchange: str, currency: str, path: Loc) -> Loc:
+        """The YAML path that gave one asset its cost setting `path`, e.g.
+        ``("portfolio", "costs", "XHKG", "preset")`` for ``("sell_tax",)`` under ``hk``."""
+        return cost_origin(self._layers(symbol, exchange, currency), [str(p) for p in path])
+
+    def _layers(self, symbol: str, exchange: str, currency: str) -> list[tuple[Loc, CostSettings]]:
+        keys = [k for k in (currency, exchange, symbol) if k in self.costs]
+        return [(("portfolio",), self), *((("portfolio", "costs", k), self.costs[k]) for k in keys)]
 
 
 class BenchmarkConfig(ConfigModel):
@@ -253,8 +282,9 @@ class ReportConfig(ConfigModel):
     """Where and what to write, and the risk-free rate the ratios are measured against."""
 
     out: str | None = None
-    risk_free: Annotated[float, Field(ge=-0.05, le=0.5)] = 0.0
-    """Annual risk-free rate for Sharpe, Sortino and alpha (e.g. 0.04 for 4%)."""
+    risk_free: RiskFree = 0.0
+    """Annual risk-free rate for Sharpe, Sortino and alpha (e.g. 0.04 for 4%): a number,
+    a dated schedule, a rate series, or ``cash`` for the portfolio's ``cash_rate``."""
 
 
 class LinearRange(ConfigModel):
@@ -271,15 +301,24 @@ class LinearRange(ConfigModel):
             raise ValueError("give exactly one of 'step' or 'num'")
         if self.stop < self.start:
             raise ValueError(f"stop ({self.stop:g}) is below start ({self.start:g})")
+        if not math.isfinite(self.stop - self.start):
+            raise ValueError("stop - start is not a finite number; give bounds closer together")
         return self
+
+    def count(self) -> int:
+        """How many values the range holds, without making them."""
+        if self.num is not None:
+            return self.num
+        assert self.step is not None
+        steps = (self.stop - self.start) / self.step + 1e-9
+        return math.floor(steps) + 1 if math.isfinite(steps) else sys.maxsize
 
     def values(self) -> list[Any]:
         """The grid's values; integers when start, stop and step are integers."""
         if self.num is not None:
             return [float(v) for v in np.linspace(self.start, self.stop, self.num)]
         assert self.step is not None
-        count = int(np.floor((self.stop - self.start) / self.step + 1e-9)) + 1
-        grid = self.start + self.step * np.arange(count)
+        grid = self.start + self.step * np.arange(self.count())
         whole = all(float(v).is_integer() for v in (self.start, self.stop, self.step))
         return [round(v) for v in grid] if whole else [float(v) for v in grid]
 
@@ -289,6 +328,10 @@ class LogRange(ConfigModel):
 
     log: tuple[Annotated[float, Field(gt=0.0)], Annotated[float, Field(gt=0.0)]]
     num: Annotated[int, Field(ge=2, le=100_000)]
+
+    def count(self) -> int:
+        """How many values the range holds."""
+        return self.num
 
     def values(self) -> list[Any]:
         """The grid's values."""
@@ -301,6 +344,10 @@ class WalkForwardConfig(ConfigModel):
     train: Annotated[int, Field(ge=20)]
     test: Annotated[int, Field(ge=1)]
     mode: Literal["rolling", "expanding"] = "rolling"
+
+
+def _count(spec: list[Any] | LinearRange | LogRange) -> int:
+    return len(spec) if isinstance(spec, list) else spec.count()
 
 
 class SweepConfig(ConfigModel):
@@ -319,6 +366,11 @@ class SweepConfig(ConfigModel):
     chunk: Annotated[int, Field(ge=1, le=100_000)] = 256
     curves: Annotated[int, Field(ge=0, le=50)] = 5
     walk_forward: WalkForwardConfig | None = None
+    max_combinations: Annotated[int, Field(ge=1)] = Field(
+        default=100_000,
+        description="refuse a grid with more combinations than this (memory and time "
+        "grow with the count); raise it deliberately for a bigger sweep",
+    )
 
     @field_validator("params")
     @classmethod
@@ -331,6 +383,21 @@ class SweepConfig(ConfigModel):
             if not ok or not all(re.fullmatch(r"[A-Za-z_]\w*", p) for p in parts):
                 raise ValueError(f"{key!r}: sweep keys are strategy.params.NAME or portfolio.PATH")
         return params
+
+    @model_validator(mode="after")
+    def _size(self) -> SweepConfig:
+        if self.count() > self.max_combinations:
+            sizes = " x ".join(f"{_count(spec):,}" for spec in self.params.values())
+            raise ValueError(
+                f"{self.count():,} combinations ({sizes}) is more than "
+                f"sweep.max_combinations ({self.max_combinations:,}); shrink the grids, or "
+                "raise sweep.max_combinations if the machine has the memory and time"
+            )
+        return self
+
+    def count(self) -> int:
+        """The number of combinations, counted without making them."""
+        return math.prod(_count(spec) for spec in self.params.values())
 
     def grids(self) -> dict[str, list[Any]]:
         """Each swept key with its list of values, in the config's order."""
@@ -353,11 +420,28 @@ class Tolerance(ConfigModel):
         return self
 
 
-class CheckConfig(ConfigModel):
-    """``eastwind check`` settings: tolerances per metric; whether to compare the hash."""
+class SweepCheckConfig(ConfigModel):
+    """What of a sweep ``eastwind check`` holds: its best rows, and its walk-forward folds."""
 
+    top: Annotated[int, Field(ge=1, le=100, description="best rows held, in rank order")] = 5
+    walk_forward: bool = Field(
+        default=False, description="hold each fold's chosen parameters and train/test metric"
+    )
+
+
+class CheckConfig(ConfigModel):
+    """``eastwind check`` settings: which metrics to hold, how tightly, and what else.
+
+    ``metrics`` lists the metrics held (default: all); ``tolerance`` is the default for
+    metrics without their own entry in ``tolerances``; ``hash`` compares the equity
+    curve's bytes; ``sweep`` holds a sweep config's best rows and walk-forward too.
+    """
+
+    metrics: Annotated[list[str], Field(min_length=1)] | None = None
+    tolerance: Tolerance | None = None
     tolerances: dict[str, Tolerance] = Field(default_factory=dict)
     hash: bool = True
+    sweep: SweepCheckConfig | None = None
 
 
 class RunConfig(ConfigModel):
@@ -374,6 +458,17 @@ class RunConfig(ConfigModel):
     check: CheckConfig | None = None
     _path: Path | None = PrivateAttr(default=None)
     _lines: dict[Loc, Origin] = PrivateAttr(default_factory=dict)
+
+    @field_validator("check")
+    @classmethod
+    def _check_sweep(cls, check: CheckConfig | None, info: ValidationInfo) -> CheckConfig | None:
+        held = check.sweep if check is not None else None
+        sweep = info.data.get("sweep")
+        if held is not None and sweep is None:
+            raise ValueError("holding a sweep (check.sweep) needs a 'sweep:' section")
+        if held is not None and held.walk_forward and sweep.walk_forward is None:
+            raise ValueError("check.sweep.walk_forward needs sweep.walk_forward")
+        return check
 
     @classmethod
     def from_mapping(
@@ -414,6 +509,17 @@ class RunConfig(ConfigModel):
     def path(self) -> Path | None:
         """The file this config was loaded from, if any."""
         return self._path
+
+    def derive(self, raw: Mapping[str, Any]) -> RunConfig:
+        """Validate `raw`, a variant of this config's settings, as if read from the same
+        files: `where` and `resolve_path` still name and find what those files wrote.
+
+        Raises
+        ------
+        pydantic.ValidationError
+            For invalid settings.
+        """
+        return RunConfig.from_mapping(raw, path=self._path, lines=self._lines)
 
     @property
     def out_dir(self) -> Path:

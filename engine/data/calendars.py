@@ -5,6 +5,10 @@ per exchange; the sessions of 2000-2035 are therefore computed once per installe
 exchange-calendars version and kept as a small ``.npy`` file in the user's cache folder
 (``$EASTWIND_CACHE`` or ``~/.cache/eastwind``). A missing or unwritable cache only costs
 the recomputation.
+
+`known_sessions` and `is_session` answer for any exchange code: one exchange-calendars
+does not know (or none), and dates outside 2000-2035, have no known sessions, and
+every date there counts as a session.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 SPAN_START = pd.Timestamp("2000-01-03")
@@ -60,3 +65,39 @@ def sessions(mic: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DatetimeInd
     """Return the sessions of `mic` in [start, end] (within 2000-2035)."""
     every = all_sessions(mic)
     return every[(every >= start) & (every <= end)]
+
+
+def known_sessions(mic: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DatetimeIndex | None:
+    """Return the sessions of `mic` in [start, end], or None where they are unknown.
+
+    Unknown: an empty or unknown exchange code, or a range that leaves 2000-2035.
+    Callers fall back to the market's own dates then.
+    """
+    every = _every_session(mic)
+    if every is None or start < SPAN_START or end > SPAN_END:
+        return None
+    return every[(every >= start) & (every <= end)]
+
+
+def is_session(mic: str, dates: pd.DatetimeIndex) -> npt.NDArray[np.bool_]:
+    """Return, per date, whether it is a session of `mic`.
+
+    A date whose status cannot be known (an empty or unknown exchange code, a date
+    outside 2000-2035) counts as a session, so that no row is dropped on a guess.
+    """
+    every = _every_session(mic)
+    if every is None:
+        return np.ones(len(dates), dtype=np.bool_)
+    outside = (dates < SPAN_START) | (dates > SPAN_END)
+    return np.asarray(dates.isin(every) | outside, dtype=np.bool_)
+
+
+def _every_session(mic: str) -> pd.DatetimeIndex | None:
+    if not mic:
+        return None
+    import exchange_calendars as xcals
+
+    try:
+        return all_sessions(mic)
+    except xcals.errors.InvalidCalendarName:
+        return None

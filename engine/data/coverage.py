@@ -1,9 +1,11 @@
-"""Coverage of a market per symbol: first and last date, rows, gaps and placeholder rows.
+"""Coverage of a market per symbol: first and last date, rows, gaps, flat and dropped rows.
 
 A gap is a session of the symbol's exchange (from exchange-calendars) between its first
-and last price on which it has no price: a suspension, a missing row, or a placeholder
-row that was set aside. Exchanges without a known calendar fall back to the market's
-own dates.
+and last price on which it has no price: a suspension or a missing row. Exchanges
+without a known calendar fall back to the market's own dates. ``flat`` counts the
+symbol's flat zero-volume rows on sessions (priced at their close, no open: a Hong Kong
+half day), ``dropped`` its rows on days its exchange was closed (see
+`engine.data.files`).
 
 `series_coverage` counts, for each fx and extra series, the bars it has a value on and
 the bars before its first and after its last value (fx is already carried forward, so
@@ -18,26 +20,16 @@ from engine.data import calendars
 from engine.data.market import Market
 
 
-def _sessions(mic: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DatetimeIndex | None:
-    import exchange_calendars as xcals
-
-    if not (calendars.SPAN_START <= start and end <= calendars.SPAN_END):
-        return None
-    try:
-        return calendars.sessions(mic, start, end)
-    except xcals.errors.InvalidCalendarName:
-        return None
-
-
 def coverage(market: Market) -> pd.DataFrame:
-    """Return one row per symbol: exchange, first, last, rows, gaps, placeholders."""
-    flagged = pd.Series([s for s, _ in market.placeholders], dtype=object).value_counts()
+    """Return one row per symbol: exchange, first, last, rows, gaps, flat and dropped rows."""
+    flat = pd.Series([s for s, _ in market.flat_rows], dtype=object).value_counts()
+    dropped = pd.Series([s for s, _ in market.dropped_rows], dtype=object).value_counts()
     rows = []
     for symbol in market.symbols:
         prices = market.close[symbol].dropna()
         first, last = prices.index[0], prices.index[-1]
         mic = market.exchange.get(symbol, "")
-        sessions = _sessions(mic, first, last) if mic else None
+        sessions = calendars.known_sessions(mic, first, last)
         expected = (
             sessions
             if sessions is not None
@@ -53,7 +45,8 @@ def coverage(market: Market) -> pd.DataFrame:
                 "last": last.date(),
                 "rows": len(prices),
                 "gaps": len(expected.difference(prices.index)),
-                "placeholders": int(flagged.get(symbol, 0)),
+                "flat": int(flat.get(symbol, 0)),
+                "dropped": int(dropped.get(symbol, 0)),
             }
         )
     return pd.DataFrame(rows)

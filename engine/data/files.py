@@ -1,10 +1,22 @@
 """The `csv` source: prices from user files (CSV or parquet), one per symbol or one wide file.
 
 Per-symbol files have a date column and price columns (names mapped in the config);
-a wide file has a date column and one column per symbol. Yahoo-style placeholder rows
-(zero volume and open = high = low = close, which Yahoo writes for Hong Kong half-days
-and some other dates) are detected where the columns exist, set to NaN (not traded) and
-listed on the market.
+a wide file has a date column and one column per symbol.
+
+Every row is held against its exchange's sessions (`engine.data.calendars`), for this
+source and the yahoo one (`session_prices`):
+
+- A row on a day the exchange was closed is dropped, so the day is no bar of the
+  symbol, and a row that had a price is listed on the market (``dropped_rows``). One
+  with volume (a trade on a closed day: a wrong exchange or dates shifted by a time
+  zone) also warns.
+- A flat row (zero volume and open = high = low = close), which Yahoo writes for Hong
+  Kong's half-day sessions (24 and 31 December, Lunar New Year's Eve) and a few other
+  sessions, is a real session with a real close: the close is kept, priced and traded,
+  and only the open, which is unknown, is NaN, so an order filled at the open waits for
+  the next bar. Such rows are listed on the market (``flat_rows``).
+- An exchange exchange-calendars does not know, and dates outside 2000-2035, have no
+  known sessions: every row there counts as a session.
 """
 
 from __future__ import annotations
@@ -17,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from engine.data import calendars
 from engine.data.market import Market, assemble_market, asset_info
 from engine.errors import DataError, DataWarning
 
@@ -156,29 +169,75 @@ def _column(table: pd.DataFrame, name: str, path: Path | str) -> pd.Series:
     return pd.to_numeric(table[name], errors="coerce").astype(np.float64)
 
 
-def placeholder_rows(table: pd.DataFrame, columns: Columns) -> pd.Index:
-    """Return the dates of rows with zero volume and open = high = low = close."""
+def flat_rows(table: pd.DataFrame, columns: Columns) -> pd.DatetimeIndex:
+    """Return the dates of rows with zero volume and open = high = low = close.
+
+    Empty when the table lacks one of those columns.
+    """
     names = [columns.open, columns.high, columns.low, columns.close, columns.volume]
     if any(n is None or n not in table.columns for n in names):
         return pd.DatetimeIndex([])
     o, h, low, c, v = (table[n] for n in names)  # type: ignore[index]
     flat = (v == 0) & (o == h) & (h == low) & (low == c)
-    return table.index[flat.to_numpy()]
+    return pd.DatetimeIndex(table.index[flat.to_numpy()])
 
 
-def ohlc_series(
-    table: pd.DataFrame, columns: Columns, path: Path | str
-) -> tuple[pd.Series, pd.Series | None, pd.Index]:
-    """Return close, open (None if absent) and the placeholder dates, set to NaN in both."""
+@dataclass(frozen=True)
+class SessionPrices:
+    """One symbol's prices held against its exchange's sessions (see the module docstring).
+
+    ``close`` and ``open`` (None when the file has no open) have no row on a day the
+    exchange was closed; ``flat`` lists the flat rows on sessions (close kept, open NaN)
+    and ``dropped`` the rows with a price on closed days, which were removed.
+    """
+
+    close: pd.Series
+    open: pd.Series | None
+    flat: pd.DatetimeIndex
+    dropped: pd.DatetimeIndex
+
+
+def session_prices(
+    table: pd.DataFrame, columns: Columns, path: Path | str, exchange: str, symbol: str
+) -> SessionPrices:
+    """Return the close and open of a dated OHLCV table, held against `exchange`'s sessions.
+
+    Warns
+    -----
+    DataWarning
+        Naming the file, the symbol and the first date, when rows with volume fall on
+        days the exchange was closed.
+    """
     close = _column(table, columns.close, path)
     has_open = columns.open is not None and columns.open in table.columns
     opened = _column(table, columns.open, path) if has_open else None  # type: ignore[arg-type]
-    fake = placeholder_rows(table, columns)
-    if len(fake):
-        close.loc[fake] = np.nan
-        if opened is not None:
-            opened.loc[fake] = np.nan
-    return close, opened, fake
+    index = pd.DatetimeIndex(table.index)
+    session = calendars.is_session(exchange, index)
+    priced = close.notna().to_numpy() | (opened.notna().to_numpy() if opened is not None else False)
+    dropped = index[~session & priced]
+    if len(dropped) and columns.volume is not None and columns.volume in table.columns:
+        volume = _column(table, columns.volume, path).to_numpy()
+        traded = index[~session & priced & (volume > 0)]
+        if len(traded):
+            warnings.warn(
+                f"{path}: {len(traded)} row(s) with volume fall on days {exchange} was "
+                f"closed and are dropped (first {traded[0].date()}, a "
+                f"{traded[0].day_name()}); check the dates, or set {symbol}'s exchange in "
+                f"data.metadata.{symbol}.exchange",
+                DataWarning,
+                stacklevel=3,
+            )
+    flat = flat_rows(table, columns)
+    flat = flat[calendars.is_session(exchange, flat)]
+    if opened is not None and len(flat):
+        opened = opened.copy()
+        opened.loc[flat] = np.nan
+    return SessionPrices(
+        close=close[session],
+        open=opened[session] if opened is not None else None,
+        flat=flat,
+        dropped=dropped,
+    )
 
 
 def _symbol_path(spec: FileSpec, symbol: str) -> Path:
@@ -387,23 +446,26 @@ def load_files_market(
     info = {s: asset_info(s, metadata) for s in symbols}
     closes: dict[str, pd.Series] = {}
     opens: dict[str, pd.Series] = {}
-    flagged: list[tuple[str, pd.Timestamp]] = []
+    flat: list[tuple[str, pd.Timestamp]] = []
+    dropped: list[tuple[str, pd.Timestamp]] = []
+    wide: tuple[Path, pd.DataFrame] | None = None
     if spec.wide:
-        path = spec.root / spec.wide
-        table = _dated(read_table(path), spec.columns.date, path, symbols)
-        for symbol in symbols:
-            closes[symbol] = _column(table, symbol, path)
-    else:
-        for symbol in symbols:
-            path = _symbol_path(spec, symbol)
-            c = spec.columns
-            prices = [n for n in (c.open, c.high, c.low, c.close, c.volume) if n is not None]
-            table = _dated(read_table(path), c.date, path, prices)
-            close, opened, fake = ohlc_series(table, spec.columns, path)
-            closes[symbol] = close
-            if opened is not None:
-                opens[symbol] = opened
-            flagged += [(symbol, d) for d in fake if start <= d <= end]
+        wide_path = spec.root / spec.wide
+        wide = wide_path, _dated(read_table(wide_path), spec.columns.date, wide_path, symbols)
+    for symbol in symbols:
+        if wide is not None:
+            path, table = wide
+            columns = Columns(spec.columns.date, None, None, None, symbol, None)
+        else:
+            path, columns = _symbol_path(spec, symbol), spec.columns
+            numbers = [getattr(columns, n) for n in ("open", "high", "low", "close", "volume")]
+            table = _dated(read_table(path), columns.date, path, [n for n in numbers if n])
+        prices = session_prices(table, columns, path, info[symbol].exchange, symbol)
+        closes[symbol] = prices.close
+        if prices.open is not None:
+            opens[symbol] = prices.open
+        flat += [(symbol, d) for d in prices.flat if start <= d <= end]
+        dropped += [(symbol, d) for d in prices.dropped if start <= d <= end]
 
     fx = {}
     checked: list[tuple[pd.DatetimeIndex, Path, str, bool]] = []
@@ -433,7 +495,8 @@ def load_files_market(
         start=start,
         end=end,
         extras=extras,
-        placeholders=flagged,
+        flat_rows=flat,
+        dropped_rows=dropped,
     )
     for dates, path, label, carried in checked:
         check_bars(dates, market.index, path, label, carried=carried)

@@ -1,7 +1,8 @@
 """`Market`: aligned prices, fx and metadata over one date index, and how sources build it.
 
-Every source (synthetic, csv, yahoo) produces per-symbol price series; `assemble_market`
-aligns them on the union of their dates, checks them, and attaches fx and metadata.
+Every source (synthetic, csv, yahoo, a tidy frame) produces per-symbol price series;
+`assemble_market` aligns them on the union of their dates, checks them (invalid prices
+raise, suspect ones warn: `engine.data.checks`), and attaches fx and metadata.
 Gaps stay NaN: the simulator values a gap at the last known price and trades an asset
 only where it has a price. Nothing is filled silently except fx, which is taken as of
 its last quote (FX trades on weekdays, exchanges on their own calendars).
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from engine.data.checks import bad_prints, warn_bad_prints
 from engine.errors import DataError
 
 
@@ -91,11 +93,16 @@ class Market:
     ``close`` and ``open`` are ``[T, N]`` with NaN where an asset did not trade; ``fx``
     has one column per foreign currency: the price of one unit of it in
     `base_currency`. ``extras`` holds named series, ``[T, N]`` frames or ``[T]``
-    series. ``placeholders`` lists the (symbol, date) rows a source marked as not
-    traded (e.g. Yahoo's zero-volume half-day rows), which are NaN in the prices.
+    series. ``flat_rows`` lists the (symbol, date) rows a file or yahoo source read as
+    flat (zero volume, open = high = low = close) on a session of the asset's exchange,
+    e.g. a Hong Kong half day: their close is real and priced, their open NaN.
+    ``dropped_rows`` lists the rows with a price on a day the exchange was closed,
+    which are not in the prices (see `engine.data.files`).
     ``groups`` names baskets of symbols (``data.symbols`` given as a mapping).
     ``start`` is the first simulated date: the bars before it are warm-up history that
     strategies see and the simulation, benchmark and metrics do not (None: no warm-up).
+    ``closing`` maps a symbol whose series ends early to its last date, where a position
+    in it is closed at its last price (``data.on_series_end: close``).
     """
 
     close: pd.DataFrame
@@ -107,9 +114,11 @@ class Market:
     source: str
     extras: dict[str, pd.DataFrame | pd.Series] = field(default_factory=dict)
     exchange: dict[str, str] = field(default_factory=dict)
-    placeholders: list[tuple[str, pd.Timestamp]] = field(default_factory=list)
+    flat_rows: list[tuple[str, pd.Timestamp]] = field(default_factory=list)
+    dropped_rows: list[tuple[str, pd.Timestamp]] = field(default_factory=list)
     groups: dict[str, list[str]] = field(default_factory=dict)
     start: pd.Timestamp | None = None
+    closing: dict[str, pd.Timestamp] = field(default_factory=dict)
 
     @property
     def index(self) -> pd.DatetimeIndex:
@@ -147,7 +156,8 @@ class Market:
         """Return the market restricted to `symbols` (in that order) and to `dates`.
 
         Dates not in the index are ignored; per-asset extras keep the selected columns
-        they have.
+        they have. Dropped rows (on no bar) are kept when they fall between the first
+        and the last selected date.
         """
         cols = list(self.symbols if symbols is None else symbols)
         rows = self.index if dates is None else self.index[self.index.isin(dates)]
@@ -167,9 +177,15 @@ class Market:
             source=self.source,
             extras=extras,
             exchange={s: self.exchange.get(s, "") for s in cols},
-            placeholders=[(s, d) for s, d in self.placeholders if s in cols and d in rows],
+            flat_rows=[(s, d) for s, d in self.flat_rows if s in cols and d in rows],
+            dropped_rows=[
+                (s, d)
+                for s, d in self.dropped_rows
+                if s in cols and len(rows) and rows[0] <= d <= rows[-1]
+            ],
             groups={g: m for g, m in self.groups.items() if set(m) <= set(cols)},
             start=self.start,
+            closing={s: d for s, d in self.closing.items() if s in cols},
         )
 
     def to_frame(self) -> pd.DataFrame:
@@ -256,7 +272,8 @@ def assemble_market(
     start: pd.Timestamp,
     end: pd.Timestamp,
     extras: Mapping[str, pd.DataFrame | pd.Series] | None = None,
-    placeholders: list[tuple[str, pd.Timestamp]] | None = None,
+    flat_rows: list[tuple[str, pd.Timestamp]] | None = None,
+    dropped_rows: list[tuple[str, pd.Timestamp]] | None = None,
 ) -> Market:
     """Align per-symbol series on the union of their dates within [start, end] and check them.
 
@@ -274,14 +291,22 @@ def assemble_market(
         Inclusive window.
     extras
         Named extra series on their own dates; aligned to the market's dates.
-    placeholders
-        (symbol, date) rows already set to NaN because they were not real trades.
+    flat_rows
+        (symbol, date) rows read as flat on a session: close kept, open already NaN.
+    dropped_rows
+        (symbol, date) rows on days the exchange was closed, already removed.
 
     Raises
     ------
     DataError
         For a start after the end, a symbol with no price in the window, a currency
         with no fx series, or invalid prices.
+
+    Warns
+    -----
+    DataWarning
+        For a symbol with a suspect price: a spike that reverses, a step that
+        persists or a stray open (`engine.data.checks.bad_prints`).
     """
     if start > end:
         raise DataError(f"start {start.date()} is after end {end.date()}")
@@ -323,7 +348,7 @@ def assemble_market(
     for name, series in (extras or {}).items():
         aligned_extras[name] = series.reindex(index)
 
-    return Market(
+    market = Market(
         close=close,
         open=opened,
         currency={s: info[s].currency for s in closes},
@@ -333,5 +358,8 @@ def assemble_market(
         source=source,
         extras=aligned_extras,
         exchange={s: info[s].exchange for s in closes},
-        placeholders=sorted(placeholders or []),
+        flat_rows=sorted(flat_rows or []),
+        dropped_rows=sorted(dropped_rows or []),
     )
+    warn_bad_prints(bad_prints(market))
+    return market

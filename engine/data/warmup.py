@@ -79,12 +79,16 @@ def _sessions(mic: str) -> pd.DatetimeIndex | None:
 
 def history_start(start: pd.Timestamp, span: int | pd.DateOffset, exchange: str) -> pd.Timestamp:
     """The first day of `span` before `start`: that many sessions of `exchange` before its
-    first session on or after `start`, or the calendar span."""
-    if not isinstance(span, int):
-        return start - span
+    first session on or after `start`, or the first session of the calendar span."""
+    every = _sessions(exchange)
+    if not isinstance(span, int):  # the first session on or after the span's first day
+        day = start - span
+        at = every.searchsorted(day) if every is not None else 0
+        if every is None or at >= len(every):
+            return pd.offsets.BDay().rollforward(day)
+        return every[at]
     if span == 0:
         return start
-    every = _sessions(exchange)
     first = every.searchsorted(start) if every is not None else 0
     if every is None or first - span < 0:  # unknown exchange or before 2000: weekdays
         return start - pd.offsets.BDay(span)

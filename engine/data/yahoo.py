@@ -1,57 +1,111 @@
 """The `yahoo` source: yfinance downloads of adjusted OHLCV, cached on disk as parquet.
 
-Each symbol (stock, index or fx pair such as ``HKD=X``) is cached in one parquet file,
-``<cache>/<symbol>.parquet``, holding all its fields (open, high, low, close, volume)
-and, in the file's metadata, the date range that was requested, so a later request
-knows which part it still lacks. The fields are always fetched together, so one file
-per symbol keeps them consistent and is written atomically.
+Each symbol (stock, index or fx pair such as ``HKD=X``) is cached in one file with the
+date range it covers (`engine.data.yahoo_cache`), so a later request downloads only
+what the cache lacks. The rules:
+
+- Coverage ends at the last completed session: the last session of the symbol's
+  exchange (the last weekday for an fx pair) strictly before today's UTC date. Every
+  exchange from New York to Tokyo has closed a session by the midnight UTC that ends
+  its date, so a session dated before today is final; today's, or an ``end`` in the
+  future, is left for a later run. A downloaded row after it is dropped.
+- A top-up downloads the missing dates together with `OVERLAP` cached sessions next to
+  them and compares their closes. Yahoo adjusts all past prices for each new dividend
+  or split, so a close that moved by more than `SEAM_TOLERANCE` (relative) means the
+  cached rows are on another basis: the symbol's whole range is downloaded again and
+  replaces the file, instead of joining two bases with a fake return at the seam.
+- A cache that cannot be brought up to the request (offline, or the download failed)
+  is an error naming the first such symbol, the dates it covers, why, and how many
+  others are short; with ``allow_partial`` every symbol ends on the earliest date all
+  of them are covered to, with a `DataWarning`. A head that is short is reported the
+  same way; with ``allow_partial`` the warm-up check judges it.
+- A corrupt cache file is downloaded again when online; offline it is an error naming
+  the file.
+
+Rows are held against the exchange's sessions as in the csv source
+(`engine.data.files.session_prices`): a flat zero-volume row on a session (a Hong Kong
+half day) keeps its close and has no open; a row on a day the exchange was closed is
+dropped.
 
 `_download` is the only function that touches the network; tests replace it.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import tempfile
+import re
 import warnings
-from collections.abc import Iterable
-from pathlib import Path
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 import pandas as pd
 
-from engine.data.files import Columns, ohlc_series
+from engine.data import calendars
+from engine.data.files import Columns, session_prices
 from engine.data.market import Market, assemble_market, asset_info
-from engine.errors import DataError
+from engine.data.yahoo_cache import Range, YahooCache, default_cache_dir, utc_today
+from engine.errors import DataError, DataWarning
+
+__all__ = [
+    "FIELDS",
+    "OVERLAP",
+    "SEAM_TOLERANCE",
+    "Coverage",
+    "YahooCache",
+    "covered_until",
+    "default_cache_dir",
+    "fetch",
+    "fx_pair",
+    "last_completed_session",
+    "load_yahoo_market",
+    "split_download",
+    "update_cache",
+    "utc_today",
+]
 
 FIELDS = ("open", "high", "low", "close", "volume")
-_META_KEY = b"eastwind"
+OVERLAP = 5  # cached sessions a top-up downloads again to compare
+SEAM_TOLERANCE = 1e-5  # a smaller move fakes a return below 0.001% at the seam
+_NETWORK_FAILURE = re.compile(
+    r"DNS|resolve host|connect|timed out|timeout|network|curl: \(\d+\)", re.IGNORECASE
+)
 
 
-def default_cache_dir() -> Path:
-    """Return the user's cache folder for eastwind's downloads."""
-    root = os.environ.get("EASTWIND_CACHE") or os.environ.get("XDG_CACHE_HOME")
-    return (
-        Path(root) / "eastwind" / "yahoo" if root else Path.home() / ".cache" / "eastwind" / "yahoo"
-    )
+class _Failures(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage().strip())
 
 
 def _download(symbols: list[str], start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
     """Download adjusted daily OHLCV with yfinance; `end` is inclusive.
 
-    yfinance logs each failed symbol and warns about its own pandas use; both are
-    silenced here, because a symbol without rows becomes one clear `DataError` upstream.
+    yfinance logs a failed symbol and returns an empty frame; its last logged error is
+    raised here instead, as `ConnectionError` when it is the network's, so the caller
+    can say why. Its warnings about its own pandas use are silenced.
+
+    Raises
+    ------
+    ConnectionError
+        When yfinance could not reach Yahoo.
+    LookupError
+        When it failed for another reason (an unknown symbol, no rows).
     """
     import yfinance as yf
 
     log = logging.getLogger("yfinance")
-    level = log.level
-    log.setLevel(logging.CRITICAL + 1)
+    level, propagate = log.level, log.propagate
+    failures = _Failures()
+    log.setLevel(logging.ERROR)
+    log.propagate = False
+    log.addHandler(failures)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return yf.download(
+            frame = yf.download(
                 symbols,
                 start=start.strftime("%Y-%m-%d"),
                 end=(end + pd.Timedelta(days=1)).strftime("%Y-%m-%d"),
@@ -63,7 +117,13 @@ def _download(symbols: list[str], start: pd.Timestamp, end: pd.Timestamp) -> pd.
                 multi_level_index=True,
             )
     finally:
+        log.removeHandler(failures)
         log.setLevel(level)
+        log.propagate = propagate
+    if (frame is None or frame.empty) and failures.messages:
+        reason = failures.messages[-1]
+        raise ConnectionError(reason) if _NETWORK_FAILURE.search(reason) else LookupError(reason)
+    return frame
 
 
 def split_download(frame: pd.DataFrame, symbols: Iterable[str]) -> dict[str, pd.DataFrame]:
@@ -103,61 +163,209 @@ def split_download(frame: pd.DataFrame, symbols: Iterable[str]) -> dict[str, pd.
     return out
 
 
-class YahooCache:
-    """A folder of per-symbol parquet files with the date range each one covers."""
+def last_completed_session(exchange: str, today: pd.Timestamp) -> pd.Timestamp:
+    """Return the last session of `exchange` strictly before `today` (a UTC date).
 
-    def __init__(self, folder: Path | str | None = None) -> None:
-        self.folder = Path(folder) if folder else default_cache_dir()
+    An exchange without a known calendar (an fx pair's ``""``) trades on weekdays.
+    """
+    every = calendars.known_sessions(exchange, today - pd.Timedelta(days=30), today)
+    before = every[every < today] if every is not None else None
+    if before is not None and len(before):
+        return before[-1]
+    return (today - pd.offsets.BDay(1)).normalize()
 
-    def path(self, symbol: str) -> Path:
-        """Return the cache file of `symbol`."""
-        safe = symbol.replace("/", "_").replace("^", "_idx_")
-        return self.folder / f"{safe}.parquet"
 
-    def read(self, symbol: str) -> tuple[pd.DataFrame, tuple[pd.Timestamp, pd.Timestamp]] | None:
-        """Return the cached frame and the requested range it covers, or None."""
-        import pyarrow.parquet as pq
+@dataclass(frozen=True)
+class Coverage:
+    """What the cache holds for one symbol after `update_cache`: its rows, the range it
+    vouches for, the range the request needs (ending no later than the last completed
+    session) and, when it covers less, why it could not be topped up (``"offline"``,
+    ``"no network: ..."``, ...)."""
 
-        path = self.path(symbol)
-        if not path.exists():
-            return None
-        try:
-            table = pq.read_table(path)
-        except (OSError, ValueError) as exc:
+    symbol: str
+    frame: pd.DataFrame
+    covered: Range
+    wanted: Range
+    cause: str | None = None
+
+    @property
+    def short(self) -> bool:
+        """True when the cache covers less than `wanted`, at either end."""
+        return self.covered[0] > self.wanted[0] or self.covered[1] < self.wanted[1]
+
+
+def _download_range(
+    symbol: str, start: pd.Timestamp, end: pd.Timestamp
+) -> tuple[pd.DataFrame | None, str]:
+    try:
+        got = split_download(_download([symbol], start, end), [symbol]).get(symbol)
+    except DataError:
+        raise
+    except OSError as exc:  # ConnectionError, socket and requests errors
+        return None, f"no network: {type(exc).__name__}: {exc}"
+    except Exception as exc:  # yfinance or Yahoo said no
+        return None, f"the download failed: {type(exc).__name__}: {exc}"
+    got = None if got is None else got.loc[start:end]  # no row of a session still trading
+    if got is None or got.empty:
+        # yfinance reports many failures as an empty frame: never record an empty answer
+        # as coverage, or a later run with network would not retry it
+        return None, f"Yahoo has no rows for {start.date()}..{end.date()}"
+    return got, ""
+
+
+def _seam_moved(cached: pd.DataFrame, got: pd.DataFrame) -> bool:
+    """Whether the closes of `got` moved on the dates it shares with `cached`."""
+    common = cached.index.intersection(got.index)
+    old, new = cached["close"].reindex(common), got["close"].reindex(common)
+    both = old.notna() & new.notna()
+    if not both.any():
+        return True  # nothing to compare: the seam cannot be vouched for
+    return bool(((new[both] / old[both] - 1.0).abs() > SEAM_TOLERANCE).any())
+
+
+def _update_one(
+    symbol: str, wanted: Range, cache: YahooCache, offline: bool, today: pd.Timestamp
+) -> Coverage:
+    cached, problem = cache.inspect(symbol)
+    if cached is None:
+        if problem and offline:
+            raise DataError(cache.corrupt(symbol, problem))
+        got, cause = (None, "offline") if offline else _download_range(symbol, *wanted)
+        if got is None:
+            if problem:
+                raise DataError(cache.corrupt(symbol, problem, cause))
+            raise DataError(_missing(symbol, cache, cause))
+        cache.write(symbol, got, *wanted, fetched=today)
+        return Coverage(symbol, got, wanted, wanted)
+    frame, covered = cached
+    if not Coverage(symbol, frame, covered, wanted).short:
+        return Coverage(symbol, frame, covered, wanted)
+    if offline:
+        return Coverage(symbol, frame, covered, wanted, "offline")
+    overlap = min(OVERLAP, len(frame))
+    pieces = []
+    if wanted[0] < covered[0]:
+        pieces.append((wanted[0], frame.index[overlap - 1]))
+    if wanted[1] > covered[1]:
+        pieces.append((frame.index[-overlap], wanted[1]))
+    for start, end in pieces:
+        got, cause = _download_range(symbol, start, end)
+        if got is not None and _seam_moved(frame, got):
+            # Yahoo re-adjusted the past since the cache was written: all of it again
+            whole = (min(wanted[0], covered[0]), max(wanted[1], covered[1]))
+            got, cause = _download_range(symbol, *whole)
+            if got is not None:
+                cache.write(symbol, got, *whole, fetched=today)
+                return Coverage(symbol, got, whole, wanted)
+        if got is None:
+            return Coverage(symbol, frame, covered, wanted, cause)
+        merged = pd.concat([frame, got]).sort_index(kind="stable")
+        frame = merged[~merged.index.duplicated(keep="first")]  # the cached rows stay
+        covered = (min(covered[0], start), max(covered[1], end))
+        cache.write(symbol, frame, *covered, fetched=today)
+    return Coverage(symbol, frame, covered, wanted)
+
+
+def _missing(symbol: str, cache: YahooCache, cause: str) -> str:
+    if cause == "offline":
+        how, fix = "(offline)", "run `eastwind data fetch CONFIG` with network"
+    elif cause.startswith("no network: "):
+        how = f"and no network to download it ({cause.removeprefix('no network: ')})"
+        fix = "connect and run `eastwind data fetch CONFIG`"
+    else:
+        how = f"and {cause}"
+        fix = "check the symbol, run `eastwind data fetch CONFIG` with network"
+    return (
+        f"{symbol}: not in the cache {cache.folder}, {how}; {fix}, or run offline on "
+        "synthetic data with --data synthetic"
+    )
+
+
+def update_cache(
+    symbols: Iterable[str],
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    cache: YahooCache,
+    offline: bool = False,
+    *,
+    exchanges: Mapping[str, str] | None = None,
+    today: pd.Timestamp | None = None,
+) -> dict[str, Coverage]:
+    """Bring the cache of each symbol up to [start, end] as far as it can; say how far.
+
+    The range ends at the last completed session of the symbol's exchange (`exchanges`,
+    default none: weekdays) before `today` (default `utc_today`) when `end` is later.
+    Offline, or when a download fails, a symbol keeps what its cache has
+    (`covered_until` judges it).
+
+    Raises
+    ------
+    DataError
+        For a window after the last completed session; for a symbol that neither the
+        cache nor the network has, or without rows in [start, end]; offline, for a
+        corrupt cache file.
+    """
+    today = utc_today() if today is None else pd.Timestamp(today).normalize()
+    found = {}
+    for symbol in symbols:
+        last = last_completed_session((exchanges or {}).get(symbol, ""), today)
+        if start > last:
             raise DataError(
-                f"{symbol}: cache file {path} is unreadable ({exc}); delete it"
-            ) from None
-        meta = json.loads((table.schema.metadata or {}).get(_META_KEY, b"{}"))
-        frame = table.to_pandas()
-        if not meta:
-            return frame, (frame.index.min(), frame.index.max())
-        return frame, (pd.Timestamp(meta["start"]), pd.Timestamp(meta["end"]))
+                f"{symbol}: the window starts on {start.date()}, after the last completed "
+                f"session ({last.date()}); move data.start earlier"
+            )
+        got = _update_one(symbol, (start, min(end, last)), cache, offline, today)
+        if got.frame.loc[start:end].empty:
+            raise DataError(_missing(symbol, cache, got.cause or "Yahoo has no rows in it"))
+        found[symbol] = got
+    return found
 
-    def first_covered(self, symbol: str) -> pd.Timestamp | None:
-        """The first date of the range the cache of `symbol` covers, or None without one."""
-        cached = self.read(symbol)
-        return None if cached is None else cached[1][0]
 
-    def write(
-        self, symbol: str, frame: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp
-    ) -> None:
-        """Write `frame` as the cache of `symbol` covering [start, end], atomically."""
-        import pyarrow as pa
-        import pyarrow.parquet as pq
+def covered_until(
+    found: Iterable[Coverage], cache: YahooCache, allow_partial: bool = False
+) -> pd.Timestamp | None:
+    """Return the date every symbol's data must end on: None when each is covered.
 
-        self.folder.mkdir(parents=True, exist_ok=True)
-        table = pa.Table.from_pandas(frame, preserve_index=True)
-        meta = dict(table.schema.metadata or {})
-        meta[_META_KEY] = json.dumps({"start": str(start.date()), "end": str(end.date())}).encode()
-        table = table.replace_schema_metadata(meta)
-        fd, tmp = tempfile.mkstemp(dir=self.folder, suffix=".tmp")
-        os.close(fd)
-        try:
-            pq.write_table(table, tmp)
-            os.replace(tmp, self.path(symbol))
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+    With `allow_partial`, a symbol covered to an earlier date ends all of them there
+    (a `DataWarning` says so): a run never holds a price frozen past its cache. A
+    cache short at its head is left to the warm-up check.
+
+    Raises
+    ------
+    DataError
+        Without `allow_partial`, when a cache covers less than wanted: one line naming
+        the first such symbol, its dates and why, and how many more are short.
+    """
+    short = [f for f in found if f.short]
+    if not short:
+        return None
+    first = short[0]
+    if not allow_partial:
+        rest = [f.symbol for f in short[1:]]
+        more = f"; {len(rest)} more symbols are short: {', '.join(rest)}" if rest else ""
+        if len(rest) == 1:
+            more = f"; 1 more symbol is short: {rest[0]}"
+        (have_start, have_end), (want_start, want_end) = first.covered, first.wanted
+        raise DataError(
+            f"{first.symbol}: the cache {cache.path(first.symbol)} covers "
+            f"{have_start.date()}..{have_end.date()}, not the "
+            f"{want_start.date()}..{want_end.date()} the run needs ({first.cause}){more}; "
+            "run `eastwind data fetch CONFIG` with network, or set data.allow_partial: "
+            "true to end the run where every symbol is covered"
+        )
+    ends = [f for f in short if f.covered[1] < f.wanted[1]]
+    if not ends:
+        return None
+    first = min(ends, key=lambda f: f.covered[1])
+    until = first.covered[1]
+    warnings.warn(
+        f"{first.symbol}: the cache covers to {until.date()}, not {first.wanted[1].date()} "
+        f"({first.cause}); data.allow_partial: the run's data ends on {until.date()} "
+        f"({len(ends)} symbol(s) short)",
+        DataWarning,
+        stacklevel=2,
+    )
+    return until
 
 
 def fetch(
@@ -166,58 +374,27 @@ def fetch(
     end: pd.Timestamp,
     cache: YahooCache,
     offline: bool = False,
+    *,
+    exchanges: Mapping[str, str] | None = None,
+    today: pd.Timestamp | None = None,
+    allow_partial: bool = False,
 ) -> dict[str, pd.DataFrame]:
     """Return OHLCV per symbol for [start, end], downloading only what the cache lacks.
 
-    A symbol whose cache covers the range is read with no network. Otherwise the missing
-    head and tail are downloaded and merged into the cache (a top-up). When a download
-    fails, a symbol with cached data keeps what the cache has; one without raises.
+    A symbol whose cache covers the range is read with no network; otherwise the cache
+    is topped up (`update_cache`) and what it covers is checked (`covered_until`).
 
     Raises
     ------
     DataError
-        Naming the symbol, when neither the network nor the cache has it.
+        Naming the symbol, when neither the network nor the cache has it, or when the
+        cache covers less than the range and `allow_partial` is off.
     """
-    result: dict[str, pd.DataFrame] = {}
-    for symbol in symbols:
-        cached = cache.read(symbol)
-        frame, (have_start, have_end) = cached if cached else (None, (None, None))
-        gaps = []
-        if frame is None:
-            gaps.append((start, end))
-        else:
-            if start < have_start:
-                gaps.append((start, have_start - pd.Timedelta(days=1)))
-            if end > have_end:
-                gaps.append((have_end + pd.Timedelta(days=1), end))
-        errors = []
-        for gap_start, gap_end in gaps if not offline else []:
-            try:
-                got = split_download(_download([symbol], gap_start, gap_end), [symbol]).get(symbol)
-            except DataError:
-                raise
-            except Exception as exc:  # the network, yfinance or Yahoo said no
-                errors.append(f"{type(exc).__name__}: {exc}")
-                continue
-            if got is None or got.empty:
-                # yfinance reports many failures as an empty frame: never record an empty
-                # answer as coverage, or a later run with network would not retry it
-                errors.append(f"no rows for {gap_start.date()}..{gap_end.date()}")
-                continue
-            frame = got if frame is None else pd.concat([frame, got]).sort_index()
-            frame = frame[~frame.index.duplicated(keep="last")]
-            have_start = min(gap_start, have_start) if have_start is not None else gap_start
-            have_end = max(gap_end, have_end) if have_end is not None else gap_end
-            cache.write(symbol, frame, have_start, have_end)
-        if frame is None or frame.loc[start:end].empty:
-            why = "; ".join(errors) or ("offline" if offline else "no data")
-            raise DataError(
-                f"{symbol}: not in the cache {cache.folder} and the download failed ({why}); "
-                "check the symbol, run `eastwind data fetch CONFIG` with network, or run "
-                "offline on synthetic data with --data synthetic"
-            )
-        result[symbol] = frame.loc[start:end]
-    return result
+    found = update_cache(
+        symbols, start, end, cache, offline=offline, exchanges=exchanges, today=today
+    )
+    until = covered_until(found.values(), cache, allow_partial) or end
+    return {symbol: got.frame.loc[start:until] for symbol, got in found.items()}
 
 
 def fx_pair(currency: str, base_currency: str) -> tuple[str, str]:
@@ -236,20 +413,41 @@ def load_yahoo_market(
     cache: YahooCache,
     metadata: dict[str, dict[str, object]] | None = None,
     offline: bool = False,
+    allow_partial: bool = False,
+    today: pd.Timestamp | None = None,
 ) -> Market:
-    """Build a `Market` from Yahoo prices (through the cache) and the fx pairs it needs."""
+    """Build a `Market` from Yahoo prices (through the cache) and the fx pairs it needs.
+
+    The symbols and fx pairs are checked together (`covered_until`): with
+    `allow_partial` the market ends where every one of them is covered.
+    """
     info = {s: asset_info(s, metadata) for s in symbols}
-    frames = fetch(symbols, start, end, cache, offline=offline)
-    closes, opens, flagged = {}, {}, []
-    for symbol, frame in frames.items():
-        close, opened, fake = ohlc_series(frame, Columns(), f"yahoo {symbol}")
-        closes[symbol], opens[symbol] = close, opened
-        flagged += [(symbol, d) for d in fake]
+    exchanges = {s: i.exchange for s, i in info.items()}
+    found = update_cache(symbols, start, end, cache, offline, exchanges=exchanges, today=today)
+    pairs = {
+        currency: fx_pair(currency, base_currency)
+        for currency in sorted({i.currency for i in info.values()} - {base_currency})
+    }
+    rates = update_cache(
+        [pair for pair, _ in pairs.values()],
+        start - pd.Timedelta(days=10),
+        end,
+        cache,
+        offline,
+        today=today,
+    )
+    end = covered_until([*found.values(), *rates.values()], cache, allow_partial) or end
+    closes, opens, flat, dropped = {}, {}, [], []
+    for symbol, got in found.items():
+        exchange = info[symbol].exchange
+        frame = got.frame.loc[start:end]
+        prices = session_prices(frame, Columns(), f"yahoo {symbol}", exchange, symbol)
+        closes[symbol], opens[symbol] = prices.close, prices.open
+        flat += [(symbol, d) for d in prices.flat]
+        dropped += [(symbol, d) for d in prices.dropped]
     fx = {}
-    for currency in sorted({i.currency for i in info.values()} - {base_currency}):
-        pair, quote = fx_pair(currency, base_currency)
-        rate = fetch([pair], start - pd.Timedelta(days=10), end, cache, offline=offline)[pair]
-        close = rate["close"].dropna()
+    for currency, (pair, quote) in pairs.items():
+        close = rates[pair].frame["close"].loc[:end].dropna()
         fx[currency] = 1.0 / close if quote == "units_per_base" else close
     return assemble_market(
         closes,
@@ -260,5 +458,6 @@ def load_yahoo_market(
         source="yahoo",
         start=start,
         end=end,
-        placeholders=flagged,
+        flat_rows=flat,
+        dropped_rows=dropped,
     )

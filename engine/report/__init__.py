@@ -1,37 +1,65 @@
 """Reports of finished runs: data files, the HTML tearsheet and the comparison page.
 
-Everything is rendered in memory first and then written file by file through a
-temporary file and a rename, so an error never leaves a half-written report behind.
+Everything is rendered in memory first, then written as one set (`engine.outputs`):
+staged, swapped in with Ctrl-C held back, files of an older set that this one does not
+rewrite removed, and a manifest ``run.json`` written last with the run id every file of
+the set carries. An error never leaves a half-written or mixed report behind, and an
+interrupted sweep never replaces a finished one: it goes to ``<out>/partial/``.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from engine.backtest import BacktestResult
+from engine.outputs import (
+    MANIFEST,
+    discard_set,
+    interrupts_deferred,
+    read_manifest,
+    require_writable_file,
+    require_writable_folder,
+    run_id_of,
+    write_atomic,
+    write_set,
+)
 from engine.report.html import compare_page, run_page
-from engine.report.sweep_page import ranked_rows, sweep_files, walk_forward_summary
+from engine.report.sweep_page import (
+    ranked_rows,
+    results_parquet,
+    sweep_page,
+    sweep_tables,
+    walk_forward_summary,
+)
 from engine.report.tables import (
     METRICS,
     MetricSpec,
     aligned_values,
     bankruptcy_banner,
     metrics_document,
+    metrics_json,
     output_files,
     return_correlation,
     side_by_side,
 )
-from engine.sweep import SweepResult
+from engine.sweep import ROW_NOT_RUN, SweepResult
 
 __all__ = [
+    "COMPARE_FILES",
+    "MANIFEST",
     "METRICS",
+    "PARTIAL",
+    "RUN_FILES",
+    "SWEEP_FILES",
     "MetricSpec",
     "bankruptcy_banner",
+    "interrupts_deferred",
     "metrics_document",
     "ranked_rows",
+    "read_manifest",
+    "require_writable_file",
+    "require_writable_folder",
     "walk_forward_summary",
     "write_atomic",
     "write_comparison",
@@ -39,58 +67,66 @@ __all__ = [
     "write_sweep",
 ]
 
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def write_atomic(path: Path, text: str | bytes) -> None:
-    """Write `text` to `path` through a temporary file in the same folder, then rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 is for secrets, not reports
-        if isinstance(text, bytes):
-            with os.fdopen(fd, "wb") as raw:
-                raw.write(text)
-        else:
-            with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-                handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _write_all(out: Path, files: Mapping[str, str | bytes]) -> list[Path]:
-    paths = []
-    for name, text in files.items():
-        write_atomic(out / name, text)
-        paths.append(out / name)
-    return paths
+# The files each command writes; an older folder without a manifest loses those of
+# them a new set does not rewrite.
+RUN_FILES = ("metrics.json", "equity.csv", "positions.csv", "weights.csv", "trades.csv")
+RUN_FILES += ("report.html",)
+COMPARE_FILES = ("metrics.csv", "equity.csv", "correlation.csv", "compare.html")
+SWEEP_FILES = ("results.csv", "results.parquet", "walk_forward.csv", "walk_forward_equity.csv")
+SWEEP_FILES += ("sweep.html",)
+PARTIAL = "partial"  # where an interrupted sweep writes, inside the sweep's folder
 
 
 def write_run(result: BacktestResult, out: Path, html: bool = True) -> list[Path]:
-    """Write metrics.json, equity/positions/weights/trades CSVs and report.html to `out`."""
+    """Write metrics.json, equity/positions/weights/trades CSVs, report.html and run.json.
+
+    Without `html`, a report.html of an earlier run in `out` is removed, not left showing
+    other numbers.
+    """
     files: dict[str, str | bytes] = dict(output_files(result))
+    run_id = run_id_of(files)
+    files["metrics.json"] = metrics_json(result, run_id)
     if html:
-        files["report.html"] = run_page(result)
-    return _write_all(out, files)
+        files["report.html"] = run_page(result, run_id)
+    manifest = {"command": "run", "name": result.config.name, "run_id": run_id, "complete": True}
+    return write_set(out, files, manifest, RUN_FILES)
 
 
 def write_comparison(results: Sequence[BacktestResult], out: Path) -> list[Path]:
-    """Write the side-by-side metrics, aligned equity, correlations and compare.html."""
+    """Write the side-by-side metrics, aligned equity, correlations, compare.html, run.json."""
     files: dict[str, str | bytes] = {
         "metrics.csv": side_by_side(results).to_csv(),
         "equity.csv": aligned_values(results).rename_axis("date").to_csv(),
         "correlation.csv": return_correlation(results).to_csv(),
-        "compare.html": compare_page(results),
     }
-    return _write_all(out, files)
+    run_id = run_id_of(files)
+    files["compare.html"] = compare_page(results, run_id)
+    names = [r.config.name for r in results]
+    manifest = {"command": "compare", "name": names, "run_id": run_id, "complete": True}
+    return write_set(out, files, manifest, COMPARE_FILES)
 
 
 def write_sweep(result: SweepResult, out: Path) -> list[Path]:
-    """Write results.csv/.parquet, walk-forward tables and sweep.html to `out`."""
-    return _write_all(out, sweep_files(result))
+    """Write results.csv/.parquet, walk-forward tables, sweep.html and run.json.
+
+    A finished sweep goes to `out` (and removes an interrupted one's ``out/partial/``);
+    an interrupted one goes to ``out/partial/`` without sweep.html, so the results of an
+    earlier finished sweep in `out` stay whole. The paths returned say which.
+    """
+    files: dict[str, str | bytes] = dict(sweep_tables(result))
+    run_id = run_id_of(files)
+    files["results.parquet"] = results_parquet(result, run_id)
+    done = int((result.table["status"] != ROW_NOT_RUN).sum())
+    manifest = {
+        "command": "sweep",
+        "name": result.config.name,
+        "run_id": run_id,
+        "complete": not result.interrupted,
+        "combinations": {"total": len(result.table), "finished": done},
+    }
+    if result.interrupted:
+        return write_set(out / PARTIAL, files, manifest, SWEEP_FILES)
+    files["sweep.html"] = sweep_page(result, run_id)
+    written = write_set(out, files, manifest, SWEEP_FILES)
+    discard_set(out / PARTIAL, "sweep")
+    return written

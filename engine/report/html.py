@@ -20,6 +20,8 @@ from plotly.subplots import make_subplots
 
 from engine import metrics as m
 from engine.backtest import BacktestResult
+from engine.config import describe
+from engine.outputs import MANIFEST, RUN_ID_META
 from engine.report.tables import (
     METRICS,
     aligned_values,
@@ -54,6 +56,7 @@ tr.group th{background:#e8edf3}
 .grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(560px,1fr));gap:14px}
 .grid>div{min-width:0}
 .meta td:first-child{color:#666}
+footer{padding:8px 28px 24px;color:#888;font-size:12px}
 """
 
 
@@ -124,7 +127,10 @@ def _drawdown_chart(eq: pd.DataFrame, bench_name: str | None) -> go.Figure:
     return fig
 
 
-def _rolling_chart(eq: pd.DataFrame, ppy: float, rf: float, bench_name: str | None) -> go.Figure:
+def _rolling_chart(
+    eq: pd.DataFrame, ppy: float, rf: pd.Series | float, bench_name: str | None
+) -> go.Figure:
+    """Rolling Sharpe over `rf`, the risk-free return of each bar, and rolling beta."""
     window = max(round(ppy / 2), 2)
     fig = make_subplots(
         rows=2,
@@ -133,7 +139,7 @@ def _rolling_chart(eq: pd.DataFrame, ppy: float, rf: float, bench_name: str | No
         vertical_spacing=0.08,
         subplot_titles=("Rolling 6-month Sharpe", "Rolling 6-month beta"),
     )
-    excess = eq["returns"] - m.rf_per_bar(rf, ppy)
+    excess = eq["returns"] - rf
     roll = excess.rolling(window)
     fig.add_scatter(
         x=eq.index,
@@ -145,7 +151,7 @@ def _rolling_chart(eq: pd.DataFrame, ppy: float, rf: float, bench_name: str | No
     )
     if "benchmark_returns" in eq:
         b = eq["benchmark_returns"]
-        b_roll = (b - m.rf_per_bar(rf, ppy)).rolling(window)
+        b_roll = (b - rf).rolling(window)
         fig.add_scatter(
             x=eq.index,
             y=b_roll.mean() / b_roll.std() * np.sqrt(ppy),
@@ -266,48 +272,93 @@ def _meta_table(rows: Sequence[tuple[str, str]]) -> str:
 def _costs_table(result: BacktestResult) -> str:
     """The resolved cost settings of every asset, as the simulation charged them."""
     market, p = result.market, result.config.portfolio
+    first, last = market.index[0].date(), market.index[-1].date()
+
+    def cell(value: object, spec: str) -> str:  # a dated value: its changes in the run
+        return describe(value, spec, first, last)
+
     head = "".join(f"<th>{h}</th>" for h in _COST_HEADINGS)
     rows = []
     for symbol in market.symbols:
         currency = market.currency[symbol]
         c = p.asset_costs(symbol, market.exchange.get(symbol, ""), currency)
-        charges = ", ".join(f"{n} {r:.4%}" for n, (r, _, _) in c.charges.items()) or "-"
+        charges = ", ".join(
+            f"{n} {cell(r, '.5%')}"
+            + (f" min {cell(low, 'g')}" if low != 0.0 else "")
+            + (f" max {cell(high, 'g')}" if high != float("inf") else "")
+            for n, (r, low, high) in c.charges.items()
+        )
+        borrow = cell(c.borrow_rate, ".2%")
+        if c.rebate_spread != 0.0:
+            borrow += f" + spread {cell(c.rebate_spread, '.2%')}"
         cells = [
             symbol,
             currency,
-            f"{c.fee_rate:.3%}",
-            f"{c.fee_minimum:g}",
-            charges,
-            f"{c.buy_tax:.3%}",
-            f"{c.sell_tax:.3%}",
-            f"{c.slippage:.3%}",
-            f"{c.borrow_rate:.2%}",
+            cell(c.fee_rate, ".3%"),
+            cell(c.fee_minimum, "g"),
+            charges or "-",
+            cell(c.buy_tax, ".3%"),
+            cell(c.sell_tax, ".3%"),
+            cell(c.slippage, ".3%"),
+            borrow,
             f"{market.lot_size.get(symbol, 1):g}" if p.lots else "-",
         ]
         rows.append("<tr>" + "".join(f"<td>{html.escape(x)}</td>" for x in cells) + "</tr>")
     return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
 
 
-def page(title: str, header: str, banner: bool, body: str, alerts: Sequence[str] = ()) -> str:
+def _risk_free(result: BacktestResult, ppy: float) -> pd.Series | float:
+    """The risk-free return of each bar, as the metrics used it."""
+    if result.risk_free is not None:
+        return result.risk_free
+    rate = result.config.report.risk_free
+    return m.rf_per_bar(rate, ppy) if isinstance(rate, float) else 0.0
+
+
+def page(
+    title: str,
+    header: str,
+    banner: bool,
+    body: str,
+    run_id: str | None = None,
+    alerts: Sequence[str] = (),
+) -> str:
     """Return a self-contained HTML page (plotly.js inlined); `banner` marks synthetic data,
-    each of `alerts` (e.g. a bankruptcy) is a line above it."""
+    each of `alerts` (e.g. a bankruptcy) is a line above it.
+
+    `run_id` stamps the page as one file of a run (a meta tag and a footer line), so it
+    can be matched to the run's other files and their manifest.
+    """
     banner_html = "".join(f'<div class="alert">{html.escape(a)}</div>' for a in alerts)
     banner_html += f'<div class="banner">{_SYNTHETIC_BANNER}</div>' if banner else ""
+    stamp = footer = ""
+    if run_id is not None:
+        stamp = f'<meta name="{RUN_ID_META}" content="{html.escape(run_id)}">'
+        footer = (
+            f"<footer>run {html.escape(run_id)}: the files of this run and their hashes "
+            f"are listed in {MANIFEST} beside this page</footer>"
+        )
     return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">{stamp}'
         f"<title>{html.escape(title)}</title><style>{_CSS}</style>"
         f'<script type="text/javascript">{_plotly_js()}</script></head>'
-        f"<body><header>{header}</header>{banner_html}<main>{body}</main></body></html>\n"
+        f"<body><header>{header}</header>{banner_html}<main>{body}</main>{footer}</body></html>\n"
     )
 
 
-def run_page(result: BacktestResult) -> str:
+def run_page(result: BacktestResult, run_id: str | None = None) -> str:
     """Return the tearsheet of one run as a complete HTML document."""
     config, market, p = result.config, result.market, result.config.portfolio
     eq = equity_frame(result)
     bench_name = ", ".join(config.benchmark.symbols) if config.benchmark else None
     ppy = result.metrics["periods_per_year"]
     period = f"{market.index[0].date()} to {market.index[-1].date()} ({len(market.index)} bars)"
+
+    def rate(value: object, spec: str) -> str:
+        return describe(value, spec, market.index[0].date(), market.index[-1].date())
+
+    debit = p.cash_debit_rate
+
     header = (
         f"<h1>{html.escape(config.name)}</h1>"
         + (f"<p>{html.escape(config.description)}</p>" if config.description else "")
@@ -327,13 +378,14 @@ def run_page(result: BacktestResult) -> str:
         ("Initial cash", f"{p.init_cash:,.0f} {market.base_currency}"),
         ("Board lots", "whole lots" if p.lots else "fractional"),
         ("Max leverage", "-" if p.max_leverage is None else f"{p.max_leverage:g}x"),
-        ("Cash rate / FX cost", f"{p.cash_rate:.2%} / {p.fx_cost:.3%}"),
-        ("Risk-free rate", f"{config.report.risk_free:.2%}"),
+        ("Cash rate / FX cost", f"{rate(p.cash_rate, '.2%')} / {rate(p.fx_cost, '.3%')}"),
+        ("Rate on negative cash", rate(p.cash_rate if debit is None else debit, ".2%")),
+        ("Risk-free rate", rate(config.report.risk_free, ".2%")),
     ]
     charts = [
         chart(_equity_chart(eq, bench_name), "chart-equity", 420),
         chart(_drawdown_chart(eq, bench_name), "chart-drawdown"),
-        chart(_rolling_chart(eq, ppy, config.report.risk_free, bench_name), "chart-rolling", 480),
+        chart(_rolling_chart(eq, ppy, _risk_free(result, ppy), bench_name), "chart-rolling", 480),
         chart(_exposure_chart(eq), "chart-exposure"),
         chart(_weights_chart(result.simulation.weights), "chart-weights", 420),
         chart(_monthly_heatmap(eq), "chart-monthly", 60 + 28 * len(set(eq.index.year)) + 80),
@@ -349,10 +401,10 @@ def run_page(result: BacktestResult) -> str:
         f'<section class="grid">{"".join(f"<div>{c}</div>" for c in charts)}</section>'
     )
     alerts = [line] if (line := bankruptcy_banner(result)) else []
-    return page(f"eastwind: {config.name}", header, market.is_synthetic, body, alerts)
+    return page(f"eastwind: {config.name}", header, market.is_synthetic, body, run_id, alerts)
 
 
-def compare_page(results: Sequence[BacktestResult]) -> str:
+def compare_page(results: Sequence[BacktestResult], run_id: str | None = None) -> str:
     """Return one HTML page comparing runs: metrics side by side, equity curves, correlations."""
     names = [r.config.name for r in results]
     values = aligned_values(results)
@@ -399,4 +451,4 @@ def compare_page(results: Sequence[BacktestResult]) -> str:
     header = f"<h1>Scenario comparison</h1><p>{html.escape(', '.join(names))}</p>"
     synthetic = any(r.market.is_synthetic for r in results)
     alerts = [f"{r.config.name}: {line}" for r in results if (line := bankruptcy_banner(r))]
-    return page("eastwind: comparison", header, synthetic, body, alerts)
+    return page("eastwind: comparison", header, synthetic, body, run_id, alerts)

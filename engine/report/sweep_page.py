@@ -80,6 +80,9 @@ def walk_forward_summary(result: SweepResult) -> pd.DataFrame | None:
     if result.oos_value is None or result.is_value is None:
         return None
     rf = result.config.report.risk_free
+    if not isinstance(rf, float):  # a rate by date: the risk-free return of each bar
+        assert result.risk_free is not None
+        rf = result.risk_free.reindex(result.oos_value.index).to_numpy()
     rows = {
         "out_of_sample": m.performance(result.oos_value, 1.0, rf),
         "in_sample_best": m.performance(result.is_value, 1.0, rf),
@@ -88,7 +91,7 @@ def walk_forward_summary(result: SweepResult) -> pd.DataFrame | None:
     return pd.DataFrame({k: [r[k] for r in rows.values()] for k in keys}, index=list(rows))
 
 
-def sweep_page(result: SweepResult) -> str:
+def sweep_page(result: SweepResult, run_id: str | None = None) -> str:
     """Return the sweep's HTML page: heat maps, best curves, walk-forward, top table."""
     config = result.config
     sweep = config.sweep
@@ -117,25 +120,29 @@ def sweep_page(result: SweepResult) -> str:
         )
     parts.insert(1, f'<section class="grid">{"".join(f"<div>{c}</div>" for c in charts)}</section>')
     synthetic = config.data.source == "synthetic"
-    return page(f"eastwind sweep: {config.name}", header, synthetic, "".join(parts))
+    return page(f"eastwind sweep: {config.name}", header, synthetic, "".join(parts), run_id)
 
 
-def sweep_files(result: SweepResult) -> dict[str, str | bytes]:
-    """Every file of a sweep, by name: results table, walk-forward tables and HTML."""
-    table = result.table
-    buffer = io.BytesIO()
-    table.to_parquet(buffer, index=False)
-    files: dict[str, str | bytes] = {
-        "results.csv": table.to_csv(index=False),
-        "results.parquet": buffer.getvalue(),
-    }
+def sweep_tables(result: SweepResult) -> dict[str, str]:
+    """The sweep's CSV tables by file name: results, and walk-forward when it ran."""
+    files = {"results.csv": result.table.to_csv(index=False)}
     if result.walk_forward is not None and result.oos_value is not None:
         files["walk_forward.csv"] = result.walk_forward.to_csv(index=False)
         curves = pd.concat([result.oos_value, result.is_value], axis=1).rename_axis("date")
         files["walk_forward_equity.csv"] = curves.to_csv()
-    if not result.interrupted:
-        files["sweep.html"] = sweep_page(result)
     return files
+
+
+def results_parquet(result: SweepResult, run_id: str) -> bytes:
+    """The results table as parquet, with `run_id` in the schema's key-value metadata."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    arrow = pa.Table.from_pandas(result.table, preserve_index=False)
+    metadata = {**(arrow.schema.metadata or {}), b"eastwind.run_id": run_id.encode()}
+    buffer = io.BytesIO()
+    pq.write_table(arrow.replace_schema_metadata(metadata), buffer)
+    return buffer.getvalue()
 
 
 def ranked_rows(result: SweepResult, n: int) -> tuple[list[str], list[list[str]]]:

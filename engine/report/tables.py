@@ -122,7 +122,7 @@ def metrics_document(result: BacktestResult) -> dict[str, object]:
         "end": str(market.index[-1].date()),
         "bars": len(market.index),
         "base_currency": market.base_currency,
-        "risk_free": config.report.risk_free,
+        "risk_free": config.report.model_dump(mode="json")["risk_free"],
         "metrics": {k: _finite(v) for k, v in result.metrics.items()},
         "bankrupt": None,
     }
@@ -140,9 +140,12 @@ def metrics_document(result: BacktestResult) -> dict[str, object]:
     return document
 
 
-def metrics_json(result: BacktestResult) -> str:
-    """Return ``metrics.json`` as text (sorted keys, NaN as null)."""
-    return json.dumps(metrics_document(result), indent=2, sort_keys=True) + "\n"
+def metrics_json(result: BacktestResult, run_id: str | None = None) -> str:
+    """Return ``metrics.json`` as text (sorted keys, NaN as null), stamped with `run_id`."""
+    document = metrics_document(result)
+    if run_id is not None:
+        document["run_id"] = run_id
+    return json.dumps(document, indent=2, sort_keys=True) + "\n"
 
 
 def equity_frame(result: BacktestResult) -> pd.DataFrame:
@@ -174,7 +177,7 @@ def _dated(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def output_files(result: BacktestResult) -> dict[str, str]:
-    """Return the text of every data file of a run, keyed by file name."""
+    """Return the text of every data file of a run, keyed by file name (no run id yet)."""
     sim = result.simulation
     return {
         "metrics.json": metrics_json(result),

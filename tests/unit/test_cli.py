@@ -15,7 +15,7 @@ from engine.report import METRICS
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "configs" / "demo.yaml"
 OUTPUTS = ("metrics.json", "equity.csv", "positions.csv", "weights.csv", "trades.csv")
-OUTPUTS += ("report.html",)
+OUTPUTS += ("report.html", "run.json")
 
 
 def test_run_with_demo_config_writes_metrics_json_and_prints_synthetic_table(tmp_path, capsys):
@@ -130,7 +130,8 @@ def test_run_whose_value_overflows_exits_2_naming_the_bar_and_writes_nothing(tmp
         "portfolio: {lots: false}\n"
     )
     assert main(["run", str(config), "--out", str(tmp_path / "out")]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith("SimulationError: ")
-    assert "overflowed on 2024-01-10" in err and "short position in BBB" in err
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0].startswith("DataWarning: BBB: close on 2024-01-10 is 1e+307")  # the data layer
+    assert len(lines) == 2 and lines[1].startswith("SimulationError: ")
+    assert "overflowed on 2024-01-10" in lines[1] and "short position in BBB" in lines[1]
     assert not (tmp_path / "out").exists()

@@ -4,6 +4,7 @@ with one line naming the file, the line and the YAML path."""
 from __future__ import annotations
 
 import copy
+import datetime
 import json
 import re
 from pathlib import Path
@@ -13,7 +14,7 @@ import yaml
 
 import engine
 from engine.cli import main
-from engine.config import load_config
+from engine.config import load_config, value_on
 from engine.errors import ConfigError
 from engine.pipeline import check_strategy
 from strategies import REGISTRY
@@ -132,8 +133,9 @@ def test_fee_shorthand_and_preset_resolve_to_per_market_costs(tmp_path):
     hk = portfolio.asset_costs("0700.HK", "XHKG", "HKD")
     us = portfolio.asset_costs("AAPL", "XNYS", "USD")
     assert (hk.fee_rate, hk.fee_minimum) == (0.0003, 0.0)  # preset rate, user's minimum
-    assert hk.buy_tax == hk.sell_tax == 0.001
-    assert hk.charges["settlement"] == (0.00002, 2.0, 100.0)
+    day = datetime.date(2024, 6, 3)
+    assert value_on(hk.buy_tax, day) == value_on(hk.sell_tax, day) == 0.001
+    assert tuple(value_on(v, day) for v in hk.charges["settlement"]) == (0.00002, 2.0, 100.0)
     assert (us.fee_rate, us.buy_tax, us.charges) == (0.002, 0.0, {})
 
 

@@ -20,7 +20,7 @@ import yaml
 
 import engine
 from engine.config import load_config
-from engine.data import yahoo
+from engine.data import calendars, yahoo
 from engine.errors import ConfigError, DataError, DataWarning
 from engine.pipeline import load_markets, resolve_strategy
 
@@ -195,6 +195,7 @@ def test_yahoo_cache_and_extras_in_base_resolve_against_the_base_folder(folders,
 
     def download(symbols, start, end):  # yfinance's flat frame for one symbol
         dates = pd.bdate_range(start, end, inclusive="left", name="Date")
+        dates = dates[calendars.is_session("XNYS", dates)]  # AAA trades on XNYS sessions
         fields = {"Close": 10.0, "High": 11.0, "Low": 9.0, "Open": 10.0, "Volume": 1e6}
         return pd.DataFrame({f: [v] * len(dates) for f, v in fields.items()}, index=dates)
 

@@ -71,7 +71,7 @@ def test_files_market_with_real_files_aligns_on_union_of_trading_days(real_marke
 
 
 @needs_real
-def test_files_market_with_yahoo_placeholder_rows_marks_them_untraded(real_market):
+def test_files_market_with_yahoo_flat_rows_prices_them_at_close_without_open(real_market):
     expected = []
     for symbol in HK:
         for day, row in _raw_rows(REAL / "hk" / f"{symbol}.csv").items():
@@ -81,11 +81,27 @@ def test_files_market_with_yahoo_placeholder_rows_marks_them_untraded(real_marke
                 and float(row["volume"]) == 0
                 and o == h == low == c
             ):
-                expected.append((symbol, pd.Timestamp(day)))
-    assert sorted(expected) == real_market.placeholders
-    assert ("0700.HK", pd.Timestamp("2024-12-31")) in real_market.placeholders  # SOURCES.md
-    for symbol, day in expected:
-        assert math.isnan(real_market.close.at[day, symbol])
+                expected.append((symbol, pd.Timestamp(day), float(c)))
+    assert sorted((s, d) for s, d, _ in expected) == real_market.flat_rows
+    assert ("0700.HK", pd.Timestamp("2024-12-31")) in real_market.flat_rows  # a half day
+    assert real_market.dropped_rows == []  # every row in the window is an XHKG session
+    for symbol, day, close in expected:
+        assert real_market.close.at[day, symbol] == close, (symbol, day)
+        assert math.isnan(real_market.open.at[day, symbol]), (symbol, day)
+
+
+@needs_real
+def test_files_market_with_real_rows_on_hk_holidays_drops_and_lists_them():
+    spec = FileSpec(root=REAL, files={"0700.HK": "hk/0700.HK.csv"})
+    start, end = pd.Timestamp("2004-06-16"), pd.Timestamp("2004-12-31")
+    market = load_files_market(spec, ["0700.HK"], start=start, end=end, base_currency="HKD")
+
+    # Yahoo wrote flat rows on 2004's Tuen Ng, HKSAR day, Mid-Autumn, National Day,
+    # Chung Yeung and Boxing Day holidays; its flat row on a session (2004-07-05) stays
+    holidays = ["2004-06-22", "2004-07-01", "2004-09-29", "2004-10-01", "2004-10-22", "2004-12-27"]
+    assert market.dropped_rows == [("0700.HK", pd.Timestamp(d)) for d in holidays]
+    assert not market.index.isin(pd.DatetimeIndex(holidays)).any()
+    assert ("0700.HK", pd.Timestamp("2004-07-05")) in market.flat_rows
 
 
 @needs_real
@@ -121,13 +137,17 @@ def test_real_config_long_hk_ai_short_qqq_holds_lots_and_pays_hk_costs_and_borro
     assert costs["borrow"].sum() > 0.0
     trades = result.simulation.trades
     hk_trades = trades[trades["symbol"].isin(HK)]
-    # stamp duty 0.1% on each side, in USD at the fill's fx
-    np.testing.assert_allclose(hk_trades["tax"], 0.001 * hk_trades["value"].abs(), rtol=1e-12)
+    # stamp duty on each side, in USD at the fill's fx: 0.13% from 2021-08-01 to 2023-11-16
+    raised = (hk_trades["date"] >= "2021-08-01") & (hk_trades["date"] <= "2023-11-16")
+    duty = np.where(raised, 0.0013, 0.001)
+    assert raised.any() and (~raised).any()
+    np.testing.assert_allclose(hk_trades["tax"], duty * hk_trades["value"].abs(), rtol=1e-12)
     assert (hk_trades["fees"] > 0.0003 * hk_trades["value"].abs()).all()  # commission + levies
     assert np.isfinite([v for k, v in result.metrics.items() if "recovery" not in k]).all()
     assert result.benchmark is not None and result.benchmark.iloc[0] == 1_000_000
-    for symbol, day in result.market.placeholders:
-        assert not ((trades["symbol"] == symbol) & (trades["date"] == day)).any()
+    half_day = pd.Timestamp("2024-12-31")  # a session with a real close for every HK name
+    assert all((s, half_day) in result.market.flat_rows for s in HK)
+    assert result.market.close.loc[half_day, HK].notna().all()
 
 
 @needs_real
@@ -216,7 +236,13 @@ def test_files_market_with_wide_parquet_file_reads_one_column_per_symbol(tmp_pat
 # Loaders that check what they load (issue 14): each case writes a small file.
 
 WINDOW = {"start": pd.Timestamp("2024-01-01"), "end": pd.Timestamp("2024-01-31")}
-JANUARY = [d.strftime("%Y-%m-%d") for d in pd.bdate_range("2024-01-02", "2024-01-31")]
+# the XNYS sessions of January 2024 (the weekdays but Martin Luther King Day, the 15th),
+# so that AAA, a US listing, has no row on a day its exchange was closed
+JANUARY = [
+    d.strftime("%Y-%m-%d")
+    for d in pd.bdate_range("2024-01-02", "2024-01-31")
+    if d != pd.Timestamp("2024-01-15")
+]
 
 
 def _prices_and(tmp_path: Path, name: str, text: str, **item: object) -> dict:
@@ -385,10 +411,10 @@ def test_files_market_with_extra_partly_off_bars_and_short_warns_with_counts(tmp
         market = _load(tmp_path, extras={"flow": item})
     text = " | ".join(str(w.message) for w in caught)
     assert len(caught) == 3
-    assert "data.extras.flow: 2 of its 14 dates in the window fall on no bar" in text
-    assert "ends on 2024-01-24, before the last bar (2024-01-31); the last 5 of 22" in text
-    assert "starts on 2024-01-09, after the first bar (2024-01-02); the first 5 of 22" in text
-    assert market.extras["flow"].notna().sum() == 12
+    assert "data.extras.flow: 2 of its 13 dates in the window fall on no bar" in text
+    assert "ends on 2024-01-24, before the last bar (2024-01-31); the last 5 of 21" in text
+    assert "starts on 2024-01-09, after the first bar (2024-01-02); the first 5 of 21" in text
+    assert market.extras["flow"].notna().sum() == 11
 
 
 def test_read_extras_with_the_market_bars_checks_them_for_other_sources(tmp_path):

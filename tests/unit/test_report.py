@@ -120,7 +120,7 @@ def test_report_html_with_file_data_has_no_synthetic_banner(tmp_path):
 def test_write_run_when_rendering_fails_leaves_no_file_behind(tmp_path, monkeypatch):
     result = engine.run(engine.load_config(DEMO))
 
-    def broken(_result: object) -> str:
+    def broken(*_args: object) -> str:
         raise RuntimeError("boom")
 
     monkeypatch.setattr(report, "run_page", broken)

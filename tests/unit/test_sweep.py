@@ -15,7 +15,8 @@ from engine import metrics as m
 from engine import sweep as sw
 from engine.cli import main
 from engine.config import load_config
-from engine.errors import ConfigError, StrategyError
+from engine.data import calendars
+from engine.errors import ConfigError, DataWarning, StrategyError
 from engine.kernel.sim_nb import METRIC_NAMES as SWEEP_METRICS
 from engine.simulation import prepare_market, sweep_metrics
 from engine.strategy import schedule_rebalance, schedule_targets
@@ -200,10 +201,10 @@ def test_sweep_when_interrupted_keeps_finished_chunks(tmp_path, monkeypatch, cap
     out = tmp_path / "out"
     code = main(["sweep", str(_write(tmp_path, SMALL)), "--out", str(out), "--quiet"])
     assert code == 130
-    table = pd.read_csv(out / "results.csv")
+    table = pd.read_csv(out / "partial" / "results.csv")  # never in place of a finished one
     assert (table["status"] != sw.ROW_NOT_RUN).sum() == 4  # the first chunk of 4
     assert table.loc[table["status"] == sw.ROW_OK, "sharpe"].notna().all()
-    assert not (out / "sweep.html").exists()
+    assert not (out / "partial" / "sweep.html").exists() and not (out / "results.csv").exists()
     assert "interrupted: kept the 4 of 36" in capsys.readouterr().err
 
 
@@ -218,6 +219,7 @@ def test_sweep_cli_writes_results_and_html_and_prints_the_top(tmp_path, capsys, 
     assert sorted(p.name for p in out.iterdir()) == [
         "results.csv",
         "results.parquet",
+        "run.json",
         "sweep.html",
     ]
     pd.testing.assert_frame_equal(
@@ -247,7 +249,8 @@ def _leaders_market(tmp_path: Path) -> tuple[pd.DatetimeIndex, dict[str, np.ndar
     """Three assets; each has its own up-trending stretch, flat-ish noise elsewhere."""
     rng = np.random.default_rng(0)
     n = 900
-    index = pd.bdate_range("2015-01-01", periods=n)
+    every = calendars.all_sessions("XNYS")  # A, B and C are US listings
+    index = every[every >= pd.Timestamp("2015-01-01")][:n]
     drift = {"A": (0, 300, 0.004), "B": (300, 600, 0.003), "C": (600, 900, 0.0035)}
     prices = {}
     for symbol, (a, b, mu) in drift.items():
@@ -432,7 +435,8 @@ def test_sweep_with_a_set_that_overflows_marks_that_row_invalid_naming_the_bar(t
         "portfolio": {"lots": False},
         "sweep": {"params": {"strategy.params.weights": [{"AAA": 1.0}, {"AAA": 1.0, "BBB": -1.0}]}},
     }
-    table = sw.run_sweep(load_config(_write(tmp_path, doc))).table
+    with pytest.warns(DataWarning, match="BBB: close on 2024-01-10 is 1e"):
+        table = sw.run_sweep(load_config(_write(tmp_path, doc))).table
     assert list(table["status"]) == [sw.ROW_OK, sw.ROW_INVALID]
     assert "overflowed on 2024-01-10" in table.loc[1, "reason"]
     assert "short position in BBB" in table.loc[1, "reason"]

@@ -13,6 +13,7 @@ import yaml
 
 import engine
 from engine.config import load_config
+from engine.data.calendars import sessions
 from engine.data.warmup import Warmup, history_start, load_start, parse_span
 from engine.errors import DataError, DataWarning
 from engine.pipeline import (
@@ -240,9 +241,10 @@ def test_span_warmup_loads_that_calendar_span_before_start(tmp_path):
     _csv(tmp_path, "AAA", pd.bdate_range("2023-06-01", "2024-06-28"))
     _csv(tmp_path, "BBB", pd.bdate_range("2023-06-01", "2024-06-28"))
     market, _ = load_markets(load_config(_files_config(tmp_path, warmup="2M")))
-    assert market.index[0] == pd.Timestamp("2024-01-01")
+    assert market.index[0] == pd.Timestamp("2024-01-02")  # 1 January: NYSE shut
     assert market.start == pd.Timestamp("2024-03-01")
-    assert market.warmup_bars == len(pd.bdate_range("2024-01-01", "2024-02-29"))
+    nyse = sessions("XNYS", pd.Timestamp("2024-01-01"), pd.Timestamp("2024-02-29"))
+    assert market.warmup_bars == len(nyse) == 41
 
 
 # --- the real files ---------------------------------------------------------------------
@@ -280,3 +282,65 @@ def test_real_200_day_trend_on_qqq_holds_from_the_first_day_where_a_cold_start_w
     cold = engine.run(load_config(_write(tmp_path, document, "cold.yaml")))
     held = cold.simulation.positions["QQQ"].ne(0)
     assert int(held.to_numpy().argmax()) >= 199
+
+
+# --- series that end early ----------------------------------------------------------------
+
+
+def _ending(tmp_path: Path, policy: str | None = None, execution: str = "close") -> Path:
+    """AAA trades to the end; BBB's file stops on 2024-04-30 (its exchange trades on)."""
+    days = pd.bdate_range("2024-03-01", "2024-06-28")
+    _csv(tmp_path, "AAA", days)
+    _csv(tmp_path, "BBB", days[days <= "2024-04-30"])
+    data: dict = {"columns": {"open": None, "high": None, "low": None, "volume": None}}
+    if policy is not None:
+        data["on_series_end"] = policy
+    document = {
+        "name": "ending",
+        "data": {
+            "source": "csv",
+            "path": ".",
+            "symbols": ["AAA", "BBB"],
+            "start": "2024-03-01",
+            "end": "2024-06-28",
+            **data,
+        },
+        "strategy": {"name": "buy_and_hold"},
+        "portfolio": {"lots": False, "lag": 0, "execution": execution},
+    }
+    return _write(tmp_path, document)
+
+
+def test_series_that_ends_early_is_closed_at_its_last_close_with_a_warning(tmp_path):
+    with pytest.warns(DataWarning, match=r"BBB: prices end on 2024-04-30 with 41 sessions"):
+        result = engine.run(load_config(_ending(tmp_path)))
+    trades = result.simulation.trades
+    exit_ = trades[(trades["symbol"] == "BBB") & (trades["side"] == "sell")]
+    assert len(exit_) == 1 and exit_["date"].iloc[0] == pd.Timestamp("2024-04-30")
+    last_close = 100.0 * 1.001 ** (len(pd.bdate_range("2024-03-01", "2024-04-30")) - 1)
+    assert exit_["price"].iloc[0] == pytest.approx(last_close, rel=1e-12)
+    assert (result.simulation.positions.loc["2024-04-30":, "BBB"] == 0).all()
+
+
+def test_series_end_closes_at_the_last_close_when_orders_fill_at_the_open(tmp_path):
+    with pytest.warns(DataWarning, match="BBB: prices end"):
+        result = engine.run(load_config(_ending(tmp_path, execution="open")))
+    trades = result.simulation.trades
+    exit_ = trades[(trades["symbol"] == "BBB") & (trades["side"] == "sell")]
+    assert exit_["date"].tolist() == [pd.Timestamp("2024-04-30")]
+
+
+def test_series_end_with_hold_keeps_the_position_at_its_last_price(tmp_path):
+    with pytest.warns(DataWarning, match="held at its last price"):
+        result = engine.run(load_config(_ending(tmp_path, "hold")))
+    assert (result.simulation.positions.loc["2024-04-30":, "BBB"] > 0).all()
+    assert (result.simulation.trades["side"] == "buy").all()
+
+
+def test_series_end_with_error_stops_naming_the_symbol_and_the_fix(tmp_path):
+    with pytest.raises(DataError) as caught:
+        engine.run(load_config(_ending(tmp_path, "error")))
+    message = str(caught.value)
+    assert "\n" not in message
+    assert "BBB: prices end on 2024-04-30, 41 sessions" in message
+    assert "data.on_series_end" in message
