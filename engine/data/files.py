@@ -22,7 +22,7 @@ source and the yahoo one (`session_prices`):
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,6 +36,10 @@ from engine.errors import DataError, DataWarning
 FX_QUOTES = ("base_per_unit", "units_per_base")
 # Cells that mean "no value" in a number column; any other text there is an error.
 MISSING = ("", "NaN", "nan", "NA", "<NA>", "null", "NULL", "None")
+# What a message quotes from a file: a few names or cells, each cut short, so that a
+# wrong file (a log, a secrets file) is named, never printed.
+QUOTED_ITEMS = 8
+QUOTED_CHARS = 40
 
 
 @dataclass(frozen=True)
@@ -75,8 +79,33 @@ class FileSpec:
     extras: Mapping[str, SeriesFile] = field(default_factory=dict)
 
 
+def _clip(value: object, limit: int = QUOTED_CHARS) -> str:
+    """`value` as text for a message: cut to `limit` characters, unprintables escaped."""
+    text = str(value)
+    text = text if len(text) <= limit else text[:limit] + "…"
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def _quoted(value: object) -> str:
+    return repr(_clip(value))
+
+
+def _listed(values: Iterable[object], quote: bool = True) -> str:
+    """At most `QUOTED_ITEMS` of `values`, each cut short, and how many more there are."""
+    items = list(values)
+    shown = [_quoted(v) if quote else _clip(v) for v in items[:QUOTED_ITEMS]]
+    more = len(items) - QUOTED_ITEMS
+    text = ", ".join(shown) + (f" and {more} more" if more > 0 else "")
+    return f"[{text}]" if quote else text
+
+
 def _is_parquet(path: Path) -> bool:
     return path.suffix.lower() in (".parquet", ".pq")
+
+
+def _is_binary(path: Path) -> bool:
+    with path.open("rb") as handle:
+        return b"\0" in handle.read(8192)
 
 
 def read_table(path: Path) -> pd.DataFrame:
@@ -84,18 +113,26 @@ def read_table(path: Path) -> pd.DataFrame:
 
     Only the cells in `MISSING` are read as NaN; other text stays text, so that a typo in
     a number column can be reported (see `_numbers`). Blank CSV lines are dropped, and
-    the row labels stay the row's position, so that CSV line = label + 2.
+    the row labels stay the row's position, so that CSV line = label + 2. A folder, a
+    device and a CSV that holds binary data are errors, before anything is read.
     """
     if not path.exists():
         raise DataError(f"{path}: file not found")
+    if not path.is_file():
+        raise DataError(f"{path}: is not a file (a folder or a device); name a CSV or parquet file")
     try:
         if _is_parquet(path):
             return pd.read_parquet(path)
+        if _is_binary(path):
+            raise DataError(
+                f"{path}: holds binary data, not CSV text; expected a UTF-8 CSV file with a "
+                "header row such as date,close (or a .parquet file)"
+            )
         table = pd.read_csv(
             path, keep_default_na=False, na_values=list(MISSING), skip_blank_lines=False
         )
     except (ValueError, OSError, ImportError) as exc:
-        raise DataError(f"{path}: cannot read it ({str(exc).strip()})") from None
+        raise DataError(f"{path}: cannot read it ({_clip(str(exc).strip(), 200)})") from None
     return table.dropna(how="all")
 
 
@@ -121,7 +158,7 @@ def _numbers(table: pd.DataFrame, names: Sequence[str], path: Path) -> pd.DataFr
             label = bad.index[np.argmax(bad.to_numpy())]
             where = f"row {label + 1}" if _is_parquet(path) else f"line {label + 2}"
             raise DataError(
-                f"{path}: {where}, column {name!r}: {raw.at[label]!r} is not a number; "
+                f"{path}: {where}, column {name!r}: {_quoted(raw.at[label])} is not a number; "
                 "correct it, or leave the cell empty for no value"
             )
         converted[name] = parsed
@@ -141,18 +178,9 @@ def _dated(
     """
     if date_column not in table.columns:
         raise DataError(
-            f"{path}: no date column {date_column!r}; columns are {list(table.columns)}"
+            f"{path}: no date column {date_column!r}; columns are {_listed(table.columns)}"
         )
-    try:
-        dates = pd.to_datetime(table[date_column], format="mixed")
-    except (ValueError, TypeError) as exc:
-        raise DataError(
-            f"{path}: column {date_column!r} holds something that is not a date ({exc})"
-        ) from None
-    if dates.isna().any():
-        row = dates.index[np.argmax(dates.isna().to_numpy())]
-        where = f"row {row + 1}" if _is_parquet(path) else f"line {row + 2}"
-        raise DataError(f"{path}: {where} has no date in column {date_column!r}; give it one")
+    dates = _dates(table[date_column], date_column, path)
     if getattr(dates.dt, "tz", None) is not None:
         dates = dates.dt.tz_localize(None)
     if label is not None:
@@ -163,9 +191,41 @@ def _dated(
     )
 
 
+def _date_text(value: object) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # 20240102.0, from a column with a gap
+    return str(value)
+
+
+def _dates(column: pd.Series, name: str, path: Path) -> pd.Series:
+    """Parse a date column; name the line (CSV) or row (parquet) of the first cell that is
+    empty or not a date. A number such as 20240102 is read as that day, not as
+    nanoseconds after 1970."""
+    text = column.map(_date_text) if pd.api.types.is_numeric_dtype(column) else column
+    try:
+        dates = pd.to_datetime(text, format="mixed", errors="coerce")
+    except (ValueError, TypeError) as exc:  # e.g. offsets +08:00 and -05:00 in one column
+        raise DataError(
+            f"{path}: column {name!r} holds dates of different kinds ({_clip(exc, 120)}); "
+            "write every date the same way, e.g. YYYY-MM-DD"
+        ) from None
+    bad = dates.isna().to_numpy()
+    if bad.any():
+        label = column.index[np.argmax(bad)]
+        where = f"row {label + 1}" if _is_parquet(path) else f"line {label + 2}"
+        cell = column.at[label]
+        if pd.api.types.is_scalar(cell) and pd.isna(cell):
+            raise DataError(f"{path}: {where} has no date in column {name!r}; give it one")
+        raise DataError(
+            f"{path}: {where}, column {name!r}: {_quoted(cell)} is not a date; write dates "
+            "as YYYY-MM-DD"
+        )
+    return dates
+
+
 def _column(table: pd.DataFrame, name: str, path: Path | str) -> pd.Series:
     if name not in table.columns:
-        raise DataError(f"{path}: no column {name!r}; columns are {list(table.columns)}")
+        raise DataError(f"{path}: no column {name!r}; columns are {_listed(table.columns)}")
     return pd.to_numeric(table[name], errors="coerce").astype(np.float64)
 
 
@@ -284,7 +344,7 @@ def _rows(
         if column not in table.columns:
             raise DataError(
                 f"{path}: {label}.where names column {column!r}, which the file lacks; "
-                f"columns are {list(table.columns)}"
+                f"columns are {_listed(table.columns)}"
             )
         cells = table[column]
         if isinstance(value, str):
@@ -292,7 +352,7 @@ def _rows(
         else:
             match = pd.to_numeric(cells, errors="coerce") == value
         if not match.any():
-            held = ", ".join(str(v) for v in cells.dropna().unique()[:12])
+            held = _listed(cells.dropna().unique(), quote=False)
             raise DataError(
                 f"{path}: no row has {column} = {value}; it holds {held}; fix {label}.where"
             )
@@ -342,7 +402,7 @@ def read_extras(
         if not present:
             raise DataError(
                 f"{path}: data.extras.{name} is per_symbol but no column is one of the "
-                f"symbols {list(symbols)}; columns are {list(table.columns)}"
+                f"symbols {_listed(symbols)}; columns are {_listed(table.columns)}"
             )
         frame = table[present].apply(pd.to_numeric, errors="coerce").sort_index()
         extras[name] = frame.reindex(columns=list(symbols))

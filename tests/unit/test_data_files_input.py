@@ -1,0 +1,140 @@
+"""The csv source on hostile input: what an error message quotes from a file, and what
+is read at all (a folder, a device, binary data) (issue 16)."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from engine.cli import main
+from engine.data import Columns, FileSpec, SeriesFile, load_files_market
+from engine.errors import DataError
+
+WINDOW = {"start": pd.Timestamp("2024-01-01"), "end": pd.Timestamp("2024-01-31")}
+DAYS = [d.strftime("%Y-%m-%d") for d in pd.bdate_range("2024-01-02", "2024-01-31")]
+SECRET = "TOKEN_0123456789abcdef"
+PRICES_ONLY = Columns(open=None, high=None, low=None, volume=None)
+
+
+def _prices(path: Path, column: str = "close") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"date,{column}\n" + "".join(f"{d},10\n" for d in DAYS))
+    return path
+
+
+def _load(spec: FileSpec, symbols=("AAA",)):
+    return load_files_market(spec, list(symbols), base_currency="USD", **WINDOW)
+
+
+def _error(root: Path, symbols=("AAA",), **spec: object) -> str:
+    with pytest.raises(DataError) as caught:
+        _load(FileSpec(root=root, columns=PRICES_ONLY, **spec), symbols)  # type: ignore[arg-type]
+    return str(caught.value)
+
+
+def _quotes_no_more_than(message: str, limit: int = 40) -> None:
+    """No quoted name in `message` is longer than `limit` characters (plus an ellipsis)."""
+    for quoted in re.findall(r"'([^']*)'", message):
+        assert len(quoted) <= limit + 1, quoted
+
+
+# --- what a message quotes --------------------------------------------------------------
+
+
+def test_files_market_with_binary_file_says_so_without_quoting_it(tmp_path):
+    (tmp_path / "AAA.csv").write_bytes(f"HOME=/root\x00API={SECRET}\x00PATH=/bin\x00".encode())
+    message = _error(tmp_path)
+    assert "AAA.csv" in message and "binary" in message
+    assert SECRET not in message and "HOME" not in message
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs Linux /proc")
+def test_cli_run_with_proc_environ_as_a_price_file_never_prints_the_environment(tmp_path, capsys):
+    _prices(tmp_path / "MSFT.csv")
+    config = tmp_path / "c.yaml"
+    data = {
+        "source": "csv",
+        "path": str(tmp_path),
+        "symbols": ["AAPL", "MSFT"],
+        "start": "2024-01-01",
+        "end": "2024-01-31",
+        "files": {"AAPL": "/proc/self/environ"},
+    }
+    document = {"name": "c", "data": data, "strategy": {"name": "equal_weight"}}
+    config.write_text(yaml.safe_dump(document))
+    assert main(["run", str(config), "--out", str(tmp_path / "out"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "/proc/self/environ" in err
+    assert os.environ["PATH"] not in err and "PATH=" not in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_files_market_with_many_long_column_names_lists_a_few_cut_short(tmp_path):
+    names = [f"column_{i}_" + "x" * 200 for i in range(100)]
+    (tmp_path / "AAA.csv").write_text(",".join(names) + "\n" + ",".join("1" * 100) + "\n")
+    message = _error(tmp_path)
+    assert "no date column 'date'" in message and "and 92 more" in message
+    assert "column_7_" in message and "column_8_" not in message
+    _quotes_no_more_than(message)
+    assert len(message) < 600
+
+
+def test_files_market_with_a_huge_text_cell_quotes_it_cut_short(tmp_path):
+    cell = SECRET * 500
+    (tmp_path / "AAA.csv").write_text(f"date,close\n2024-01-02,10\n2024-01-03,{cell}\n")
+    message = _error(tmp_path)
+    assert "AAA.csv: line 3, column 'close'" in message and "is not a number" in message
+    _quotes_no_more_than(message)
+    assert len(message) < 400
+
+
+def test_files_market_with_a_huge_date_cell_names_the_line_and_quotes_it_cut_short(tmp_path):
+    cell = "not-a-date-" + SECRET * 500
+    (tmp_path / "AAA.csv").write_text(f"date,close\n2024-01-02,10\n{cell},11\n")
+    message = _error(tmp_path)
+    assert "AAA.csv: line 3, column 'date'" in message and "is not a date" in message
+    _quotes_no_more_than(message)
+    assert len(message) < 400
+
+
+def test_files_market_with_where_matching_nothing_quotes_a_few_values_cut_short(tmp_path):
+    _prices(tmp_path / "AAA.csv")
+    kinds = [f"kind_{i}_" + "y" * 100 for i in range(50)]
+    rows = "".join(f"2024-01-02,{k},1\n" for k in kinds)
+    (tmp_path / "flows.csv").write_text("date,kind,flow\n" + rows)
+    item = SeriesFile("flows.csv", "flow", where={"kind": "south"})
+    message = _error(tmp_path, extras={"south": item})
+    assert "flows.csv: no row has kind = south" in message and "and 42 more" in message
+    assert "kind_8_" not in message
+    _quotes_no_more_than(message)
+    assert len(message) < 600
+
+
+def test_files_market_with_unreadable_bytes_names_the_file_in_a_bounded_line(tmp_path):
+    (tmp_path / "AAA.csv").write_bytes(b"date,close\n2024-01-02,\xff\xfe" + b"\xff" * 5000 + b"\n")
+    message = _error(tmp_path)
+    assert "AAA.csv: cannot read it" in message and len(message) < 400
+
+
+@pytest.mark.parametrize("kind", ["folder", "device"])
+def test_files_market_with_something_not_a_file_where_a_file_should_be_says_so(tmp_path, kind):
+    files = {}
+    if kind == "folder":
+        (tmp_path / "AAA.csv").mkdir()
+    elif Path("/dev/zero").exists():
+        files = {"AAA": "/dev/zero"}  # read as CSV, it never ends
+    else:
+        pytest.skip("needs /dev/zero")
+    message = _error(tmp_path, files=files)
+    assert "is not a file" in message
+
+
+def test_files_market_with_yyyymmdd_numbers_as_dates_reads_those_days(tmp_path):
+    (tmp_path / "AAA.csv").write_text("date,close\n20240102,10\n20240103,11\n")
+    market = _load(FileSpec(root=tmp_path, columns=PRICES_ONLY))
+    assert list(market.index) == [pd.Timestamp("2024-01-02"), pd.Timestamp("2024-01-03")]
