@@ -22,7 +22,7 @@ source and the yahoo one (`session_prices`):
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,15 +31,10 @@ import pandas as pd
 
 from engine.data import calendars
 from engine.data.market import Market, assemble_market, asset_info
+from engine.data.tables import dated, listed, number_column, read_table
 from engine.errors import DataError, DataWarning
 
 FX_QUOTES = ("base_per_unit", "units_per_base")
-# Cells that mean "no value" in a number column; any other text there is an error.
-MISSING = ("", "NaN", "nan", "NA", "<NA>", "null", "NULL", "None")
-# What a message quotes from a file: a few names or cells, each cut short, so that a
-# wrong file (a log, a secrets file) is named, never printed.
-QUOTED_ITEMS = 8
-QUOTED_CHARS = 40
 
 
 @dataclass(frozen=True)
@@ -77,156 +72,6 @@ class FileSpec:
     columns: Columns = field(default_factory=Columns)
     fx: Mapping[str, SeriesFile] = field(default_factory=dict)
     extras: Mapping[str, SeriesFile] = field(default_factory=dict)
-
-
-def _clip(value: object, limit: int = QUOTED_CHARS) -> str:
-    """`value` as text for a message: cut to `limit` characters, unprintables escaped."""
-    text = str(value)
-    text = text if len(text) <= limit else text[:limit] + "…"
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
-
-
-def _quoted(value: object) -> str:
-    return repr(_clip(value))
-
-
-def _listed(values: Iterable[object], quote: bool = True) -> str:
-    """At most `QUOTED_ITEMS` of `values`, each cut short, and how many more there are."""
-    items = list(values)
-    shown = [_quoted(v) if quote else _clip(v) for v in items[:QUOTED_ITEMS]]
-    more = len(items) - QUOTED_ITEMS
-    text = ", ".join(shown) + (f" and {more} more" if more > 0 else "")
-    return f"[{text}]" if quote else text
-
-
-def _is_parquet(path: Path) -> bool:
-    return path.suffix.lower() in (".parquet", ".pq")
-
-
-def _is_binary(path: Path) -> bool:
-    with path.open("rb") as handle:
-        return b"\0" in handle.read(8192)
-
-
-def read_table(path: Path) -> pd.DataFrame:
-    """Read a CSV or parquet file, with a clear error when it is missing or unreadable.
-
-    Only the cells in `MISSING` are read as NaN; other text stays text, so that a typo in
-    a number column can be reported (see `_numbers`). Blank CSV lines are dropped, and
-    the row labels stay the row's position, so that CSV line = label + 2. A folder, a
-    device and a CSV that holds binary data are errors, before anything is read.
-    """
-    if not path.exists():
-        raise DataError(f"{path}: file not found")
-    if not path.is_file():
-        raise DataError(f"{path}: is not a file (a folder or a device); name a CSV or parquet file")
-    try:
-        if _is_parquet(path):
-            return pd.read_parquet(path)
-        if _is_binary(path):
-            raise DataError(
-                f"{path}: holds binary data, not CSV text; expected a UTF-8 CSV file with a "
-                "header row such as date,close (or a .parquet file)"
-            )
-        table = pd.read_csv(
-            path, keep_default_na=False, na_values=list(MISSING), skip_blank_lines=False
-        )
-    except (ValueError, OSError, ImportError) as exc:
-        raise DataError(f"{path}: cannot read it ({_clip(str(exc).strip(), 200)})") from None
-    return table.dropna(how="all")
-
-
-def _numbers(table: pd.DataFrame, names: Sequence[str], path: Path) -> pd.DataFrame:
-    """Return `table` with the columns `names` as float64.
-
-    Raises
-    ------
-    DataError
-        Naming the file, the line (CSV) or row (parquet) and the column of the first
-        cell that is neither a number nor one of the `MISSING` markers.
-    """
-    converted = {}
-    for name in names:
-        raw = table[name]
-        if pd.api.types.is_numeric_dtype(raw):
-            converted[name] = raw.astype(np.float64)
-            continue
-        parsed = pd.to_numeric(raw, errors="coerce").astype(np.float64)
-        missing = raw.isna() | raw.astype(str).str.strip().isin(MISSING)
-        bad = parsed.isna() & ~missing
-        if bad.any():
-            label = bad.index[np.argmax(bad.to_numpy())]
-            where = f"row {label + 1}" if _is_parquet(path) else f"line {label + 2}"
-            raise DataError(
-                f"{path}: {where}, column {name!r}: {_quoted(raw.at[label])} is not a number; "
-                "correct it, or leave the cell empty for no value"
-            )
-        converted[name] = parsed
-    return table.assign(**converted) if converted else table
-
-
-def _dated(
-    table: pd.DataFrame,
-    date_column: str,
-    path: Path,
-    numbers: Sequence[str] = (),
-    label: str | None = None,
-) -> pd.DataFrame:
-    """Index `table` by its date column, with the present columns of `numbers` as float64.
-
-    With a `label` (a series: ``data.extras.flows``), a date with several rows is an error.
-    """
-    if date_column not in table.columns:
-        raise DataError(
-            f"{path}: no date column {date_column!r}; columns are {_listed(table.columns)}"
-        )
-    dates = _dates(table[date_column], date_column, path)
-    if getattr(dates.dt, "tz", None) is not None:
-        dates = dates.dt.tz_localize(None)
-    if label is not None:
-        _one_row_per_date(pd.DatetimeIndex(dates.dt.normalize()), path, label)
-    table = _numbers(table, [n for n in numbers if n in table.columns], path)
-    return table.drop(columns=[date_column]).set_index(
-        pd.DatetimeIndex(dates.dt.normalize(), name="date")
-    )
-
-
-def _date_text(value: object) -> str:
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))  # 20240102.0, from a column with a gap
-    return str(value)
-
-
-def _dates(column: pd.Series, name: str, path: Path) -> pd.Series:
-    """Parse a date column; name the line (CSV) or row (parquet) of the first cell that is
-    empty or not a date. A number such as 20240102 is read as that day, not as
-    nanoseconds after 1970."""
-    text = column.map(_date_text) if pd.api.types.is_numeric_dtype(column) else column
-    try:
-        dates = pd.to_datetime(text, format="mixed", errors="coerce")
-    except (ValueError, TypeError) as exc:  # e.g. offsets +08:00 and -05:00 in one column
-        raise DataError(
-            f"{path}: column {name!r} holds dates of different kinds ({_clip(exc, 120)}); "
-            "write every date the same way, e.g. YYYY-MM-DD"
-        ) from None
-    bad = dates.isna().to_numpy()
-    if bad.any():
-        label = column.index[np.argmax(bad)]
-        where = f"row {label + 1}" if _is_parquet(path) else f"line {label + 2}"
-        cell = column.at[label]
-        if pd.api.types.is_scalar(cell) and pd.isna(cell):
-            raise DataError(f"{path}: {where} has no date in column {name!r}; give it one")
-        raise DataError(
-            f"{path}: {where}, column {name!r}: {_quoted(cell)} is not a date; write dates "
-            "as YYYY-MM-DD"
-        )
-    return dates
-
-
-def _column(table: pd.DataFrame, name: str, path: Path | str) -> pd.Series:
-    if name not in table.columns:
-        raise DataError(f"{path}: no column {name!r}; columns are {_listed(table.columns)}")
-    return pd.to_numeric(table[name], errors="coerce").astype(np.float64)
 
 
 def flat_rows(table: pd.DataFrame, columns: Columns) -> pd.DatetimeIndex:
@@ -268,15 +113,15 @@ def session_prices(
         Naming the file, the symbol and the first date, when rows with volume fall on
         days the exchange was closed.
     """
-    close = _column(table, columns.close, path)
+    close = number_column(table, columns.close, path)
     has_open = columns.open is not None and columns.open in table.columns
-    opened = _column(table, columns.open, path) if has_open else None  # type: ignore[arg-type]
+    opened = number_column(table, columns.open, path) if has_open else None  # type: ignore[arg-type]
     index = pd.DatetimeIndex(table.index)
     session = calendars.is_session(exchange, index)
     priced = close.notna().to_numpy() | (opened.notna().to_numpy() if opened is not None else False)
     dropped = index[~session & priced]
     if len(dropped) and columns.volume is not None and columns.volume in table.columns:
-        volume = _column(table, columns.volume, path).to_numpy()
+        volume = number_column(table, columns.volume, path).to_numpy()
         traded = index[~session & priced & (volume > 0)]
         if len(traded):
             warnings.warn(
@@ -320,19 +165,6 @@ def _symbol_path(spec: FileSpec, symbol: str) -> Path:
     )
 
 
-def _one_row_per_date(dates: pd.DatetimeIndex, path: Path, label: str) -> None:
-    """Raise `DataError` naming the file and the first date that has several rows."""
-    repeated = dates[dates.duplicated()]
-    if len(repeated):
-        day = repeated[0]
-        count = int((dates == day).sum())
-        raise DataError(
-            f"{path}: date {day.date()} appears {count} times; {label} needs one row per "
-            f"date: delete the repeated rows, or pick one kind of row with "
-            f"{label}.where: {{column: value}}"
-        )
-
-
 def _rows(
     table: pd.DataFrame, where: Mapping[str, str | int | float] | None, path: Path, label: str
 ) -> pd.DataFrame:
@@ -344,7 +176,7 @@ def _rows(
         if column not in table.columns:
             raise DataError(
                 f"{path}: {label}.where names column {column!r}, which the file lacks; "
-                f"columns are {_listed(table.columns)}"
+                f"columns are {listed(table.columns)}"
             )
         cells = table[column]
         if isinstance(value, str):
@@ -352,7 +184,7 @@ def _rows(
         else:
             match = pd.to_numeric(cells, errors="coerce") == value
         if not match.any():
-            held = _listed(cells.dropna().unique(), quote=False)
+            held = listed(cells.dropna().unique(), quote=False)
             raise DataError(
                 f"{path}: no row has {column} = {value}; it holds {held}; fix {label}.where"
             )
@@ -374,8 +206,8 @@ def read_series(spec: FileSpec, item: SeriesFile, label: str = "the series") -> 
     """
     path = spec.root / item.file
     table = _rows(read_table(path), item.where, path, label)
-    table = _dated(table, item.date, path, [item.column], label)
-    series = _column(table, item.column, path).dropna()
+    table = dated(table, item.date, path, [item.column], label)
+    series = number_column(table, item.column, path).dropna()
     return series.sort_index()
 
 
@@ -397,12 +229,12 @@ def read_extras(
             continue
         path = spec.root / item.file
         table = _rows(read_table(path), item.where, path, label)
-        table = _dated(table, item.date, path, symbols, label)
+        table = dated(table, item.date, path, symbols, label)
         present = [s for s in symbols if s in table.columns]
         if not present:
             raise DataError(
                 f"{path}: data.extras.{name} is per_symbol but no column is one of the "
-                f"symbols {_listed(symbols)}; columns are {_listed(table.columns)}"
+                f"symbols {listed(symbols)}; columns are {listed(table.columns)}"
             )
         frame = table[present].apply(pd.to_numeric, errors="coerce").sort_index()
         extras[name] = frame.reindex(columns=list(symbols))
@@ -511,7 +343,7 @@ def load_files_market(
     wide: tuple[Path, pd.DataFrame] | None = None
     if spec.wide:
         wide_path = spec.root / spec.wide
-        wide = wide_path, _dated(read_table(wide_path), spec.columns.date, wide_path, symbols)
+        wide = wide_path, dated(read_table(wide_path), spec.columns.date, wide_path, symbols)
     for symbol in symbols:
         if wide is not None:
             path, table = wide
@@ -519,7 +351,7 @@ def load_files_market(
         else:
             path, columns = _symbol_path(spec, symbol), spec.columns
             numbers = [getattr(columns, n) for n in ("open", "high", "low", "close", "volume")]
-            table = _dated(read_table(path), columns.date, path, [n for n in numbers if n])
+            table = dated(read_table(path), columns.date, path, [n for n in numbers if n])
         prices = session_prices(table, columns, path, info[symbol].exchange, symbol)
         closes[symbol] = prices.close
         if prices.open is not None:
