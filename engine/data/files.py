@@ -21,20 +21,25 @@ source and the yahoo one (`session_prices`):
 
 from __future__ import annotations
 
+import os
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath
 
 import numpy as np
 import pandas as pd
 
 from engine.data import calendars
 from engine.data.market import Market, assemble_market, asset_info
-from engine.data.tables import dated, listed, number_column, read_table
+from engine.data.tables import dated, listed, number_column, quoted, read_table
 from engine.errors import DataError, DataWarning
 
 FX_QUOTES = ("base_per_unit", "units_per_base")
+# The symbol search looks this many folder levels below data.path, in at most this many
+# folders, so that a data.path of / or ~ fails fast instead of walking the disk.
+SEARCH_DEPTH = 3
+SEARCH_FOLDERS = 10_000
 
 
 @dataclass(frozen=True)
@@ -145,24 +150,72 @@ def session_prices(
     )
 
 
-def _symbol_path(spec: FileSpec, symbol: str) -> Path:
+def _symbol_path(spec: FileSpec, symbol: str, folders: Callable[[str], list[Path]]) -> Path:
+    """The file of `symbol`: ``data.files``, else `pattern` in the data folder, else in
+    one of the `folders` below it (`search_folders`)."""
     if symbol in spec.files:
         return spec.root / spec.files[symbol]
-    direct = spec.root / spec.pattern.format(symbol=symbol)
-    if direct.exists():
+    name = spec.pattern.format(symbol=symbol)
+    if ".." in PurePath(name).parts:
+        raise DataError(
+            f"{symbol}: data.pattern makes {quoted(name)}, which leads out of the data "
+            f"folder; name the file under data.files.{symbol}"
+        )
+    direct = spec.root / name
+    if os.path.exists(direct):  # False, not an error, for a path it may not look at
         return direct
-    found = sorted(spec.root.rglob(spec.pattern.format(symbol=symbol)))
+    candidates = (f / name for f in folders(symbol))
+    found = {os.path.realpath(p): p for p in candidates if os.path.exists(p)}
     if len(found) == 1:
-        return found[0]
+        return next(iter(found.values()))
     if len(found) > 1:
         raise DataError(
-            f"{symbol}: several files match under {spec.root}: {[str(p) for p in found]}; "
-            f"name one under data.files.{symbol}"
+            f"{symbol}: several files match under {spec.root}: "
+            f"{listed(str(p) for p in sorted(found.values()))}; name one under "
+            f"data.files.{symbol}"
         )
     raise DataError(
-        f"{symbol}: no file {spec.pattern.format(symbol=symbol)!r} under {spec.root}; "
-        f"name it under data.files.{symbol}"
+        f"{symbol}: no file {quoted(name)} in {spec.root} or the {SEARCH_DEPTH} folder "
+        f"levels below it; name it under data.files.{symbol}"
     )
+
+
+def search_folders(root: Path, symbol: str = "a symbol") -> list[Path]:
+    """The folders below `root` where a symbol's file is looked for: `SEARCH_DEPTH`
+    levels deep, hidden folders skipped, links followed (the depth ends any loop).
+
+    Raises
+    ------
+    DataError
+        When there are more than `SEARCH_FOLDERS` of them (``data.path: /``).
+    """
+    found: list[Path] = []
+    level = [root]
+    for _ in range(SEARCH_DEPTH):
+        below = []
+        for folder in level:
+            try:
+                with os.scandir(folder) as entries:
+                    names = sorted(e.name for e in entries if _is_folder(e))
+            except OSError:  # unreadable: nothing to find there
+                continue
+            below += [folder / n for n in names]
+            if len(found) + len(below) > SEARCH_FOLDERS:
+                raise DataError(
+                    f"{symbol}: its file is not directly in {root}, and there are more than "
+                    f"{SEARCH_FOLDERS} folders below it to search; name the file under "
+                    f"data.files.{symbol}, or set data.path to the folder that holds the files"
+                )
+        found += below
+        level = below
+    return found
+
+
+def _is_folder(entry: os.DirEntry[str]) -> bool:
+    try:
+        return not entry.name.startswith(".") and entry.is_dir()
+    except OSError:
+        return False
 
 
 def _rows(
@@ -341,6 +394,13 @@ def load_files_market(
     flat: list[tuple[str, pd.Timestamp]] = []
     dropped: list[tuple[str, pd.Timestamp]] = []
     wide: tuple[Path, pd.DataFrame] | None = None
+    walked: list[list[Path]] = []  # the folders below data.path, listed once when needed
+
+    def searched(symbol: str) -> list[Path]:
+        if not walked:
+            walked.append(search_folders(spec.root, symbol))
+        return walked[0]
+
     if spec.wide:
         wide_path = spec.root / spec.wide
         wide = wide_path, dated(read_table(wide_path), spec.columns.date, wide_path, symbols)
@@ -349,7 +409,7 @@ def load_files_market(
             path, table = wide
             columns = Columns(spec.columns.date, None, None, None, symbol, None)
         else:
-            path, columns = _symbol_path(spec, symbol), spec.columns
+            path, columns = _symbol_path(spec, symbol, searched), spec.columns
             numbers = [getattr(columns, n) for n in ("open", "high", "low", "close", "volume")]
             table = dated(read_table(path), columns.date, path, [n for n in numbers if n])
         prices = session_prices(table, columns, path, info[symbol].exchange, symbol)

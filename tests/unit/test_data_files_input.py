@@ -1,5 +1,6 @@
-"""The csv source on hostile input: what an error message quotes from a file, and what
-is read at all (a folder, a device, binary data) (issue 16)."""
+"""The csv source on hostile input: what an error message quotes from a file, what is
+read at all (a folder, a device, binary data), and how far the symbol search looks
+(issue 16)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import yaml
 
 from engine.cli import main
 from engine.data import Columns, FileSpec, SeriesFile, load_files_market
+from engine.data import files as data_files
 from engine.errors import DataError
 
 WINDOW = {"start": pd.Timestamp("2024-01-01"), "end": pd.Timestamp("2024-01-31")}
@@ -138,3 +140,32 @@ def test_files_market_with_yyyymmdd_numbers_as_dates_reads_those_days(tmp_path):
     (tmp_path / "AAA.csv").write_text("date,close\n20240102,10\n20240103,11\n")
     market = _load(FileSpec(root=tmp_path, columns=PRICES_ONLY))
     assert list(market.index) == [pd.Timestamp("2024-01-02"), pd.Timestamp("2024-01-03")]
+
+
+# --- how far the search looks -----------------------------------------------------------
+
+
+def test_symbol_search_finds_a_file_three_folders_down(tmp_path):
+    _prices(tmp_path / "a" / "b" / "c" / "AAA.csv")
+    assert _load(FileSpec(root=tmp_path, columns=PRICES_ONLY)).close["AAA"].iloc[0] == 10.0
+
+
+def test_symbol_search_stops_three_folders_down_and_says_so(tmp_path):
+    _prices(tmp_path / "a" / "b" / "c" / "d" / "AAA.csv")
+    message = _error(tmp_path)
+    assert "AAA: no file 'AAA.csv' in" in message and "3 folder levels below" in message
+    assert "data.files.AAA" in message
+
+
+def test_symbol_search_through_a_symlink_loop_ends_and_finds_the_file_once(tmp_path):
+    _prices(tmp_path / "hk" / "AAA.csv")
+    (tmp_path / "loop").symlink_to(tmp_path, target_is_directory=True)
+    assert _load(FileSpec(root=tmp_path, columns=PRICES_ONLY)).close["AAA"].iloc[0] == 10.0
+
+
+def test_symbol_search_in_a_huge_folder_tree_stops_with_advice(tmp_path, monkeypatch):
+    monkeypatch.setattr(data_files, "SEARCH_FOLDERS", 20)
+    for i in range(30):
+        (tmp_path / f"f{i}").mkdir()
+    message = _error(tmp_path)
+    assert "more than 20 folders" in message and "data.files.AAA" in message
