@@ -22,6 +22,7 @@ source and the yahoo one (`session_prices`):
 from __future__ import annotations
 
 import os
+import string
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -77,6 +78,37 @@ class FileSpec:
     columns: Columns = field(default_factory=Columns)
     fx: Mapping[str, SeriesFile] = field(default_factory=dict)
     extras: Mapping[str, SeriesFile] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        check_pattern(self.pattern)
+
+
+LOC_PATTERN = ("data", "pattern")
+
+
+def check_pattern(pattern: str) -> None:
+    """Raise `DataError` (at ``data.pattern``) unless `pattern` is a file name or a path
+    below the data folder with ``{symbol}`` where the symbol goes, and no other field."""
+    fix = "use {symbol} where the symbol goes, e.g. '{symbol}.csv'"
+    try:
+        fields = [(n, s, c) for _, n, s, c in string.Formatter().parse(pattern) if n is not None]
+    except ValueError as exc:
+        raise DataError(
+            f"{quoted(pattern)} is not a pattern ({exc}); {fix}", loc=LOC_PATTERN
+        ) from None
+    if not fields or any(f != ("symbol", "", None) for f in fields):
+        raise DataError(
+            f"{quoted(pattern)} must have {{symbol}} as its only field, with no format or "
+            f"conversion; {fix}",
+            loc=LOC_PATTERN,
+        )
+    path = PurePath(pattern)
+    if path.is_absolute() or ".." in path.parts:
+        raise DataError(
+            f"{quoted(pattern)} leads out of the data folder; a pattern names files below "
+            "data.path: move data.path up, or name the files under data.files",
+            loc=LOC_PATTERN,
+        )
 
 
 def flat_rows(table: pd.DataFrame, columns: Columns) -> pd.DatetimeIndex:

@@ -1,6 +1,6 @@
 """The csv source on hostile input: what an error message quotes from a file, what is
-read at all (a folder, a device, binary data), and how far the symbol search looks
-(issue 16)."""
+read at all (a folder, a device, binary data), how far the symbol search looks, and which
+``data.pattern`` values it accepts (issue 16)."""
 
 from __future__ import annotations
 
@@ -169,3 +169,76 @@ def test_symbol_search_in_a_huge_folder_tree_stops_with_advice(tmp_path, monkeyp
         (tmp_path / f"f{i}").mkdir()
     message = _error(tmp_path)
     assert "more than 20 folders" in message and "data.files.AAA" in message
+
+
+# --- data.pattern -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        "{sym}.csv",
+        "{0}.csv",
+        "{}.csv",
+        "{symbol.csv",
+        "{symbol!x}",
+        "{symbol:>9}.csv",
+        "{symbol.upper}.csv",
+        "{symbol[0]}.csv",
+        "prices.csv",
+        "{{symbol}}.csv",
+        "}",
+    ],
+)
+def test_files_market_with_a_bad_pattern_names_data_pattern_and_the_fix(tmp_path, pattern):
+    _prices(tmp_path / "AAA.csv")
+    message = _error(tmp_path, pattern=pattern)
+    assert message.startswith("data.pattern: ") and "use {symbol}" in message
+
+
+@pytest.mark.parametrize(
+    "pattern", ["../{symbol}.csv", "a/../../{symbol}.csv", "/tmp/{symbol}.csv"]
+)
+def test_files_market_with_a_pattern_leaving_the_folder_is_an_error(tmp_path, pattern):
+    _prices(tmp_path / "inner" / "AAA.csv")
+    message = _error(tmp_path / "inner", pattern=pattern)
+    assert message.startswith("data.pattern: ") and "below data.path" in message
+
+
+@pytest.mark.parametrize("pattern", ["{symbol}.csv", "px_{symbol}.csv", "{symbol}/daily.csv"])
+def test_files_market_with_a_good_pattern_reads_the_file(tmp_path, pattern):
+    _prices(tmp_path / pattern.format(symbol="AAA"))
+    spec = FileSpec(root=tmp_path, pattern=pattern, columns=PRICES_ONLY)
+    assert _load(spec).close["AAA"].iloc[-1] == 10.0
+
+
+def test_cli_run_with_a_bad_pattern_exits_2_with_one_line_naming_the_config(tmp_path, capsys):
+    _prices(tmp_path / "AAPL.csv")
+    data = {
+        "source": "csv",
+        "path": ".",
+        "symbols": ["AAPL"],
+        "start": "2024-01-01",
+        "end": "2024-01-31",
+        "pattern": "{sym}.csv",
+    }
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        yaml.safe_dump({"name": "c", "data": data, "strategy": {"name": "equal_weight"}})
+    )
+    assert main(["run", str(config), "--out", str(tmp_path / "out"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "c.yaml" in err and "data.pattern" in err
+
+
+def test_files_market_with_a_symbol_that_makes_the_pattern_leave_the_folder_is_an_error(
+    tmp_path,
+):
+    _prices(tmp_path / "daily.csv")
+    (tmp_path / "inner").mkdir()
+    spec = FileSpec(root=tmp_path / "inner", pattern="{symbol}/daily.csv", columns=PRICES_ONLY)
+    metadata = {"..": {"currency": "USD", "exchange": "XNYS", "lot_size": 1}}
+    with pytest.raises(
+        DataError, match=r"\.\.: data\.pattern makes '\.\./daily\.csv', which leads"
+    ):
+        load_files_market(spec, [".."], base_currency="USD", metadata=metadata, **WINDOW)
