@@ -10,13 +10,16 @@ its parameters). `warmup_of` turns that history into the warm-up the data layer 
 A user module found in the folder of the config that names it is imported under a name
 of its own, made from its file's path and content, so two configs whose ``sig.py``
 files differ never share one module, and an edited file is imported anew. It is pickled
-by value (cloudpickle), so the strategy travels to Dask workers without the file.
+by value (cloudpickle), so the strategy travels to Dask workers without the file. An
+exception in the user's code, on import or in a call, becomes a `StrategyError` that
+shows the user's last few frames (file, line, code) and none of eastwind's.
 """
 
 from __future__ import annotations
 
 import contextlib
 import difflib
+import functools
 import hashlib
 import importlib
 import importlib.machinery
@@ -25,8 +28,10 @@ import inspect
 import itertools
 import pickle
 import sys
+import sysconfig
+import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import ModuleType
 from typing import Any, get_origin
@@ -153,16 +158,26 @@ def _user_function(config: RunConfig) -> tuple[Callable[..., Any], str | None]:
     ------
     ConfigError
         When the module or the function is not there.
+    StrategyError
+        When the module fails on import (a syntax error, an exception), with its frames.
     """
     module_name, _, function_name = config.strategy.name.partition(":")
     where = config.where(("strategy", "name"))
     folder = config.source_dir(("strategy", "name"))
     try:
         module, unique = _user_module(module_name, folder)
-    except ImportError as exc:
+    except ModuleNotFoundError as exc:
+        if exc.name is None or not (module_name + ".").startswith(exc.name + "."):
+            raise StrategyError(
+                f"{where}: importing {module_name!r} failed: {user_failure(exc)}"
+            ) from None
         raise ConfigError(
             f"{where}: cannot import {module_name!r} ({exc}); put {module_name}.py in "
             f"{folder}, the folder of the config file that names it, or install it"
+        ) from None
+    except Exception as exc:  # the user's module raised while it ran
+        raise StrategyError(
+            f"{where}: importing {module_name!r} failed: {user_failure(exc)}"
         ) from None
     function = getattr(module, function_name, None)
     if not callable(function):
@@ -248,21 +263,34 @@ def registered(name: str) -> ResolvedStrategy:
 
 @dataclass(frozen=True)
 class _UserWeights:
-    """The batched form of a user function: one call per parameter set."""
+    """The batched form of a user function: one call per parameter set.
+
+    The function sees ``market.extras`` as a mapping whose missing names list the names
+    there are (`_Extras`); its exceptions become `StrategyError` (`user_failure`).
+    """
 
     name: str
     function: Callable[..., Any]
     keywords: bool
 
     def __call__(self, market: Market, params: Sequence[Any]) -> npt.NDArray[np.float64]:
+        shown = replace(market, extras=_Extras(market.extras))
         out = np.empty((len(params), len(market.index), len(market.symbols)))
         for k, p in enumerate(params):
             if self.keywords:
-                weights = self.function(market, **p.model_dump())
+                weights = self._call(shown, **p.model_dump())
             else:
-                weights = self.function(market, p)
+                weights = self._call(shown, p)
             out[k] = weights_array(self.name, weights, market)
         return out
+
+    def _call(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return self.function(*args, **kwargs)
+        except BacktestError:
+            raise
+        except Exception as exc:
+            raise StrategyError(f"strategy {self.name!r} failed: {user_failure(exc)}") from None
 
 
 @dataclass(frozen=True)
@@ -274,13 +302,81 @@ class _UserHistory:
     stated: Any
 
     def __call__(self, params: Any) -> int:
-        bars = self.stated(params) if callable(self.stated) else self.stated
+        bars = self.stated
+        if callable(bars):
+            try:
+                bars = bars(params)
+            except Exception as exc:
+                raise StrategyError(
+                    f"strategy {self.name!r}: its history attribute failed: {user_failure(exc)}"
+                ) from None
         if isinstance(bars, bool) or not isinstance(bars, (int, np.integer)) or bars < 1:
             raise ConfigError(
                 f"strategy {self.name!r}: its history attribute gave {bars!r}; it must be a "
                 "whole number of bars >= 1, or a function of the parameters returning one"
             )
         return int(bars)
+
+
+class _Extras(dict[str, Any]):
+    """``market.extras`` as a user function sees it: a missing name lists those there are."""
+
+    def __missing__(self, key: str) -> Any:
+        raise _MissingExtra(key, sorted(self))
+
+
+class _MissingExtra(KeyError):
+    def __str__(self) -> str:
+        key, names = self.args
+        there = f"it has {', '.join(names)}" if names else "it is empty"
+        return f"{key!r} is not in market.extras ({there}); name extra series under data.extras"
+
+
+USER_FRAMES = 3  # the last frames in the user's files that a failure shows
+USER_TEXT = 300  # characters of an exception's message, or of a line of code, shown
+
+
+def _clip(text: str, limit: int = USER_TEXT) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+@functools.cache
+def _not_user_folders() -> tuple[str, ...]:
+    """eastwind's own folders, the standard library's and the installed packages'."""
+    here = Path(__file__).resolve().parent
+    paths = sysconfig.get_paths()
+    folders = {here, here.parent / "strategies"}
+    folders |= {Path(paths[k]).resolve() for k in ("stdlib", "platstdlib", "purelib", "platlib")}
+    return tuple(str(f) + "/" for f in folders)
+
+
+def _is_user_file(filename: str) -> bool:
+    if filename.startswith("<"):  # <frozen importlib._bootstrap>, <string>
+        return False
+    return not str(Path(filename).resolve()).startswith(_not_user_folders())
+
+
+def user_failure(exc: BaseException) -> str:
+    """``Type: message`` of an exception raised in the user's code, then its last
+    `USER_FRAMES` frames in the user's files, outermost first (file, line, code).
+
+    Frames of eastwind, the standard library and installed packages are left out, and
+    the message and each line of code are cut to `USER_TEXT` characters.
+    """
+    frames = [
+        (f.filename, f.lineno, f.name, f.line)
+        for f in traceback.extract_tb(exc.__traceback__)
+        if _is_user_file(f.filename)
+    ]
+    if isinstance(exc, SyntaxError) and exc.filename:  # raised compiling it: not a frame
+        frames.append((exc.filename, exc.lineno, None, exc.text))
+    kind = "KeyError" if isinstance(exc, _MissingExtra) else type(exc).__name__
+    lines = [f"{kind}: {_clip(str(exc))}"]
+    for filename, lineno, function, code in frames[-USER_FRAMES:]:
+        lines.append(f"  {filename}, line {lineno}" + (f", in {function}" if function else ""))
+        if code and code.strip():
+            lines.append(f"    {_clip(code.strip())}")
+    return "\n".join(lines)
 
 
 def warmup_of(config: RunConfig, strategy: ResolvedStrategy) -> Warmup:

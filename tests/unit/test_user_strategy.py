@@ -1,5 +1,5 @@
-"""A user's ``module:function`` strategy: which module a config gets, and shipping it to
-other processes (issue 16)."""
+"""A user's ``module:function`` strategy: errors in its code, which module a config gets,
+and shipping it to other processes (issue 16)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ import engine
 from engine.cli import main
 from engine.config import load_config
 from engine.data import synthetic_market
-from engine.errors import ConfigError
+from engine.errors import ConfigError, StrategyError
 from engine.pipeline import resolve_strategy
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,6 +59,84 @@ def _config(folder: Path, source: str, symbols=("AAPL", "MSFT"), name: str | Non
     path = folder / "run.yaml"
     path.write_text(yaml.safe_dump(document, sort_keys=False))
     return path
+
+
+def _run_error(config: Path, tmp_path: Path, capsys) -> str:
+    code = main(["run", str(config), "--out", str(tmp_path / "out"), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "Traceback" not in err and "engine/" not in err and "importlib" not in err
+    assert not (tmp_path / "out").exists()
+    return err
+
+
+# --- errors in the user's code ----------------------------------------------------------
+
+
+def test_cli_run_with_syntax_error_in_user_module_shows_the_file_line_and_code(tmp_path, capsys):
+    config = _config(tmp_path / "syn", "import pandas\ndef weights(market, params)\n    return 1\n")
+    err = _run_error(config, tmp_path, capsys)
+    first, *block = err.splitlines()
+    assert first.startswith("StrategyError: ") and "SyntaxError" in first
+    assert f"{tmp_path / 'syn' / 'sig.py'}, line 2" in err
+    assert "def weights(market, params)" in err
+    assert len(block) <= 4
+
+
+def test_cli_run_with_user_module_failing_on_import_names_its_line_not_a_missing_file(
+    tmp_path, capsys
+):
+    source = "import pandas as pd\nRATE = 1 / 0\n\ndef weights(market, params):\n    return 1\n"
+    err = _run_error(_config(tmp_path / "zero", source), tmp_path, capsys)
+    assert "ZeroDivisionError: division by zero" in err
+    assert "sig.py, line 2" in err and "RATE = 1 / 0" in err
+    assert "put sig.py in" not in err  # the file is there: it failed, it was not missing
+
+
+def test_cli_run_with_missing_extra_shows_user_frames_and_the_extras_there_are(tmp_path, capsys):
+    config = _config(tmp_path / "key", EXTRA, symbols=("0700.HK", "9988.HK"))
+    err = _run_error(config, tmp_path, capsys)
+    first, *block = err.splitlines()
+    assert first.startswith("StrategyError: strategy 'sig:weights' failed: KeyError: ")
+    assert "'southbound'" in first and "southbound_net_buy, traded_value" in first
+    # the user's two frames, outermost first, each with its code; no frame of eastwind's
+    assert block == [
+        f"  {tmp_path / 'key' / 'sig.py'}, line 10, in weights",
+        "    flows = _flows(market)",
+        f"  {tmp_path / 'key' / 'sig.py'}, line 6, in _flows",
+        '    return market.extras["southbound"]',
+    ]
+
+
+def test_user_failure_with_deep_recursion_and_a_huge_message_stays_short(tmp_path):
+    source = """
+    def _down(depth):
+        if depth == 50:
+            raise ValueError("x" * 100_000)
+        return _down(depth + 1)
+
+    def weights(market, params):
+        return _down(0)
+    """
+    config = load_config(_config(tmp_path / "deep", source))
+    with pytest.raises(StrategyError) as caught:
+        engine.run(config)
+    message = str(caught.value)
+    assert message.count(", in _down") == 3 and ", in weights" not in message
+    assert len(message) < 1200
+
+
+def test_user_history_attribute_failing_is_a_strategy_error_with_its_frame(tmp_path):
+    source = """
+    import pandas as pd
+
+    def weights(market, params):
+        return pd.DataFrame(0.5, index=market.index, columns=market.close.columns)
+
+    weights.history = lambda params: params["slow"]
+    """
+    with pytest.raises(StrategyError, match=r"KeyError: 'slow'\n  .*sig\.py, line 7"):
+        engine.run(load_config(_config(tmp_path / "hist", source)))
 
 
 # --- which module a config gets ---------------------------------------------------------
