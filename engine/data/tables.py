@@ -8,6 +8,8 @@ file (a log, a secrets file) is named, never printed.
 
 from __future__ import annotations
 
+import csv
+import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -73,12 +75,36 @@ def read_table(path: Path) -> pd.DataFrame:
                 f"{path}: holds binary data, not CSV text; expected a UTF-8 CSV file with a "
                 "header row such as date,close (or a .parquet file)"
             )
-        table = pd.read_csv(
-            path, keep_default_na=False, na_values=list(MISSING), skip_blank_lines=False
-        )
+        with warnings.catch_warnings():
+            # more fields on a row than in the header: pandas would drop them, or take the
+            # first columns as an index and shift every value left
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            table = pd.read_csv(
+                path,
+                keep_default_na=False,
+                na_values=list(MISSING),
+                skip_blank_lines=False,
+                index_col=False,
+            )
+    except pd.errors.ParserWarning:
+        raise DataError(_longer_than_header(path)) from None
     except (ValueError, OSError, ImportError) as exc:
         raise DataError(f"{path}: cannot read it ({clip(str(exc).strip(), 200)})") from None
     return table.dropna(how="all")
+
+
+def _longer_than_header(path: Path) -> str:
+    with path.open(newline="", encoding="utf-8", errors="replace") as handle:
+        rows = csv.reader(handle)
+        header = len(next(rows, []))
+        for line, row in enumerate(rows, 2):
+            if len(row) > header:
+                return (
+                    f"{path}: line {line} has {len(row)} fields, the header {header}; remove "
+                    "the extra fields (a comma at the end of the line counts), or name them "
+                    "in the header"
+                )
+    return f"{path}: a line has more fields than the header; remove the extra fields"
 
 
 def _numbers(table: pd.DataFrame, names: Sequence[str], path: Path) -> pd.DataFrame:

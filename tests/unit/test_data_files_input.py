@@ -242,3 +242,21 @@ def test_files_market_with_a_symbol_that_makes_the_pattern_leave_the_folder_is_a
         DataError, match=r"\.\.: data\.pattern makes '\.\./daily\.csv', which leads"
     ):
         load_files_market(spec, [".."], base_currency="USD", metadata=metadata, **WINDOW)
+
+
+def test_files_market_with_more_fields_on_the_first_row_than_the_header_names_the_line(
+    tmp_path,
+):
+    # pandas would take the extra field as a sign that the first columns are an index,
+    # and shift every value one column to the left
+    rows = "".join(f"{d},10{',99' if i == 0 else ''}\n" for i, d in enumerate(DAYS))
+    (tmp_path / "AAA.csv").write_text("date,close\n" + rows)
+    message = _error(tmp_path)
+    assert "AAA.csv: line 2 has 3 fields, the header 2" in message
+
+
+def test_files_market_with_an_empty_extra_field_on_the_first_row_reads_the_values(tmp_path):
+    rows = "".join(f"{d},10{',' if i == 0 else ''}\n" for i, d in enumerate(DAYS))
+    (tmp_path / "AAA.csv").write_text("date,close\n" + rows)
+    close = _load(FileSpec(root=tmp_path, columns=PRICES_ONLY)).close["AAA"]
+    assert close.index[0] == pd.Timestamp(DAYS[0]) and (close == 10.0).all()
