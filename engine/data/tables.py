@@ -191,6 +191,15 @@ def _dates(column: pd.Series, name: str, path: Path) -> pd.Series:
             f"{path}: {where}, column {name!r}: {quoted(cell)} is not a date; write dates "
             "as YYYY-MM-DD"
         )
+    # pandas parses 9999-12-31, but calendars and alignment need it in nanoseconds
+    outside = ((dates < pd.Timestamp.min) | (dates > pd.Timestamp.max)).to_numpy()
+    if outside.any():
+        label = column.index[np.argmax(outside)]
+        where = f"row {label + 1}" if is_parquet(path) else f"line {label + 2}"
+        raise DataError(
+            f"{path}: {where}, column {name!r}: {quoted(column.at[label])} is outside the "
+            f"years {pd.Timestamp.min.year + 1} to {pd.Timestamp.max.year - 1}; correct it"
+        )
     return dates
 
 

@@ -260,3 +260,10 @@ def test_files_market_with_an_empty_extra_field_on_the_first_row_reads_the_value
     (tmp_path / "AAA.csv").write_text("date,close\n" + rows)
     close = _load(FileSpec(root=tmp_path, columns=PRICES_ONLY)).close["AAA"]
     assert close.index[0] == pd.Timestamp(DAYS[0]) and (close == 10.0).all()
+
+
+@pytest.mark.parametrize("day", ["9999-12-31", "1600-01-01"])
+def test_files_market_with_a_date_pandas_cannot_hold_names_the_line(tmp_path, day):
+    (tmp_path / "AAA.csv").write_text(f"date,close\n2024-01-02,10\n{day},11\n")
+    message = _error(tmp_path)
+    assert f"AAA.csv: line 3, column 'date': '{day}' is outside the years" in message
