@@ -41,6 +41,9 @@ FX_QUOTES = ("base_per_unit", "units_per_base")
 # folders, so that a data.path of / or ~ fails fast instead of walking the disk.
 SEARCH_DEPTH = 3
 SEARCH_FOLDERS = 10_000
+# A price outside this range is a bad print or the wrong units; a one-bar spike of
+# 1e300 would make the equity curve and the volatility overflow to inf.
+PRICE_RANGE = (1e-12, 1e15)
 
 
 @dataclass(frozen=True)
@@ -395,6 +398,18 @@ def check_bars(
         )
 
 
+def _check_range(prices: pd.Series, path: Path, symbol: str, field_name: str) -> None:
+    low, high = PRICE_RANGE
+    outside = prices[((prices > 0) & (prices < low)) | (prices > high)]
+    if len(outside):
+        day, value = outside.index[0], outside.iloc[0]
+        raise DataError(
+            f"{path}: {symbol} {field_name} on {day.date()} is {value:.6g}, outside {low:g} "
+            f"to {high:g}, where no listing trades; correct that row (a bad print, or the "
+            "wrong units)"
+        )
+
+
 def load_files_market(
     spec: FileSpec,
     symbols: Sequence[str],
@@ -445,6 +460,9 @@ def load_files_market(
             numbers = [getattr(columns, n) for n in ("open", "high", "low", "close", "volume")]
             table = dated(read_table(path), columns.date, path, [n for n in numbers if n])
         prices = session_prices(table, columns, path, info[symbol].exchange, symbol)
+        _check_range(prices.close, path, symbol, "close")
+        if prices.open is not None:
+            _check_range(prices.open, path, symbol, "open")
         closes[symbol] = prices.close
         if prices.open is not None:
             opens[symbol] = prices.open

@@ -267,3 +267,18 @@ def test_files_market_with_a_date_pandas_cannot_hold_names_the_line(tmp_path, da
     (tmp_path / "AAA.csv").write_text(f"date,close\n2024-01-02,10\n{day},11\n")
     message = _error(tmp_path)
     assert f"AAA.csv: line 3, column 'date': '{day}' is outside the years" in message
+
+
+@pytest.mark.parametrize(
+    ("column", "cell"), [("close", "1e300"), ("close", "5e-324"), ("open", "1e16")]
+)
+def test_files_market_with_a_price_no_listing_trades_at_names_the_row(tmp_path, column, cell):
+    # a one-bar spike of 1e300 made the volatility and the equity curve overflow to inf
+    rows = [f"{d},10" if d != "2024-01-05" else f"{d},{cell}" for d in DAYS]
+    other = "open" if column == "close" else "close"
+    rows = [f"{row},10" for row in rows]  # the other price column, always 10
+    (tmp_path / "AAA.csv").write_text(f"date,{column},{other}\n" + "\n".join(rows) + "\n")
+    with pytest.raises(DataError) as caught:
+        _load(FileSpec(root=tmp_path, columns=Columns(high=None, low=None, volume=None)))
+    message = str(caught.value)
+    assert f"AAA.csv: AAA {column} on 2024-01-05 is {float(cell):.6g}, outside" in message
