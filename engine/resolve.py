@@ -6,19 +6,34 @@ with a pydantic model (``def f(market, params: MyParams)``) or a typed signature
 (``def f(market, fast: int = 10)``); ``def f(market, params)`` gets a plain dict. It
 states the history its signal needs in a ``history`` attribute (bars, or a function of
 its parameters). `warmup_of` turns that history into the warm-up the data layer loads.
+
+A user module found in the folder of the config that names it is imported under a name
+of its own, made from its file's path and content, so two configs whose ``sig.py``
+files differ never share one module, and an edited file is imported anew. It is pickled
+by value (cloudpickle), so the strategy travels to Dask workers without the file. An
+exception in the user's code, on import or in a call, becomes a `StrategyError` that
+shows the user's last few frames (file, line, code) and none of eastwind's.
 """
 
 from __future__ import annotations
 
 import contextlib
 import difflib
+import functools
+import hashlib
 import importlib
+import importlib.machinery
+import importlib.util
 import inspect
 import itertools
+import pickle
 import sys
+import sysconfig
+import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from types import ModuleType
 from typing import Any, get_origin
 
 import numpy as np
@@ -50,6 +65,17 @@ class ResolvedStrategy:
     rebalance: Schedule
     compute_many: Callable[[Market, Sequence[Any]], npt.NDArray[np.float64]]
     history: Callable[[Any], int]
+    module: str | None = None  # the user module, in sys.modules, to pickle by value
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        fields = (self.name, self.params_model, self.rebalance, self.compute_many, self.history)
+        if self.module is None:
+            return (ResolvedStrategy, fields)
+        import cloudpickle  # a dependency of dask; only needed to ship a user strategy
+
+        if self.module in sys.modules:  # not on a worker, which got it by value already
+            cloudpickle.register_pickle_by_value(sys.modules[self.module])
+        return (_by_value, (cloudpickle.dumps((*fields, self.module)),))
 
     @property
     def param_names(self) -> set[str] | None:
@@ -69,6 +95,10 @@ class ResolvedStrategy:
         return self.params_model.model_validate(dict(values))
 
 
+def _by_value(blob: bytes) -> ResolvedStrategy:
+    return ResolvedStrategy(*pickle.loads(blob))
+
+
 @contextlib.contextmanager
 def _importable_from(folder: Path) -> Iterator[None]:
     sys.path.insert(0, str(folder))
@@ -78,24 +108,81 @@ def _importable_from(folder: Path) -> Iterator[None]:
         sys.path.remove(str(folder))
 
 
-def _user_function(config: RunConfig) -> Callable[..., Any]:
+USER_MODULE_PREFIX = "eastwind_user_"
+
+
+def _user_module(module_name: str, folder: Path) -> tuple[ModuleType, str | None]:
+    """Import `module_name` from `folder` under a name of its own (the module docstring
+    says why); if `folder` does not hold it as source, by its name from sys.path.
+
+    Returns the module and the name it is registered under when it came from `folder`.
+    The folder is on sys.path while the module runs, so it can import files next to it.
+    """
+    top, _, rest = module_name.partition(".")
+    found = importlib.machinery.PathFinder.find_spec(top, [str(folder)])
+    if found is None or not isinstance(found.loader, importlib.machinery.SourceFileLoader):
+        with _importable_from(folder):
+            return importlib.import_module(module_name), None
+    source = Path(str(found.origin))
+    identity = str(source.resolve()).encode() + b"\0" + source.read_bytes()
+    unique = f"{USER_MODULE_PREFIX}{hashlib.sha256(identity).hexdigest()[:16]}_{top}"
+    with _importable_from(folder):
+        if unique not in sys.modules:
+            spec = importlib.util.spec_from_file_location(
+                unique, source, submodule_search_locations=found.submodule_search_locations
+            )
+            assert spec is not None and spec.loader is not None  # a source file, found above
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[unique] = module
+            try:
+                spec.loader.exec_module(module)
+            except BaseException:
+                del sys.modules[unique]
+                raise
+        try:
+            return importlib.import_module(f"{unique}.{rest}" if rest else unique), unique
+        except ModuleNotFoundError as exc:
+            if exc.name is None or not exc.name.startswith(unique):
+                raise
+            raise ModuleNotFoundError(
+                f"No module named {module_name!r}", name=module_name
+            ) from None
+
+
+def _user_function(config: RunConfig) -> tuple[Callable[..., Any], str | None]:
     """Import the ``module:function`` a config names, from the folder of the config file
-    that names it (`RunConfig.source_dir`) or sys.path."""
+    that names it (`RunConfig.source_dir`) or sys.path; return it and its module's name
+    when the module is pickled by value (`_user_module`).
+
+    Raises
+    ------
+    ConfigError
+        When the module or the function is not there.
+    StrategyError
+        When the module fails on import (a syntax error, an exception), with its frames.
+    """
     module_name, _, function_name = config.strategy.name.partition(":")
     where = config.where(("strategy", "name"))
     folder = config.source_dir(("strategy", "name"))
     try:
-        with _importable_from(folder):
-            module = importlib.import_module(module_name)
-    except ImportError as exc:
+        module, unique = _user_module(module_name, folder)
+    except ModuleNotFoundError as exc:
+        if exc.name is None or not (module_name + ".").startswith(exc.name + "."):
+            raise StrategyError(
+                f"{where}: importing {module_name!r} failed: {user_failure(exc)}"
+            ) from None
         raise ConfigError(
             f"{where}: cannot import {module_name!r} ({exc}); put {module_name}.py in "
             f"{folder}, the folder of the config file that names it, or install it"
         ) from None
+    except Exception as exc:  # the user's module raised while it ran
+        raise StrategyError(
+            f"{where}: importing {module_name!r} failed: {user_failure(exc)}"
+        ) from None
     function = getattr(module, function_name, None)
     if not callable(function):
         raise ConfigError(f"{where}: {module_name!r} has no function {function_name!r}")
-    return function
+    return function, unique
 
 
 def _declared_params(
@@ -150,17 +237,11 @@ def resolve_strategy(config: RunConfig) -> ResolvedStrategy:
     """
     name = config.strategy.name
     if ":" in name:
-        function = _user_function(config)
+        function, module = _user_function(config)
         model, keywords = _declared_params(function, config.where(("strategy", "name")))
-
-        def compute_many(market: Market, params: Sequence[Any]) -> npt.NDArray[np.float64]:
-            out = np.empty((len(params), len(market.index), len(market.symbols)))
-            for k, p in enumerate(params):
-                weights = function(market, **p.model_dump()) if keywords else function(market, p)
-                out[k] = weights_array(name, weights, market)
-            return out
-
-        return ResolvedStrategy(name, model, "daily", compute_many, _stated_history(function, name))
+        compute_many = _UserWeights(name, function, keywords)
+        history = _UserHistory(name, getattr(function, "history", 1))
+        return ResolvedStrategy(name, model, "daily", compute_many, history, module)
     if name not in REGISTRY:
         known = sorted(REGISTRY)
         guess = difflib.get_close_matches(name, known, n=1)
@@ -180,21 +261,122 @@ def registered(name: str) -> ResolvedStrategy:
     )
 
 
-def _stated_history(function: Callable[..., Any], name: str) -> Callable[[Any], int]:
+@dataclass(frozen=True)
+class _UserWeights:
+    """The batched form of a user function: one call per parameter set.
+
+    The function sees ``market.extras`` as a mapping whose missing names list the names
+    there are (`_Extras`); its exceptions become `StrategyError` (`user_failure`).
+    """
+
+    name: str
+    function: Callable[..., Any]
+    keywords: bool
+
+    def __call__(self, market: Market, params: Sequence[Any]) -> npt.NDArray[np.float64]:
+        shown = replace(market, extras=_Extras(market.extras))
+        out = np.empty((len(params), len(market.index), len(market.symbols)))
+        for k, p in enumerate(params):
+            if self.keywords:
+                weights = self._call(shown, **p.model_dump())
+            else:
+                weights = self._call(shown, p)
+            out[k] = weights_array(self.name, weights, market)
+        return out
+
+    def _call(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return self.function(*args, **kwargs)
+        except BacktestError:
+            raise
+        except Exception as exc:
+            raise StrategyError(f"strategy {self.name!r} failed: {user_failure(exc)}") from None
+
+
+@dataclass(frozen=True)
+class _UserHistory:
     """The history a user function states in its ``history`` attribute: bars, or a
     function of its parameters (model or dict) returning bars; 1 when it states none."""
-    stated = getattr(function, "history", 1)
 
-    def history(params: Any) -> int:
-        bars = stated(params) if callable(stated) else stated
+    name: str
+    stated: Any
+
+    def __call__(self, params: Any) -> int:
+        bars = self.stated
+        if callable(bars):
+            try:
+                bars = bars(params)
+            except Exception as exc:
+                raise StrategyError(
+                    f"strategy {self.name!r}: its history attribute failed: {user_failure(exc)}"
+                ) from None
         if isinstance(bars, bool) or not isinstance(bars, (int, np.integer)) or bars < 1:
             raise ConfigError(
-                f"strategy {name!r}: its history attribute gave {bars!r}; it must be a "
+                f"strategy {self.name!r}: its history attribute gave {bars!r}; it must be a "
                 "whole number of bars >= 1, or a function of the parameters returning one"
             )
         return int(bars)
 
-    return history
+
+class _Extras(dict[str, Any]):
+    """``market.extras`` as a user function sees it: a missing name lists those there are."""
+
+    def __missing__(self, key: str) -> Any:
+        raise _MissingExtra(key, sorted(self))
+
+
+class _MissingExtra(KeyError):
+    def __str__(self) -> str:
+        key, names = self.args
+        there = f"it has {', '.join(names)}" if names else "it is empty"
+        return f"{key!r} is not in market.extras ({there}); name extra series under data.extras"
+
+
+USER_FRAMES = 3  # the last frames in the user's files that a failure shows
+USER_TEXT = 300  # characters of an exception's message, or of a line of code, shown
+
+
+def _clip(text: str, limit: int = USER_TEXT) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+@functools.cache
+def _not_user_folders() -> tuple[str, ...]:
+    """eastwind's own folders, the standard library's and the installed packages'."""
+    here = Path(__file__).resolve().parent
+    paths = sysconfig.get_paths()
+    folders = {here, here.parent / "strategies"}
+    folders |= {Path(paths[k]).resolve() for k in ("stdlib", "platstdlib", "purelib", "platlib")}
+    return tuple(str(f) + "/" for f in folders)
+
+
+def _is_user_file(filename: str) -> bool:
+    if filename.startswith("<"):  # <frozen importlib._bootstrap>, <string>
+        return False
+    return not str(Path(filename).resolve()).startswith(_not_user_folders())
+
+
+def user_failure(exc: BaseException) -> str:
+    """``Type: message`` of an exception raised in the user's code, then its last
+    `USER_FRAMES` frames in the user's files, outermost first (file, line, code).
+
+    Frames of eastwind, the standard library and installed packages are left out, and
+    the message and each line of code are cut to `USER_TEXT` characters.
+    """
+    frames = [
+        (f.filename, f.lineno, f.name, f.line)
+        for f in traceback.extract_tb(exc.__traceback__)
+        if _is_user_file(f.filename)
+    ]
+    if isinstance(exc, SyntaxError) and exc.filename:  # raised compiling it: not a frame
+        frames.append((exc.filename, exc.lineno, None, exc.text))
+    kind = "KeyError" if isinstance(exc, _MissingExtra) else type(exc).__name__
+    lines = [f"{kind}: {_clip(str(exc))}"]
+    for filename, lineno, function, code in frames[-USER_FRAMES:]:
+        lines.append(f"  {filename}, line {lineno}" + (f", in {function}" if function else ""))
+        if code and code.strip():
+            lines.append(f"    {_clip(code.strip())}")
+    return "\n".join(lines)
 
 
 def warmup_of(config: RunConfig, strategy: ResolvedStrategy) -> Warmup:

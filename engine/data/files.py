@@ -21,21 +21,29 @@ source and the yahoo one (`session_prices`):
 
 from __future__ import annotations
 
+import os
+import string
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath
 
 import numpy as np
 import pandas as pd
 
 from engine.data import calendars
 from engine.data.market import Market, assemble_market, asset_info
+from engine.data.tables import dated, listed, number_column, quoted, read_table
 from engine.errors import DataError, DataWarning
 
 FX_QUOTES = ("base_per_unit", "units_per_base")
-# Cells that mean "no value" in a number column; any other text there is an error.
-MISSING = ("", "NaN", "nan", "NA", "<NA>", "null", "NULL", "None")
+# The symbol search looks this many folder levels below data.path, in at most this many
+# folders, so that a data.path of / or ~ fails fast instead of walking the disk.
+SEARCH_DEPTH = 3
+SEARCH_FOLDERS = 10_000
+# A price outside this range is a bad print or the wrong units; a one-bar spike of
+# 1e300 would make the equity curve and the volatility overflow to inf.
+PRICE_RANGE = (1e-12, 1e15)
 
 
 @dataclass(frozen=True)
@@ -74,99 +82,36 @@ class FileSpec:
     fx: Mapping[str, SeriesFile] = field(default_factory=dict)
     extras: Mapping[str, SeriesFile] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        check_pattern(self.pattern)
 
-def _is_parquet(path: Path) -> bool:
-    return path.suffix.lower() in (".parquet", ".pq")
+
+LOC_PATTERN = ("data", "pattern")
 
 
-def read_table(path: Path) -> pd.DataFrame:
-    """Read a CSV or parquet file, with a clear error when it is missing or unreadable.
-
-    Only the cells in `MISSING` are read as NaN; other text stays text, so that a typo in
-    a number column can be reported (see `_numbers`). Blank CSV lines are dropped, and
-    the row labels stay the row's position, so that CSV line = label + 2.
-    """
-    if not path.exists():
-        raise DataError(f"{path}: file not found")
+def check_pattern(pattern: str) -> None:
+    """Raise `DataError` (at ``data.pattern``) unless `pattern` is a file name or a path
+    below the data folder with ``{symbol}`` where the symbol goes, and no other field."""
+    fix = "use {symbol} where the symbol goes, e.g. '{symbol}.csv'"
     try:
-        if _is_parquet(path):
-            return pd.read_parquet(path)
-        table = pd.read_csv(
-            path, keep_default_na=False, na_values=list(MISSING), skip_blank_lines=False
-        )
-    except (ValueError, OSError, ImportError) as exc:
-        raise DataError(f"{path}: cannot read it ({str(exc).strip()})") from None
-    return table.dropna(how="all")
-
-
-def _numbers(table: pd.DataFrame, names: Sequence[str], path: Path) -> pd.DataFrame:
-    """Return `table` with the columns `names` as float64.
-
-    Raises
-    ------
-    DataError
-        Naming the file, the line (CSV) or row (parquet) and the column of the first
-        cell that is neither a number nor one of the `MISSING` markers.
-    """
-    converted = {}
-    for name in names:
-        raw = table[name]
-        if pd.api.types.is_numeric_dtype(raw):
-            converted[name] = raw.astype(np.float64)
-            continue
-        parsed = pd.to_numeric(raw, errors="coerce").astype(np.float64)
-        missing = raw.isna() | raw.astype(str).str.strip().isin(MISSING)
-        bad = parsed.isna() & ~missing
-        if bad.any():
-            label = bad.index[np.argmax(bad.to_numpy())]
-            where = f"row {label + 1}" if _is_parquet(path) else f"line {label + 2}"
-            raise DataError(
-                f"{path}: {where}, column {name!r}: {raw.at[label]!r} is not a number; "
-                "correct it, or leave the cell empty for no value"
-            )
-        converted[name] = parsed
-    return table.assign(**converted) if converted else table
-
-
-def _dated(
-    table: pd.DataFrame,
-    date_column: str,
-    path: Path,
-    numbers: Sequence[str] = (),
-    label: str | None = None,
-) -> pd.DataFrame:
-    """Index `table` by its date column, with the present columns of `numbers` as float64.
-
-    With a `label` (a series: ``data.extras.flows``), a date with several rows is an error.
-    """
-    if date_column not in table.columns:
+        fields = [(n, s, c) for _, n, s, c in string.Formatter().parse(pattern) if n is not None]
+    except ValueError as exc:
         raise DataError(
-            f"{path}: no date column {date_column!r}; columns are {list(table.columns)}"
-        )
-    try:
-        dates = pd.to_datetime(table[date_column], format="mixed")
-    except (ValueError, TypeError) as exc:
-        raise DataError(
-            f"{path}: column {date_column!r} holds something that is not a date ({exc})"
+            f"{quoted(pattern)} is not a pattern ({exc}); {fix}", loc=LOC_PATTERN
         ) from None
-    if dates.isna().any():
-        row = dates.index[np.argmax(dates.isna().to_numpy())]
-        where = f"row {row + 1}" if _is_parquet(path) else f"line {row + 2}"
-        raise DataError(f"{path}: {where} has no date in column {date_column!r}; give it one")
-    if getattr(dates.dt, "tz", None) is not None:
-        dates = dates.dt.tz_localize(None)
-    if label is not None:
-        _one_row_per_date(pd.DatetimeIndex(dates.dt.normalize()), path, label)
-    table = _numbers(table, [n for n in numbers if n in table.columns], path)
-    return table.drop(columns=[date_column]).set_index(
-        pd.DatetimeIndex(dates.dt.normalize(), name="date")
-    )
-
-
-def _column(table: pd.DataFrame, name: str, path: Path | str) -> pd.Series:
-    if name not in table.columns:
-        raise DataError(f"{path}: no column {name!r}; columns are {list(table.columns)}")
-    return pd.to_numeric(table[name], errors="coerce").astype(np.float64)
+    if not fields or any(f != ("symbol", "", None) for f in fields):
+        raise DataError(
+            f"{quoted(pattern)} must have {{symbol}} as its only field, with no format or "
+            f"conversion; {fix}",
+            loc=LOC_PATTERN,
+        )
+    path = PurePath(pattern)
+    if path.is_absolute() or ".." in path.parts:
+        raise DataError(
+            f"{quoted(pattern)} leads out of the data folder; a pattern names files below "
+            "data.path: move data.path up, or name the files under data.files",
+            loc=LOC_PATTERN,
+        )
 
 
 def flat_rows(table: pd.DataFrame, columns: Columns) -> pd.DatetimeIndex:
@@ -208,15 +153,15 @@ def session_prices(
         Naming the file, the symbol and the first date, when rows with volume fall on
         days the exchange was closed.
     """
-    close = _column(table, columns.close, path)
+    close = number_column(table, columns.close, path)
     has_open = columns.open is not None and columns.open in table.columns
-    opened = _column(table, columns.open, path) if has_open else None  # type: ignore[arg-type]
+    opened = number_column(table, columns.open, path) if has_open else None  # type: ignore[arg-type]
     index = pd.DatetimeIndex(table.index)
     session = calendars.is_session(exchange, index)
     priced = close.notna().to_numpy() | (opened.notna().to_numpy() if opened is not None else False)
     dropped = index[~session & priced]
     if len(dropped) and columns.volume is not None and columns.volume in table.columns:
-        volume = _column(table, columns.volume, path).to_numpy()
+        volume = number_column(table, columns.volume, path).to_numpy()
         traded = index[~session & priced & (volume > 0)]
         if len(traded):
             warnings.warn(
@@ -240,37 +185,72 @@ def session_prices(
     )
 
 
-def _symbol_path(spec: FileSpec, symbol: str) -> Path:
+def _symbol_path(spec: FileSpec, symbol: str, folders: Callable[[str], list[Path]]) -> Path:
+    """The file of `symbol`: ``data.files``, else `pattern` in the data folder, else in
+    one of the `folders` below it (`search_folders`)."""
     if symbol in spec.files:
         return spec.root / spec.files[symbol]
-    direct = spec.root / spec.pattern.format(symbol=symbol)
-    if direct.exists():
+    name = spec.pattern.format(symbol=symbol)
+    if ".." in PurePath(name).parts:
+        raise DataError(
+            f"{symbol}: data.pattern makes {quoted(name)}, which leads out of the data "
+            f"folder; name the file under data.files.{symbol}"
+        )
+    direct = spec.root / name
+    if os.path.exists(direct):  # False, not an error, for a path it may not look at
         return direct
-    found = sorted(spec.root.rglob(spec.pattern.format(symbol=symbol)))
+    candidates = (f / name for f in folders(symbol))
+    found = {os.path.realpath(p): p for p in candidates if os.path.exists(p)}
     if len(found) == 1:
-        return found[0]
+        return next(iter(found.values()))
     if len(found) > 1:
         raise DataError(
-            f"{symbol}: several files match under {spec.root}: {[str(p) for p in found]}; "
-            f"name one under data.files.{symbol}"
+            f"{symbol}: several files match under {spec.root}: "
+            f"{listed(str(p) for p in sorted(found.values()))}; name one under "
+            f"data.files.{symbol}"
         )
     raise DataError(
-        f"{symbol}: no file {spec.pattern.format(symbol=symbol)!r} under {spec.root}; "
-        f"name it under data.files.{symbol}"
+        f"{symbol}: no file {quoted(name)} in {spec.root} or the {SEARCH_DEPTH} folder "
+        f"levels below it; name it under data.files.{symbol}"
     )
 
 
-def _one_row_per_date(dates: pd.DatetimeIndex, path: Path, label: str) -> None:
-    """Raise `DataError` naming the file and the first date that has several rows."""
-    repeated = dates[dates.duplicated()]
-    if len(repeated):
-        day = repeated[0]
-        count = int((dates == day).sum())
-        raise DataError(
-            f"{path}: date {day.date()} appears {count} times; {label} needs one row per "
-            f"date: delete the repeated rows, or pick one kind of row with "
-            f"{label}.where: {{column: value}}"
-        )
+def search_folders(root: Path, symbol: str = "a symbol") -> list[Path]:
+    """The folders below `root` where a symbol's file is looked for: `SEARCH_DEPTH`
+    levels deep, hidden folders skipped, links followed (the depth ends any loop).
+
+    Raises
+    ------
+    DataError
+        When there are more than `SEARCH_FOLDERS` of them (``data.path: /``).
+    """
+    found: list[Path] = []
+    level = [root]
+    for _ in range(SEARCH_DEPTH):
+        below = []
+        for folder in level:
+            try:
+                with os.scandir(folder) as entries:
+                    names = sorted(e.name for e in entries if _is_folder(e))
+            except OSError:  # unreadable: nothing to find there
+                continue
+            below += [folder / n for n in names]
+            if len(found) + len(below) > SEARCH_FOLDERS:
+                raise DataError(
+                    f"{symbol}: its file is not directly in {root}, and there are more than "
+                    f"{SEARCH_FOLDERS} folders below it to search; name the file under "
+                    f"data.files.{symbol}, or set data.path to the folder that holds the files"
+                )
+        found += below
+        level = below
+    return found
+
+
+def _is_folder(entry: os.DirEntry[str]) -> bool:
+    try:
+        return not entry.name.startswith(".") and entry.is_dir()
+    except OSError:
+        return False
 
 
 def _rows(
@@ -284,7 +264,7 @@ def _rows(
         if column not in table.columns:
             raise DataError(
                 f"{path}: {label}.where names column {column!r}, which the file lacks; "
-                f"columns are {list(table.columns)}"
+                f"columns are {listed(table.columns)}"
             )
         cells = table[column]
         if isinstance(value, str):
@@ -292,7 +272,7 @@ def _rows(
         else:
             match = pd.to_numeric(cells, errors="coerce") == value
         if not match.any():
-            held = ", ".join(str(v) for v in cells.dropna().unique()[:12])
+            held = listed(cells.dropna().unique(), quote=False)
             raise DataError(
                 f"{path}: no row has {column} = {value}; it holds {held}; fix {label}.where"
             )
@@ -314,8 +294,8 @@ def read_series(spec: FileSpec, item: SeriesFile, label: str = "the series") -> 
     """
     path = spec.root / item.file
     table = _rows(read_table(path), item.where, path, label)
-    table = _dated(table, item.date, path, [item.column], label)
-    series = _column(table, item.column, path).dropna()
+    table = dated(table, item.date, path, [item.column], label)
+    series = number_column(table, item.column, path).dropna()
     return series.sort_index()
 
 
@@ -337,12 +317,12 @@ def read_extras(
             continue
         path = spec.root / item.file
         table = _rows(read_table(path), item.where, path, label)
-        table = _dated(table, item.date, path, symbols, label)
+        table = dated(table, item.date, path, symbols, label)
         present = [s for s in symbols if s in table.columns]
         if not present:
             raise DataError(
                 f"{path}: data.extras.{name} is per_symbol but no column is one of the "
-                f"symbols {list(symbols)}; columns are {list(table.columns)}"
+                f"symbols {listed(symbols)}; columns are {listed(table.columns)}"
             )
         frame = table[present].apply(pd.to_numeric, errors="coerce").sort_index()
         extras[name] = frame.reindex(columns=list(symbols))
@@ -418,6 +398,18 @@ def check_bars(
         )
 
 
+def _check_range(prices: pd.Series, path: Path, symbol: str, field_name: str) -> None:
+    low, high = PRICE_RANGE
+    outside = prices[((prices > 0) & (prices < low)) | (prices > high)]
+    if len(outside):
+        day, value = outside.index[0], outside.iloc[0]
+        raise DataError(
+            f"{path}: {symbol} {field_name} on {day.date()} is {value:.6g}, outside {low:g} "
+            f"to {high:g}, where no listing trades; correct that row (a bad print, or the "
+            "wrong units)"
+        )
+
+
 def load_files_market(
     spec: FileSpec,
     symbols: Sequence[str],
@@ -449,18 +441,28 @@ def load_files_market(
     flat: list[tuple[str, pd.Timestamp]] = []
     dropped: list[tuple[str, pd.Timestamp]] = []
     wide: tuple[Path, pd.DataFrame] | None = None
+    walked: list[list[Path]] = []  # the folders below data.path, listed once when needed
+
+    def searched(symbol: str) -> list[Path]:
+        if not walked:
+            walked.append(search_folders(spec.root, symbol))
+        return walked[0]
+
     if spec.wide:
         wide_path = spec.root / spec.wide
-        wide = wide_path, _dated(read_table(wide_path), spec.columns.date, wide_path, symbols)
+        wide = wide_path, dated(read_table(wide_path), spec.columns.date, wide_path, symbols)
     for symbol in symbols:
         if wide is not None:
             path, table = wide
             columns = Columns(spec.columns.date, None, None, None, symbol, None)
         else:
-            path, columns = _symbol_path(spec, symbol), spec.columns
+            path, columns = _symbol_path(spec, symbol, searched), spec.columns
             numbers = [getattr(columns, n) for n in ("open", "high", "low", "close", "volume")]
-            table = _dated(read_table(path), columns.date, path, [n for n in numbers if n])
+            table = dated(read_table(path), columns.date, path, [n for n in numbers if n])
         prices = session_prices(table, columns, path, info[symbol].exchange, symbol)
+        _check_range(prices.close, path, symbol, "close")
+        if prices.open is not None:
+            _check_range(prices.open, path, symbol, "open")
         closes[symbol] = prices.close
         if prices.open is not None:
             opens[symbol] = prices.open

@@ -105,7 +105,7 @@ def test_extends_from_another_folder_with_base_module_function_imports_it_from_t
     strategy = resolve_strategy(load_config(child))
 
     assert strategy.name == "paths_signals_a:hold_all"
-    assert Path(sys.modules["paths_signals_a"].__file__).parent.resolve() == a.resolve()
+    assert Path(sys.modules[strategy.module].__file__).parent.resolve() == a.resolve()
 
 
 def test_child_with_own_data_path_resolves_it_against_its_own_folder(folders):
@@ -133,11 +133,11 @@ def test_chain_of_three_folders_resolves_each_path_where_it_was_written(folders,
     _prices(c / "prices", 30.0)
 
     config = load_config(c / "top.yaml")
-    resolve_strategy(config)
+    strategy = resolve_strategy(config)
 
     assert _first_close(config) == 20.0  # data.path written in B
     assert config.source_dir(["strategy", "name"]).resolve() == a.resolve()
-    assert Path(sys.modules["paths_signals_chain"].__file__).parent.resolve() == a.resolve()
+    assert Path(sys.modules[strategy.module].__file__).parent.resolve() == a.resolve()
     assert config.portfolio.lag == 0 and config.name == "top"
 
 

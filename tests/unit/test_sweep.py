@@ -355,7 +355,9 @@ def test_sweep_with_user_function_failing_for_some_sets_keeps_the_others(tmp_pat
     }
     table = sw.run_sweep(load_config(_write(tmp_path, doc))).table.set_index("n")
     assert list(table["status"]) == [sw.ROW_OK, sw.ROW_INVALID, sw.ROW_INVALID, sw.ROW_OK]
-    assert table.loc[2, "reason"] == "strategy 'fussy:weights' failed: KeyError: 'no such column'"
+    first, *frames = table.loc[2, "reason"].splitlines()
+    assert first == "strategy 'fussy:weights' failed: KeyError: 'no such column'"
+    assert frames[-1] == '    raise KeyError("no such column")'  # the user's own line
     assert table.loc[3, "reason"].startswith("strategy 'fussy:weights' must return")
     assert list(table.loc[[1, 4], "reason"]) == ["", ""]
     assert table.loc[1, "avg_gross_exposure"] > table.loc[4, "avg_gross_exposure"] > 0.0
