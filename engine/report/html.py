@@ -270,20 +270,24 @@ def _meta_table(rows: Sequence[tuple[str, str]]) -> str:
 
 
 def _costs_table(result: BacktestResult) -> str:
-    """The resolved cost settings of every asset, as the simulation charged them."""
+    """The resolved cost settings of every asset, as the simulation charged them.
+
+    Assets charged alike (the HK names under one preset) share a row, so a dated
+    schedule is written once; each charge gets a line of its own.
+    """
     market, p = result.market, result.config.portfolio
     first, last = market.index[0].date(), market.index[-1].date()
 
     def cell(value: object, spec: str) -> str:  # a dated value: its changes in the run
-        return describe(value, spec, first, last)
+        return html.escape(describe(value, spec, first, last))
 
     head = "".join(f"<th>{h}</th>" for h in _COST_HEADINGS)
-    rows = []
+    groups: dict[tuple[str, ...], list[tuple[str, str]]] = {}
     for symbol in market.symbols:
         currency = market.currency[symbol]
         c = p.asset_costs(symbol, market.exchange.get(symbol, ""), currency)
-        charges = ", ".join(
-            f"{n} {cell(r, '.5%')}"
+        charges = "<br>".join(
+            f"{html.escape(n)} {cell(r, '.5%')}"
             + (f" min {cell(low, 'g')}" if low != 0.0 else "")
             + (f" max {cell(high, 'g')}" if high != float("inf") else "")
             for n, (r, low, high) in c.charges.items()
@@ -291,9 +295,8 @@ def _costs_table(result: BacktestResult) -> str:
         borrow = cell(c.borrow_rate, ".2%")
         if c.rebate_spread != 0.0:
             borrow += f" + spread {cell(c.rebate_spread, '.2%')}"
-        cells = [
-            symbol,
-            currency,
+        key = (
+            html.escape(currency),
             cell(c.fee_rate, ".3%"),
             cell(c.fee_minimum, "g"),
             charges or "-",
@@ -301,9 +304,16 @@ def _costs_table(result: BacktestResult) -> str:
             cell(c.sell_tax, ".3%"),
             cell(c.slippage, ".3%"),
             borrow,
-            f"{market.lot_size.get(symbol, 1):g}" if p.lots else "-",
-        ]
-        rows.append("<tr>" + "".join(f"<td>{html.escape(x)}</td>" for x in cells) + "</tr>")
+        )
+        lot = f"{market.lot_size.get(symbol, 1):g}" if p.lots else "-"
+        groups.setdefault(key, []).append((html.escape(symbol), lot))
+    rows = []
+    for key, members in groups.items():
+        symbols = ", ".join(s for s, _ in members)
+        lots = {lot for _, lot in members}
+        lot = lots.pop() if len(lots) == 1 else ", ".join(lot for _, lot in members)
+        cells = [symbols, *key, lot]
+        rows.append("<tr>" + "".join(f"<td>{x}</td>" for x in cells) + "</tr>")
     return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
 
 
