@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import textwrap
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from engine import sweep as sw
 from engine.cli import main
 from engine.config import load_config
 from engine.data import calendars
-from engine.errors import ConfigError, DataWarning, StrategyError
+from engine.errors import ConfigError, StrategyError
 from engine.kernel.sim_nb import METRIC_NAMES as SWEEP_METRICS
 from engine.simulation import prepare_market, sweep_metrics
 from engine.strategy import schedule_rebalance, schedule_targets
@@ -411,18 +412,18 @@ def test_sweep_kernel_with_bankrupt_portfolios_equals_the_run_bit_for_bit():
     assert np.isnan(sharpe[bankrupt]).all()
 
 
-def write_spiky_prices(folder: Path) -> list[str]:
-    """AAA and BBB, business days of January 2024; BBB jumps to 1e307 on 2024-01-10."""
+def write_spiky_prices(folder: Path, spike: float = 1e307) -> list[str]:
+    """AAA and BBB, business days of January 2024; BBB jumps to `spike` on 2024-01-10."""
     folder.mkdir()
     dates = [str(d.date()) for d in pd.bdate_range("2024-01-02", "2024-01-31")]
     (folder / "AAA.csv").write_text("date,close\n" + "".join(f"{d},10\n" for d in dates))
-    spiky = "".join(f"{d},{1e307 if d == '2024-01-10' else 20.0}\n" for d in dates)
+    spiky = "".join(f"{d},{spike if d == '2024-01-10' else 20.0}\n" for d in dates)
     (folder / "BBB.csv").write_text("date,close\n" + spiky)
     return dates
 
 
 def test_sweep_with_a_set_that_overflows_marks_that_row_invalid_naming_the_bar(tmp_path):
-    write_spiky_prices(tmp_path / "prices")
+    write_spiky_prices(tmp_path / "prices", spike=20.0)
     doc = {
         "name": "spiky",
         "data": {
@@ -437,8 +438,12 @@ def test_sweep_with_a_set_that_overflows_marks_that_row_invalid_naming_the_bar(t
         "portfolio": {"lots": False},
         "sweep": {"params": {"strategy.params.weights": [{"AAA": 1.0}, {"AAA": 1.0, "BBB": -1.0}]}},
     }
-    with pytest.warns(DataWarning, match="BBB: close on 2024-01-10 is 1e"):
-        table = sw.run_sweep(load_config(_write(tmp_path, doc))).table
+    config = load_config(_write(tmp_path, doc))
+    market = engine.load_market(config)  # BBB at 20 every day: the csv source refuses 1e307
+    close = market.close.copy()
+    close.loc["2024-01-10", "BBB"] = 1e307  # what the Python API lets through
+    spiky = dataclasses.replace(market, close=close, open=close)
+    table = sw.run_sweep(config, market=spiky).table
     assert list(table["status"]) == [sw.ROW_OK, sw.ROW_INVALID]
     assert "overflowed on 2024-01-10" in table.loc[1, "reason"]
     assert "short position in BBB" in table.loc[1, "reason"]
