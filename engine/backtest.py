@@ -144,6 +144,12 @@ class BacktestResult:
 
         return notebook.summary_html(self)
 
+    def to_vectorbt(self, freq: str | None = "1D") -> Any:
+        """A vectorbt ``Portfolio`` replaying this run's fills (`engine.vectorbt_bridge`)."""
+        from engine.vectorbt_bridge import to_vectorbt
+
+        return to_vectorbt(self.simulation, freq)
+
 
 def _timing(config: RunConfig, strategy: ResolvedStrategy) -> dict[str, Any]:
     return {

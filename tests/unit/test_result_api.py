@@ -1,10 +1,11 @@
 """The result in Python: `engine.run` on a path with overrides, the result's views,
-stats, figure, pages and round trips."""
+stats, figure, pages and round trips, validated config updates, and `to_vectorbt`."""
 
 from __future__ import annotations
 
 import json
 import re
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -134,6 +135,22 @@ def test_target_and_held_weights_are_the_targets_and_the_holdings(result):
     with pytest.warns(DeprecationWarning, match="target_weights"):
         old = result.weights
     assert old is result.target_weights
+
+
+def test_to_vectorbt_value_matches_the_run_with_lots_and_costs(result):
+    pytest.importorskip("vectorbt")
+    assert len(result.trades) > 0 and result.trades["qty"].mod(1.0).eq(0.0).all()
+    portfolio = result.to_vectorbt()
+    theirs = portfolio.value().to_numpy()
+    assert np.abs(theirs / result.value.to_numpy() - 1.0).max() < 1e-9
+    costs = result.simulation.costs[["fees", "taxes", "fx_costs"]].to_numpy().sum()
+    assert portfolio.orders.values["fees"].sum() == pytest.approx(costs, rel=1e-12)
+
+
+def test_to_vectorbt_without_vectorbt_says_how_to_install_it(result, monkeypatch):
+    monkeypatch.setitem(sys.modules, "vectorbt", None)
+    with pytest.raises(engine.BacktestError, match="pip install vectorbt"):
+        result.to_vectorbt()
 
 
 def _one_asset(weights: list[float], close: list[float], **kwargs) -> engine.SimulationResult:
