@@ -6,6 +6,7 @@ imported only when `to_vectorbt` is called.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -68,3 +69,43 @@ def to_vectorbt(sim: SimulationResult, freq: str | None = "1D") -> Any:
         call_seq="auto",
         freq=freq,
     )
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """How far vectorbt's value curve of a run is from the run's own, and why.
+
+    ``max_relative`` is the largest ``|theirs / ours - 1|`` over the bars, at ``date``;
+    ``differences`` name the run's rules vectorbt does not model (empty: none applied).
+    """
+
+    max_relative: float
+    date: object
+    differences: tuple[str, ...]
+
+
+def compare_with_vectorbt(sim: SimulationResult) -> Agreement:
+    """Replay `sim` in vectorbt (`to_vectorbt`) and measure how far the value curves differ.
+
+    Raises
+    ------
+    BacktestError
+        If vectorbt is not installed.
+    """
+    theirs = to_vectorbt(sim).value().to_numpy()
+    ours = sim.value.to_numpy()
+    relative = np.abs(theirs / ours - 1.0)
+    relative[~np.isfinite(relative)] = np.inf  # a zero value or NaN is never agreement
+    worst = int(np.argmax(relative))
+    costs = sim.costs
+    differences = []
+    for column, rule in (
+        ("borrow", "borrow fees on short positions"),
+        ("interest", "interest on cash"),
+    ):
+        paid = float(costs[column].abs().sum())
+        if paid != 0.0:
+            differences.append(f"{rule} ({paid:,.2f} over the run), which vectorbt does not charge")
+    if sim.bankruptcy is not None:
+        differences.append("the bankruptcy close-out, after which eastwind stops trading")
+    return Agreement(float(relative[worst]), sim.index[worst], tuple(differences))

@@ -210,3 +210,30 @@ def test_round_trips_of_a_run_add_up_to_its_closed_profit(result):
     still_held = result.simulation.positions.iloc[-1]
     closed = trips.groupby("symbol")["qty"].sum()
     np.testing.assert_allclose(closed + still_held[closed.index], bought[closed.index])
+
+
+def test_run_verify_vectorbt_prints_the_largest_difference(config_path, tmp_path, capsys):
+    pytest.importorskip("vectorbt")
+    from engine.cli import main
+
+    args = ["run", str(config_path), "--out", str(tmp_path), "--quiet", "--verify", "vectorbt"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    found = re.search(r"largest relative difference of the value curves (\S+) on", out)
+    assert found is not None, out
+    assert float(found.group(1)) < 1e-9
+    assert "engines differ on: none" in out
+
+
+def test_compare_with_vectorbt_names_borrow_and_interest_where_they_differ():
+    pytest.importorskip("vectorbt")
+    from engine.vectorbt_bridge import compare_with_vectorbt
+
+    plain = _one_asset([0.5, -0.5, -0.5, 0.0], [10.0, 11.0, 12.0, 11.0])
+    assert compare_with_vectorbt(plain).max_relative < 1e-12
+    assert compare_with_vectorbt(plain).differences == ()
+    charged = _one_asset([0.5, -0.5, -0.5, 0.0], [10.0, 11.0, 12.0, 11.0], borrow_rate=0.5)
+    agreement = compare_with_vectorbt(charged)
+    borrow = charged.costs["borrow"].abs().sum()
+    assert agreement.max_relative == pytest.approx(borrow / charged.value.iloc[-1], rel=0.1)
+    assert len(agreement.differences) == 1 and "borrow" in agreement.differences[0]
