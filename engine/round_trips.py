@@ -9,9 +9,22 @@ open at the end of the run is not a round trip and is left out.
 from __future__ import annotations
 
 from collections import deque
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+
+
+@dataclass
+class _Lot:
+    """What is still open of one fill: signed quantity, fill price, fx, date, cost per unit."""
+
+    qty: float
+    price: float
+    fx: float
+    date: pd.Timestamp
+    unit_cost: float
+
 
 ROUND_TRIP_COLUMNS = (
     "symbol",
@@ -37,43 +50,31 @@ def round_trips(trades: pd.DataFrame) -> pd.DataFrame:
     interest are charged to the portfolio, not to a trade. ``return`` is ``pnl`` over the
     entry value; ``holding_days`` are calendar days.
     """
-    trades = trades.reset_index(drop=True)
+    symbols = trades["symbol"].to_numpy()
+    dates = pd.DatetimeIndex(trades["date"])
+    qtys, prices, fxs = (trades[c].to_numpy(dtype=float) for c in ("qty", "price", "fx"))
+    costs = (trades["fees"] + trades["tax"] + trades["fx_cost"]).to_numpy(dtype=float)
     rows: list[tuple[object, ...]] = []
-    costs = (trades["fees"] + trades["tax"] + trades["fx_cost"]).to_numpy()
-    for symbol, fills in trades.groupby("symbol", sort=False):
-        # open lots: [remaining signed qty, price, fx, date, cost per unit]
-        lots: deque[list[object]] = deque()
-        for i in fills.index:
-            qty, price, fx = float(trades.at[i, "qty"]), trades.at[i, "price"], trades.at[i, "fx"]
-            date, unit_cost = trades.at[i, "date"], costs[i] / abs(qty)
-            while qty != 0.0 and lots and np.sign(lots[0][0]) != np.sign(qty):
-                lot = lots[0]
-                open_qty = float(lot[0])  # type: ignore[arg-type]
-                matched = min(abs(open_qty), abs(qty))
-                sign = np.sign(open_qty)
-                entry_value = matched * lot[1] * lot[2]  # type: ignore[operator]
-                exit_value = matched * price * fx
-                cost = matched * (lot[4] + unit_cost)  # type: ignore[operator]
-                pnl = sign * (exit_value - entry_value) - cost
-                rows.append(
-                    (
-                        symbol,
-                        "long" if sign > 0 else "short",
-                        lot[3],
-                        date,
-                        matched,
-                        lot[1],
-                        price,
-                        pnl,
-                        pnl / entry_value,
-                        (pd.Timestamp(date) - pd.Timestamp(lot[3])).days,  # type: ignore[arg-type]
-                    )
-                )
-                lot[0] = open_qty - sign * matched
-                qty += sign * matched
-                if lot[0] == 0.0 or abs(lot[0]) < 1e-12 * matched:  # type: ignore[operator]
-                    lots.popleft()
-            if qty != 0.0:
-                lots.append([qty, price, fx, date, unit_cost])
+    open_lots: dict[object, deque[_Lot]] = {}
+    for i in range(len(trades)):
+        lots = open_lots.setdefault(symbols[i], deque())
+        qty, price, fx, date = qtys[i], prices[i], fxs[i], dates[i]
+        unit_cost = costs[i] / abs(qty)
+        while qty != 0.0 and lots and np.sign(lots[0].qty) != np.sign(qty):
+            lot = lots[0]
+            matched = min(abs(lot.qty), abs(qty))
+            sign = float(np.sign(lot.qty))
+            entry_value = matched * lot.price * lot.fx
+            cost = matched * (lot.unit_cost + unit_cost)
+            pnl = sign * (matched * price * fx - entry_value) - cost
+            side = "long" if sign > 0 else "short"
+            trip = (symbols[i], side, lot.date, date, matched, lot.price, price, pnl)
+            rows.append((*trip, pnl / entry_value, (date - lot.date).days))
+            lot.qty -= sign * matched
+            qty += sign * matched
+            if abs(lot.qty) <= 1e-12 * matched:  # closed, up to rounding
+                lots.popleft()
+        if qty != 0.0:
+            lots.append(_Lot(qty, price, fx, date, unit_cost))
     frame = pd.DataFrame(rows, columns=list(ROUND_TRIP_COLUMNS))
     return frame.sort_values(["exit_date", "entry_date"], kind="stable", ignore_index=True)
