@@ -217,14 +217,14 @@ def run(
     ConfigError
         For a config file or override that does not validate.
     """
-    if not isinstance(config, RunConfig):
-        config = load_config(config, [] if isinstance(set, Mapping) else list(set))
-        if isinstance(set, Mapping):
-            config = config.with_updates(set)
-    elif isinstance(set, Mapping):
-        config = config.with_updates(set)
-    elif set:
-        config = override_config(config, list(set))
+    overrides = [set] if isinstance(set, str) else set
+    if isinstance(overrides, Mapping):
+        loaded = config if isinstance(config, RunConfig) else load_config(config)
+        config = loaded.with_updates(overrides)
+    elif isinstance(config, RunConfig):
+        config = override_config(config, list(overrides)) if overrides else config
+    else:
+        config = load_config(config, list(overrides))
     strategy = resolve_strategy(config)
     params = strategy_params(config, strategy)
     history, bench_prices = load_markets(config, offline)

@@ -64,6 +64,8 @@ def test_run_with_config_and_set_applies_overrides(config_path, result):
     config = engine.load_config(config_path)
     from_strings = engine.run(config, set=["portfolio.fees.rate=0.004"])
     from_mapping = engine.run(config, set={"portfolio.fees.rate": 0.004})
+    one_string = engine.run(config, set="portfolio.fees.rate=0.004")
+    pd.testing.assert_series_equal(one_string.value, from_mapping.value)
     pd.testing.assert_series_equal(from_strings.value, from_mapping.value)
     assert from_strings.metrics["fees"] > result.metrics["fees"]
     assert config.portfolio.fees.rate == 0.001  # the config itself is unchanged
