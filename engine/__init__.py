@@ -4,7 +4,7 @@ The public API::
 
     engine.simulate(close, weights, ...)   # arrays/frames in, SimulationResult out
     engine.load_config(path)               # YAML file -> validated RunConfig
-    engine.run(config)                     # RunConfig -> BacktestResult (value, metrics, ...)
+    engine.run(config, set=[...])          # RunConfig or YAML path -> BacktestResult
     engine.load_market(config.data)        # the data section -> Market
 
 The names are imported on first use (PEP 562), so ``import engine`` and commands that

@@ -7,13 +7,18 @@ pandas, and holds no YAML parsing or printing.
 
 from __future__ import annotations
 
+import os
+import warnings
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from engine import metrics as m
-from engine.config import RunConfig
+from engine.config import RunConfig, load_config, override_config
 from engine.data import Market
 from engine.errors import StrategyError
 from engine.kernel.sim_nb import risk_free_per_bar_nb
@@ -32,8 +37,12 @@ from engine.pipeline import (
     weights_array,
 )
 from engine.results import Bankruptcy, SimulationResult
+from engine.round_trips import round_trips
 from engine.simulation import run_portfolios
 from engine.strategy import base_close
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
 
 __all__ = [
     "BacktestResult",
@@ -51,14 +60,18 @@ class BacktestResult:
     """A finished backtest: its config, market, weights, simulation, benchmark and metrics.
 
     ``market`` is the simulated span (from ``data.start``; the strategy also saw the
-    warm-up before it). ``weights`` are the strategy's targets on the bars it rebalances
-    (NaN elsewhere), before the execution lag. ``risk_free`` is the risk-free return of
+    warm-up before it). ``target_weights`` are the strategy's targets on the bars it
+    rebalances (NaN elsewhere), before the execution lag; ``held_weights`` are the
+    weights the portfolio held at each close. ``risk_free`` is the risk-free return of
     each bar, the one Sharpe, Sortino and alpha measure excess returns against.
+
+    In a notebook the result shows a short summary; ``plot()`` draws equity and drawdown,
+    ``to_html(path)`` writes the full report and ``stats()`` lists the metrics.
     """
 
     config: RunConfig
     market: Market
-    weights: pd.DataFrame
+    target_weights: pd.DataFrame
     simulation: SimulationResult
     metrics: dict[str, float]
     benchmark: pd.Series | None = None
@@ -71,9 +84,71 @@ class BacktestResult:
         return self.simulation.value
 
     @property
+    def returns(self) -> pd.Series:
+        """Simple return of each bar (the first from the initial cash), dated; the series
+        the metrics are computed from, in the form quantstats and empyrical take."""
+        return self.simulation.returns
+
+    @property
+    def held_weights(self) -> pd.DataFrame:
+        """Weight of each asset held at each close: position value over portfolio value."""
+        return self.simulation.weights
+
+    @property
+    def weights(self) -> pd.DataFrame:
+        """Deprecated: the strategy's targets before the lag; use ``target_weights``
+        (or ``held_weights`` for what was held)."""
+        warnings.warn(
+            "BacktestResult.weights is the strategy's targets before the lag; use "
+            "target_weights, or held_weights for what the portfolio held",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.target_weights
+
+    @property
+    def trades(self) -> pd.DataFrame:
+        """One row per fill: date, symbol, side, signed quantity, fill price, fx and costs."""
+        return self.simulation.trades
+
+    @cached_property
+    def round_trips(self) -> pd.DataFrame:
+        """Closed trades, fills matched first in, first out per asset (`round_trips`)."""
+        return round_trips(self.simulation.trades)
+
+    @property
     def bankruptcy(self) -> Bankruptcy | None:
         """Where the value fell to zero or below and what drove it there, or None."""
         return self.simulation.bankruptcy
+
+    def stats(self) -> pd.Series:
+        """The metrics of metrics.json as a Series, labelled as in the report."""
+        from engine.report import notebook  # plotly and the report load on first use
+
+        return notebook.stats(self)
+
+    def plot(self) -> go.Figure:
+        """A plotly figure: equity vs the benchmark above the drawdown."""
+        from engine.report import notebook
+
+        return notebook.figure(self)
+
+    def to_html(self, path: str | os.PathLike[str]) -> Path:
+        """Write the run's report page (the report.html of ``eastwind run``) to `path`."""
+        from engine.report import notebook
+
+        return notebook.write_page(self, Path(path))
+
+    def _repr_html_(self) -> str:
+        from engine.report import notebook
+
+        return notebook.summary_html(self)
+
+    def to_vectorbt(self, freq: str | None = "1D") -> Any:
+        """A vectorbt ``Portfolio`` replaying this run's fills (`engine.vectorbt_bridge`)."""
+        from engine.vectorbt_bridge import to_vectorbt
+
+        return to_vectorbt(self.simulation, freq)
 
 
 def _timing(config: RunConfig, strategy: ResolvedStrategy) -> dict[str, Any]:
@@ -125,8 +200,31 @@ def benchmark_value(config: RunConfig, prices: Market, index: pd.DatetimeIndex) 
     return value.rename("benchmark")
 
 
-def run(config: RunConfig, offline: bool = False) -> BacktestResult:
-    """Run the backtest `config` describes and return its result with metrics."""
+def run(
+    config: RunConfig | str | os.PathLike[str],
+    *,
+    set: Sequence[str] | Mapping[str, Any] = (),
+    offline: bool = False,
+) -> BacktestResult:
+    """Run the backtest `config` describes and return its result with metrics.
+
+    `config` is a `RunConfig` or the path of a YAML file; `set` overrides settings as
+    ``--set`` does (``["portfolio.fees.rate=0.002"]``), or as a mapping of dotted paths
+    to values (`RunConfig.with_updates`).
+
+    Raises
+    ------
+    ConfigError
+        For a config file or override that does not validate.
+    """
+    overrides = [set] if isinstance(set, str) else set
+    if isinstance(overrides, Mapping):
+        loaded = config if isinstance(config, RunConfig) else load_config(config)
+        config = loaded.with_updates(overrides)
+    elif isinstance(config, RunConfig):
+        config = override_config(config, list(overrides)) if overrides else config
+    else:
+        config = load_config(config, list(overrides))
     strategy = resolve_strategy(config)
     params = strategy_params(config, strategy)
     history, bench_prices = load_markets(config, offline)

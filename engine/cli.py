@@ -129,7 +129,25 @@ def _run(args: argparse.Namespace) -> int:
             console.print(banner, style="bold red", markup=False, highlight=False)
         console.print(_run_table(result))
         console.print(f"wrote {len(written)} files to {out}/: {', '.join(p.name for p in written)}")
+    if args.verify == "vectorbt":
+        _verify_vectorbt(result)
     return 0
+
+
+def _verify_vectorbt(result: BacktestResult) -> None:
+    from engine.results import day_label
+    from engine.vectorbt_bridge import compare_with_vectorbt
+
+    agreement = compare_with_vectorbt(result.simulation)
+    console = _console()
+    console.print(
+        f"vectorbt: largest relative difference of the value curves "
+        f"{agreement.max_relative:.3g} on {day_label(agreement.date)}",
+        markup=False,
+        highlight=False,
+    )
+    for rule in agreement.differences or ("none: vectorbt replays every rule this run used",):
+        console.print(f"  engines differ on: {rule}", markup=False, highlight=False)
 
 
 def _configs(args: argparse.Namespace) -> dict[str, RunConfig]:

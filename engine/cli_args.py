@@ -54,6 +54,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="first check that no weight changes with data after its bar (exit 1 when one does)",
     )
+    run_cmd.add_argument(
+        "--verify",
+        choices=["vectorbt"],
+        help="replay the fills in vectorbt and print how far its value curve is from ours",
+    )
     add_common(run_cmd)
 
     compare_cmd = command(

@@ -30,7 +30,13 @@ from engine.config.dated import (
     in_window,
     value_on,
 )
-from engine.config.loader import describe_errors, load_config, parse_config
+from engine.config.loader import (
+    describe_errors,
+    load_config,
+    override_config,
+    parse_config,
+    update_config,
+)
 from engine.config.schema import (
     AssetMetadataConfig,
     BenchmarkConfig,
@@ -86,6 +92,8 @@ __all__ = [
     "is_dated",
     "load_config",
     "merge",
+    "override_config",
     "parse_config",
+    "update_config",
     "value_on",
 ]

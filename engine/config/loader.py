@@ -190,30 +190,69 @@ def _extend(
     return merge(base, override)
 
 
+def _parse_override(item: str) -> tuple[Loc, Any]:
+    """``"a.b.c=value"`` -> (``("a", "b", "c")``, the value read as YAML)."""
+    key, sep, text = item.partition("=")
+    loc = tuple(part for part in key.strip().split(".") if part)
+    if not sep or not loc:
+        raise ConfigError(
+            f"--set {item!r}: write KEY=VALUE with a dotted path, e.g. "
+            "--set portfolio.fees.rate=0.002"
+        )
+    try:
+        value, _ = read_yaml(text)
+    except yaml.YAMLError as exc:
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ConfigError(f"--set {item!r}: the value is not valid here: {problem}") from None
+    return loc, value
+
+
+def _patch(raw: Mapping[str, Any], loc: Loc, value: Any) -> dict[str, Any]:
+    patch: Any = value
+    for part in reversed(loc):
+        patch = {part: patch}
+    return merge(raw, patch)
+
+
 def _apply_overrides(
     raw: dict[str, Any], lines: dict[Loc, Origin], overrides: Sequence[str], source: str
 ) -> dict[str, Any]:
     for item in overrides:
-        key, sep, text = item.partition("=")
-        loc = tuple(part for part in key.strip().split(".") if part)
-        if not sep or not loc:
-            raise ConfigError(
-                f"--set {item!r}: write KEY=VALUE with a dotted path, e.g. "
-                "--set portfolio.fees.rate=0.002"
-            )
-        try:
-            value, _ = read_yaml(text)
-        except yaml.YAMLError as exc:
-            problem = getattr(exc, "problem", None) or "invalid YAML"
-            raise ConfigError(f"--set {item!r}: the value is not valid here: {problem}") from None
-        patch: Any = value
-        for part in reversed(loc):
-            patch = {part: patch}
-        raw = merge(raw, patch)
+        loc, value = _parse_override(item)
+        raw = _patch(raw, loc, value)
         for known in [k for k in lines if k[: len(loc)] == loc]:
             del lines[known]
         lines[loc] = Origin(source)
     return raw
+
+
+def update_config(config: RunConfig, updates: Mapping[str, Any]) -> RunConfig:
+    """Return `config` with `updates` (dotted path -> value) applied and validated again.
+
+    Values are Python objects, as after YAML parsing (``{"portfolio.fees.rate": 0.002}``);
+    the rest of the config keeps its settings and where they were written.
+
+    Raises
+    ------
+    ConfigError
+        For an empty path or a value the config does not accept, naming the setting.
+    """
+    raw = config.model_dump(exclude_unset=True)
+    for key, value in updates.items():
+        loc = tuple(part for part in str(key).split(".") if part)
+        if not loc:
+            raise ConfigError(f"{key!r}: give a dotted path, e.g. 'portfolio.fees.rate'")
+        raw = _patch(raw, loc, value)
+    try:
+        return config.derive(raw)
+    except ValidationError as exc:
+        raise ConfigError(describe_errors(exc.errors(), config.where)) from None
+
+
+def override_config(config: RunConfig, overrides: Sequence[str]) -> RunConfig:
+    """Return `config` with ``"a.b.c=value"`` overrides (as ``--set`` gives them) applied."""
+    parsed = (_parse_override(item) for item in overrides)
+    return update_config(config, {".".join(loc): value for loc, value in parsed})
 
 
 def _validate(

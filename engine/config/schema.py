@@ -521,6 +521,20 @@ class RunConfig(ConfigModel):
         """
         return RunConfig.from_mapping(raw, path=self._path, lines=self._lines)
 
+    def with_updates(self, updates: Mapping[str, Any]) -> RunConfig:
+        """Return a copy with ``{"dotted.path": value}`` settings changed, validated again.
+
+        Use it instead of ``model_copy(update=...)``, which skips validation.
+
+        Raises
+        ------
+        ConfigError
+            For a value the config does not accept, naming the setting.
+        """
+        from engine.config.loader import update_config  # the loader imports this module
+
+        return update_config(self, updates)
+
     @property
     def out_dir(self) -> Path:
         """Output folder: ``report.out``, or ``out/<name>``; relative to the working directory.

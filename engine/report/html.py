@@ -101,7 +101,8 @@ def log_toggle() -> list[dict[str, object]]:
     ]
 
 
-def _equity_chart(eq: pd.DataFrame, bench_name: str | None) -> go.Figure:
+def equity_chart(eq: pd.DataFrame, bench_name: str | None) -> go.Figure:
+    """Value of the strategy and its benchmark (`equity_frame` columns), log toggle on."""
     fig = go.Figure(go.Scatter(x=eq.index, y=eq["value"], name="Strategy", line_color=_STRATEGY))
     if "benchmark" in eq:
         fig.add_scatter(x=eq.index, y=eq["benchmark"], name=bench_name, line_color=_BENCHMARK)
@@ -109,7 +110,8 @@ def _equity_chart(eq: pd.DataFrame, bench_name: str | None) -> go.Figure:
     return fig
 
 
-def _drawdown_chart(eq: pd.DataFrame, bench_name: str | None) -> go.Figure:
+def drawdown_chart(eq: pd.DataFrame, bench_name: str | None) -> go.Figure:
+    """Drawdown of the strategy and its benchmark (`equity_frame` columns)."""
     fig = go.Figure(
         go.Scatter(
             x=eq.index,
@@ -393,8 +395,8 @@ def run_page(result: BacktestResult, run_id: str | None = None) -> str:
         ("Risk-free rate", rate(config.report.risk_free, ".2%")),
     ]
     charts = [
-        chart(_equity_chart(eq, bench_name), "chart-equity", 420),
-        chart(_drawdown_chart(eq, bench_name), "chart-drawdown"),
+        chart(equity_chart(eq, bench_name), "chart-equity", 420),
+        chart(drawdown_chart(eq, bench_name), "chart-drawdown"),
         chart(_rolling_chart(eq, ppy, _risk_free(result, ppy), bench_name), "chart-rolling", 480),
         chart(_exposure_chart(eq), "chart-exposure"),
         chart(_weights_chart(result.simulation.weights), "chart-weights", 420),

@@ -155,7 +155,7 @@ def test_real_config_market_wide_flows_scale_the_book_between_its_two_exposures(
     config = engine.load_config(CONFIGS / "southbound_market_wide.yaml")
     result = engine.run(config)
 
-    weights = result.weights.dropna(how="all")
+    weights = result.target_weights.dropna(how="all")
     assert len(weights) > 100  # weekly for four years, after a year of z-score warm-up
     exposure = weights["QQQ"] / -1.0
     assert set(exposure.round(12).unique()) == {0.25, 1.0}

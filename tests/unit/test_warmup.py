@@ -157,8 +157,8 @@ def test_warmed_up_run_decides_what_a_longer_run_decides_on_the_same_bars(tmp_pa
     long = load_config(_write(tmp_path, document, "long.yaml"))
     late, early = engine.run(short), engine.run(long)
     # both decide on the first bar of a month; the short run starts on one
-    same = early.weights.loc[late.weights.index[1] :]
-    pd.testing.assert_frame_equal(late.weights.iloc[1:], same, check_freq=False)
+    same = early.target_weights.loc[late.target_weights.index[1] :]
+    pd.testing.assert_frame_equal(late.target_weights.iloc[1:], same, check_freq=False)
 
 
 def test_walk_forward_test_windows_warm_up_on_the_bars_before_them(tmp_path):
@@ -225,7 +225,7 @@ def test_source_that_starts_at_data_start_runs_cold_with_warmup_zero(tmp_path):
     _csv(tmp_path, "BBB", days)
     result = engine.run(load_config(_files_config(tmp_path, warmup=0)))
     assert result.market.index[0] == pd.Timestamp("2024-03-01")
-    assert result.weights.dropna(how="all").index[0] > pd.Timestamp("2024-03-20")
+    assert result.target_weights.dropna(how="all").index[0] > pd.Timestamp("2024-03-20")
 
 
 def test_series_listed_inside_the_warmup_warns_and_the_run_goes_on(tmp_path):
