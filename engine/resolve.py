@@ -430,21 +430,49 @@ def check_strategy(config: RunConfig) -> Any:
     return strategy_params(config, resolve_strategy(config))
 
 
+def _first_difference(given: pd.Index, expected: pd.Index, what: str) -> str | None:
+    """Why `given` labels cannot be aligned to `expected`, or None when they can be."""
+    if given.has_duplicates:
+        return f"{what} {given[given.duplicated()][0]!s} appears twice"
+    missing, extra = expected.difference(given, sort=False), given.difference(expected, sort=False)
+    if len(missing):
+        return f"{len(missing)} of the market's {what}s are missing, first {missing[0]!s}"
+    if len(extra):
+        return f"{len(extra)} {what}s are not the market's, first {extra[0]!s}"
+    return None
+
+
 def weights_array(name: str, weights: object, market: Market) -> npt.NDArray[np.float64]:
-    """Return a strategy's weights as a float64 array after checking their shape.
+    """Return a strategy's weights as a float64 array on the market's dates and symbols.
+
+    Weights with the market's dates and symbols in another order are aligned by label
+    (that is unambiguous); any other difference is an error naming the first label.
 
     Raises
     ------
     StrategyError
-        When `weights` is not a DataFrame on the market's dates and symbols.
+        When `weights` is not a DataFrame, or its dates or symbols differ from
+        ``market.close``'s.
     """
-    if not isinstance(weights, pd.DataFrame) or not (
-        weights.index.equals(market.index) and weights.columns.equals(market.close.columns)
-    ):
+    shape = f"market.close ({len(market.index)} bars x {len(market.symbols)} symbols)"
+    if not isinstance(weights, pd.DataFrame):
         raise StrategyError(
-            f"strategy {name!r} must return a DataFrame shaped like market.close "
-            f"({len(market.index)} bars x {len(market.symbols)} symbols)"
+            f"strategy {name!r} returned a {type(weights).__name__}, not a DataFrame shaped "
+            f"like {shape}"
         )
+    for given, expected, what in (
+        (weights.index, market.index, "date"),
+        (weights.columns, market.close.columns, "symbol"),
+    ):
+        if given.equals(expected):
+            continue
+        why = _first_difference(pd.Index(given), pd.Index(expected), what)
+        if why is not None:
+            raise StrategyError(
+                f"strategy {name!r} must return a DataFrame shaped like {shape}: {why}"
+            )
+    if not (weights.index.equals(market.index) and weights.columns.equals(market.close.columns)):
+        weights = weights.reindex(index=market.index, columns=market.close.columns)
     return weights.to_numpy(dtype=np.float64)
 
 

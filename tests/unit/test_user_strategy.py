@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import re
 import subprocess
 import sys
 import textwrap
@@ -306,3 +307,42 @@ def test_user_package_without_the_named_module_is_a_config_error(tmp_path):
     config.write_text(yaml.safe_dump(document))
     with pytest.raises(ConfigError, match=r"cannot import 'pkg\.nothing' .*put pkg\.nothing\.py"):
         resolve_strategy(load_config(config))
+
+
+# --- the shape of what a user function returns ------------------------------------------
+
+
+def _shape_market():
+    from engine.data import synthetic_market
+
+    return synthetic_market(["AAPL", "MSFT"], "2024-01-02", "2024-01-31", seed=1)
+
+
+def test_weights_in_another_column_and_row_order_are_aligned_by_label():
+    from engine.resolve import weights_array
+
+    market = _shape_market()
+    weights = market.close * 0.0 + 0.5
+    weights["AAPL"] = 0.25
+    shuffled = weights[["MSFT", "AAPL"]].iloc[::-1]
+    aligned = weights_array("mine", shuffled, market)
+    assert (aligned[:, 0] == 0.25).all() and (aligned[:, 1] == 0.5).all()
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        (lambda w: w.drop(columns="MSFT"), "1 of the market's symbols are missing, first MSFT"),
+        (lambda w: w.assign(QQQ=0.0), "1 symbols are not the market's, first QQQ"),
+        (lambda w: w.iloc[1:], "1 of the market's dates are missing, first 2024-01-02"),
+        (lambda w: w.to_numpy(), "returned a ndarray, not a DataFrame"),
+    ],
+    ids=["missing symbol", "extra symbol", "missing date", "array"],
+)
+def test_weights_of_another_shape_name_the_first_differing_label(change, says):
+    from engine.errors import StrategyError
+    from engine.resolve import weights_array
+
+    market = _shape_market()
+    with pytest.raises(StrategyError, match=re.escape(says)):
+        weights_array("mine", change(market.close * 0.0), market)
