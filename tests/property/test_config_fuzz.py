@@ -16,7 +16,6 @@ import datetime as dt
 import io
 import json
 import math
-import signal
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,6 +27,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.cli import main
+from tests.limits import time_limit
 
 BASE: dict[str, Any] = {
     "name": "fuzz",
@@ -211,20 +211,6 @@ def _numbers(node: Any) -> Iterator[float]:
         yield float(node)
 
 
-@contextlib.contextmanager
-def _ceiling(seconds: int) -> Iterator[None]:
-    def expire(signum: int, frame: object) -> None:
-        raise TimeoutError(f"still running after {seconds} s: a hang")
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
-
-
 def _check_outputs(command: str, out: Path) -> None:
     if command == "run":
         document = json.loads((out / "metrics.json").read_text())
@@ -251,7 +237,7 @@ def test_fuzzed_config_gives_a_result_or_one_line_never_a_traceback(case):
         stderr = io.StringIO()
         args = [command, str(path), "--out", str(out), "--quiet"]
         args += ["--no-html"] if command == "run" else []
-        with _ceiling(SECONDS_PER_EXAMPLE), contextlib.redirect_stderr(stderr):
+        with time_limit(SECONDS_PER_EXAMPLE), contextlib.redirect_stderr(stderr):
             code = main(args)
         lines = [line for line in stderr.getvalue().splitlines() if line.strip()]
         errors = [line for line in lines if not line.startswith("DataWarning: ")]

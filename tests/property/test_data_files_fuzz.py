@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import signal
 import sys
 import tempfile
 import warnings
@@ -26,6 +25,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from engine.cli import main
+from tests.limits import time_limit
 
 SYMBOLS = ("AAA", "BBB")
 HOLIDAYS = ("2024-01-15", "2024-02-19")  # XNYS: Martin Luther King Day, Presidents' Day
@@ -147,20 +147,6 @@ DAMAGES: dict[str, Damage] = {
 
 
 @contextlib.contextmanager
-def _deadline(seconds: int) -> Iterator[None]:
-    def hang(*_: object) -> None:
-        raise TimeoutError(f"the run took more than {seconds} s")
-
-    previous = signal.signal(signal.SIGALRM, hang)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
-
-
-@contextlib.contextmanager
 def _warnings_as_printed() -> Iterator[None]:
     """Warnings reach stderr as they would outside pytest, which records them instead."""
 
@@ -231,7 +217,7 @@ def test_cli_run_with_damaged_price_files_succeeds_finitely_or_exits_2_with_one_
         root = Path(folder)
         damage = _write_folder(root, data)
         out = root / "out"
-        with _deadline(SECONDS), _warnings_as_printed():
+        with time_limit(SECONDS), _warnings_as_printed():
             code = main(["run", str(_config(root)), "--out", str(out), "--quiet", "--no-html"])
         err = capsys.readouterr().err
         lines = err.splitlines()
