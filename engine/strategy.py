@@ -31,9 +31,10 @@ _PERIOD = {"weekly": "W", "monthly": "M", "quarterly": "Q"}
 
 
 class StrategyParams(BaseModel):
-    """Base of every strategy's parameter model: unknown keys are errors, values frozen."""
+    """Base of every strategy's parameter model: unknown keys are errors, numbers finite, values
+    frozen."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 P = TypeVar("P", bound=StrategyParams)

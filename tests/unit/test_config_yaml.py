@@ -250,3 +250,10 @@ def test_tickers_that_yaml_1_1_reads_as_booleans_stay_tickers(tmp_path):
     assert config.portfolio.lots is False  # a boolean setting still takes yes and no
     assert config.strategy.params == {"flag": "yes"}
     assert load_config(path, ["portfolio.lots=True"]).portfolio.lots is True
+
+
+def test_strategy_parameter_nan_exits_2_naming_it(tmp_path, capsys):
+    # NaN in a weight used to read as "no instruction" for that asset, silently
+    strategy = "strategy: {name: fixed_weights, params: {weights: {AAPL: .nan}}}"
+    err = _run(tmp_path, f"name: x\n{DATA}\n{strategy}\n", capsys)
+    assert "strategy.params.weights.AAPL" in err and "finite number" in err
