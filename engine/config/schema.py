@@ -39,11 +39,11 @@ from engine.config.costs import (
 )
 from engine.config.dated import CashRate, DatedRate, OptionalCashRate, RiskFree
 from engine.metric_names import KERNEL_METRICS as SWEEP_METRICS
+from engine.periods import calendar_span
 
 # The largest starting cash; `engine.simulation.MAX_INIT_CASH` is the same number for
 # the Python API (a test holds the two equal; the config does not import the kernel).
 MAX_INIT_CASH = 1e15
-WARMUP_SPAN = re.compile(r"(\d+)\s*([DWMY])", re.IGNORECASE)
 
 
 class ColumnsConfig(ConfigModel):
@@ -144,7 +144,7 @@ class DataConfig(ConfigModel):
     @field_validator("warmup")
     @classmethod
     def _warmup(cls, value: int | str | None) -> int | str | None:
-        if isinstance(value, str) and not WARMUP_SPAN.fullmatch(value.strip()):
+        if isinstance(value, str) and calendar_span(value) is None:
             raise ValueError(
                 f"{value!r} is neither a number of bars nor a span such as 400D, 52W, 18M, 2Y"
             )

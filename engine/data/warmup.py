@@ -15,7 +15,6 @@ history the strategy needs) cannot give a correct signal at ``start``: an error.
 
 from __future__ import annotations
 
-import re
 import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -25,8 +24,7 @@ import pandas as pd
 from engine.data import calendars
 from engine.data.market import Market
 from engine.errors import DataError, DataWarning
-
-_UNITS = {"D": "days", "W": "weeks", "M": "months", "Y": "years"}
+from engine.periods import calendar_span
 
 
 @dataclass(frozen=True)
@@ -57,17 +55,17 @@ class Warmup:
 
 
 def parse_span(text: str) -> pd.DateOffset:
-    """``400D``, ``52W``, ``18M`` or ``2Y`` as a calendar offset.
+    """``400D``, ``52W``, ``18M`` or ``2Y`` as a calendar offset (`calendar_span`).
 
     Raises
     ------
     DataError
         For any other text.
     """
-    match = re.fullmatch(r"(\d+)\s*([DWMY])", text.strip(), re.IGNORECASE)
-    if not match:
+    span = calendar_span(text)
+    if span is None:
         raise DataError(f"data.warmup {text!r}: give bars (250) or a span (400D, 52W, 18M, 2Y)")
-    return pd.DateOffset(**{_UNITS[match.group(2).upper()]: int(match.group(1))})
+    return span
 
 
 def _sessions(mic: str) -> pd.DatetimeIndex | None:

@@ -20,7 +20,7 @@ import yaml
 
 from engine import sweep as sw
 from engine.cli import main
-from tests.unit.test_sweep import SMALL
+from tests.unit.test_sweep import SMALL, interrupt_second_chunk
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "configs" / "demo.yaml"
@@ -153,19 +153,6 @@ def test_run_interrupted_while_rendering_keeps_the_previous_set_untouched(tmp_pa
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
 
 
-def _interrupt_second_chunk(monkeypatch: pytest.MonkeyPatch) -> None:
-    real = sw.run_chunk
-    calls = {"n": 0}
-
-    def interrupt_second(payload, chunk):
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise KeyboardInterrupt
-        return real(payload, chunk)
-
-    monkeypatch.setattr(sw, "run_chunk", interrupt_second)
-
-
 def test_interrupted_sweep_goes_to_partial_and_keeps_the_finished_sweep(
     tmp_path, monkeypatch, capsys
 ):
@@ -179,7 +166,7 @@ def test_interrupted_sweep_goes_to_partial_and_keeps_the_finished_sweep(
     capsys.readouterr()
 
     with monkeypatch.context() as patch:
-        _interrupt_second_chunk(patch)
+        interrupt_second_chunk(patch)
         assert main(["sweep", str(config), "--out", str(out), "--quiet"]) == 130
     err = capsys.readouterr().err
     assert f"kept the 4 of 36 combinations that finished in {out / 'partial'}" in err

@@ -7,6 +7,8 @@ out in the comments.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -118,9 +120,10 @@ def test_risk_free_series_changes_sharpe_as_computed_from_the_rate_of_each_bar(t
     assert flat.metrics["sharpe"] - result.metrics["sharpe"] > 0.5
 
 
-def test_risk_free_cash_is_the_cash_rate_series(tmp_path):
+def _cash_series_config(tmp_path: Path) -> Path:
+    """Half in AAPL; cash earns the file's rate series, which is also the risk-free rate."""
     _rates(tmp_path, {"2024-01-04": 1.0, "2024-01-07": 3.65, "2024-01-09": 7.3})
-    path = config(
+    return config(
         tmp_path,
         _flat(),
         {DAYS[0]: {"AAPL": 0.5}},
@@ -128,6 +131,10 @@ def test_risk_free_cash_is_the_cash_rate_series(tmp_path):
         base="USD",
         report={"risk_free": "cash"},
     )
+
+
+def test_risk_free_cash_is_the_cash_rate_series(tmp_path):
+    path = _cash_series_config(tmp_path)
     as_cash = run(path)
     as_file = run(path, (f"report.risk_free={SERIES}",))
     np.testing.assert_array_equal(as_cash.risk_free, as_file.risk_free)
@@ -135,15 +142,7 @@ def test_risk_free_cash_is_the_cash_rate_series(tmp_path):
 
 
 def test_sweep_with_a_rate_series_scores_as_the_run(tmp_path):
-    _rates(tmp_path, {"2024-01-04": 1.0, "2024-01-07": 3.65, "2024-01-09": 7.3})
-    path = config(
-        tmp_path,
-        _flat(),
-        {DAYS[0]: {"AAPL": 0.5}},
-        {"cash_rate": SERIES},
-        base="USD",
-        report={"risk_free": "cash"},
-    )
+    path = _cash_series_config(tmp_path)
     with path.open("a") as f:
         f.write("sweep:\n  params:\n    portfolio.slippage: [0.0, 0.001]\n  metric: cagr\n")
     swept = sw.run_sweep(load_config(path))

@@ -188,7 +188,8 @@ def test_sweep_on_dask_local_cluster_gives_the_identical_table(tmp_path):
     assert list(local.curves) == list(distributed.curves)
 
 
-def test_sweep_when_interrupted_keeps_finished_chunks(tmp_path, monkeypatch, capsys):
+def interrupt_second_chunk(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the sweep's second chunk raise KeyboardInterrupt, as Ctrl-C would."""
     real = sw.run_chunk
     calls = {"n": 0}
 
@@ -199,6 +200,10 @@ def test_sweep_when_interrupted_keeps_finished_chunks(tmp_path, monkeypatch, cap
         return real(payload, chunk)
 
     monkeypatch.setattr(sw, "run_chunk", interrupt_second)
+
+
+def test_sweep_when_interrupted_keeps_finished_chunks(tmp_path, monkeypatch, capsys):
+    interrupt_second_chunk(monkeypatch)
     out = tmp_path / "out"
     code = main(["sweep", str(_write(tmp_path, SMALL)), "--out", str(out), "--quiet"])
     assert code == 130
