@@ -67,7 +67,6 @@ class SimulationResult:
     columns: pd.Index
     init_cash: float
     stats: npt.NDArray[np.float64]
-    quantities: npt.NDArray[np.float64]
     records: np.ndarray
     close: npt.NDArray[np.float64]
     fx: npt.NDArray[np.float64]
@@ -102,6 +101,14 @@ class SimulationResult:
         np.divide(value, previous, out=returns, where=changed)
         returns[changed] -= 1.0
         return pd.Series(returns, index=self.index, name="returns")
+
+    @cached_property
+    def quantities(self) -> npt.NDArray[np.float64]:
+        """Quantity held of each asset at the end of each bar, ``[T, N]``, from the fills
+        (the kernel keeps only what changes)."""
+        out = np.empty((len(self.index), len(self.columns)), dtype=np.float64)
+        nb.positions_nb(self.records, out)
+        return out
 
     @cached_property
     def positions(self) -> pd.DataFrame:

@@ -70,21 +70,25 @@ class SweepChunk:
     fail_bar: npt.NDArray[np.int64]
 
 
-def _checked_targets(market: KernelMarket, targets: Any, size_type: str) -> np.ndarray:
+def _checked_targets(
+    market: KernelMarket, targets: Any, size_type: str
+) -> tuple[np.ndarray, npt.NDArray[np.int64]]:
+    """Targets ``[K, T, N]`` as the kernel reads them, and the non-NaN count of each row."""
     targets = np.ascontiguousarray(targets, dtype=np.float64)
     n_bars, n_assets = market.close.shape
     if targets.ndim != 3 or targets.shape[1:] != (n_bars, n_assets):
         raise SimulationError(
             f"targets must be [K, {n_bars}, {n_assets}] for this market, was {targets.shape}"
         )
-    if np.isinf(targets).any():
-        raise SimulationError("targets hold an infinite value; use NaN for no instruction")
     if size_type not in SIZE_TYPES:
         raise SimulationError(f"size_type must be one of {sorted(SIZE_TYPES)}, was {size_type!r}")
     rows = market.portfolio_rows
     if rows not in (1, targets.shape[0]):
         raise SimulationError(f"costs have {rows} portfolio rows for {targets.shape[0]} portfolios")
-    return targets
+    counts = np.empty(targets.shape[:2], dtype=np.int64)
+    if nb.target_rows_nb(targets, counts):
+        raise SimulationError("targets hold an infinite value; use NaN for no instruction")
+    return targets, counts
 
 
 def _portfolio_settings(
@@ -124,7 +128,7 @@ def sweep_metrics(
     and annualised with `ppy` bars per year; memory is ``K x metrics`` (plus ``K x T``
     with `keep_values`).
     """
-    targets = _checked_targets(market, targets, size_type)
+    targets, _ = _checked_targets(market, targets, size_type)
     k, n_bars = targets.shape[0], targets.shape[1]
     cash, leverage = _portfolio_settings(k, init_cash, max_leverage)
     metrics = np.empty((k, nb.N_METRICS), dtype=np.float64)
@@ -148,14 +152,13 @@ def run_portfolios(
     size_type: SizeType = "target_weight",
 ) -> list[SimulationResult]:
     """Simulate the K portfolios of `targets` ``[K, T, N]`` and keep everything."""
-    targets = _checked_targets(market, targets, size_type)
+    targets, rows = _checked_targets(market, targets, size_type)
     k, n_bars, n_assets = targets.shape
     cash, leverage = _portfolio_settings(k, init_cash, max_leverage)
-    counts = (~np.isnan(targets)).reshape(k, -1).sum(axis=1) + n_assets  # + closing fills
+    counts = rows.sum(axis=1) + n_assets  # + closing fills
     rec_start = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
     records = np.zeros(int(rec_start[-1]), dtype=nb.TRADE_DTYPE)
-    qty = np.zeros((k, n_bars, n_assets), dtype=np.float64)
-    stats = np.zeros((k, n_bars, nb.N_STATS), dtype=np.float64)
+    stats = np.empty((k, n_bars, nb.N_STATS), dtype=np.float64)  # each bar zeroes its row
     rec_count = np.zeros(k, dtype=np.int64)
     status = np.zeros(k, dtype=np.int64)
     fail_bar = np.full(k, -1, dtype=np.int64)
@@ -163,19 +166,20 @@ def run_portfolios(
         # one portfolio: call the core directly; the parallel driver's compile and thread
         # start-up cost more than a typical single simulation
         rec_count[0], status[0], fail_bar[0] = nb.simulate_one_nb(
-            market.args(), 0, targets[0], SIZE_TYPES[size_type], cash[0], leverage[0], 0,
-            qty[0], stats[0], records,
+            market.args(), 0, targets[0], rows[0], SIZE_TYPES[size_type], cash[0], leverage[0],
+            0, stats[0], records,
         )  # fmt: skip
     else:
         nb.simulate_nb(
-            market.args(), targets, SIZE_TYPES[size_type], cash, leverage, qty, stats, records,
+            market.args(), targets, rows, SIZE_TYPES[size_type], cash, leverage, stats, records,
             rec_start, rec_count, status, fail_bar,
         )  # fmt: skip
     overflowed = np.flatnonzero(status == nb.STATUS_NOT_FINITE)
     if len(overflowed):
         p = int(overflowed[0])
         who = f" (portfolio {p})" if k > 1 else ""
-        raise SimulationError(_overflow_message(market, qty[p], stats[p], int(fail_bar[p]), who))
+        fills = records[rec_start[p] : rec_start[p] + rec_count[p]]
+        raise SimulationError(_overflow_message(market, fills, stats[p], int(fail_bar[p]), who))
     results = []
     for p in range(k):
         start = rec_start[p]
@@ -185,7 +189,6 @@ def run_portfolios(
                 columns=market.columns,
                 init_cash=float(cash[p]),
                 stats=stats[p],
-                quantities=qty[p],
                 records=records[start : start + rec_count[p]],
                 close=market.close,
                 fx=market.fx,
@@ -217,9 +220,11 @@ _STAT_NAMES = {
 
 
 def _overflow_message(
-    market: KernelMarket, qty: np.ndarray, stats: np.ndarray, t: int, who: str
+    market: KernelMarket, fills: np.ndarray, stats: np.ndarray, t: int, who: str
 ) -> str:
     """Say which amount stopped being finite at bar `t`: a position if one did."""
+    qty = np.empty(market.close.shape, dtype=np.float64)
+    nb.positions_nb(fills, qty)
     last = pd.DataFrame(market.close[: t + 1]).ffill().to_numpy()[-1]
     rate = pd.DataFrame(market.fx[: t + 1]).ffill().to_numpy()[-1, market.asset_ccy]
     row = qty[t]
@@ -389,6 +394,4 @@ def _targets_array(
     else:
         frame = aligned(weights, index, columns, "weights")
         arr, batched = frame.to_numpy(dtype=np.float64)[None], False
-    if np.isinf(arr).any():
-        raise SimulationError("weights contain inf; use finite targets or NaN for no instruction")
     return np.ascontiguousarray(arr), batched

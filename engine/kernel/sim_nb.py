@@ -301,59 +301,88 @@ def fill_nb(portfolio, t, j, d, px, fx, costs, charges, s, qty, stats, records, 
 
 
 # --- the steps of one bar -------------------------------------------------------------
+#
+# Steps 1-4 and 9 read each asset once: `bar_pass_nb` walks the assets a single time per
+# bar, calling one small helper per rule. A bar with nothing to trade (most bars) needs
+# nothing else; a bar with orders marks its assets (`mark_nb`), plans, fills, and values
+# the book again (`close_bar_nb`).
 
 
 @njit(cache=True, inline="always")
-def accrue_nb(t, cash, qty, last_px, last_fx, asset_ccy, borrow, rates, stats):
-    """Step 1: interest on cash and borrow fees on shorts over (t-1, t]; return new cash."""
-    dt = rates[t, RATE_YEAR_FRAC]
-    if t == 0 or dt <= 0.0:
-        return cash
-    rate = rates[t, RATE_CASH_CREDIT] if cash >= 0.0 else rates[t, RATE_CASH_DEBIT]
-    interest = cash * rate * dt
-    row = t if borrow.shape[0] > 1 else 0
-    fee = 0.0
-    for j in range(qty.shape[0]):
-        if qty[j] < 0.0:  # a short pays on its value at the previous bar's close
-            fee -= qty[j] * last_px[j] * last_fx[asset_ccy[j]] * borrow[row, j] * dt
-    stats[t, STAT_INTEREST] = interest
-    stats[t, STAT_BORROW] = fee
-    return cash + (interest - fee)
+def borrow_fee_nb(q, px, fx, rate, dt):
+    """Step 1: borrow fee of a position of `q` units valued at `px` and `fx` over `dt`
+    years; a short (q < 0) pays `rate` on its value at the previous bar's close."""
+    return -q * px * fx * rate * dt if q < 0.0 else 0.0
 
 
 @njit(cache=True, inline="always")
-def observe_nb(t, close, fx, last_px, last_fx):
-    """Step 2: carry the last known close of each asset and rate of each currency."""
+def known_nb(x, last):
+    """Step 2: the value `x` observed now, or the `last` known one when `x` is NaN."""
+    return x if np.isfinite(x) else last
+
+
+@njit(cache=True, inline="always")
+def mark_price_nb(px, last):
+    """Step 4: an asset is marked at its execution price `px` where it trades this bar
+    (finite and positive), at its `last` known close otherwise."""
+    return px if np.isfinite(px) and px > 0.0 else last
+
+
+@njit(cache=True, inline="always")
+def observe_fx_nb(t, fx, last_fx, prev_fx):
+    """Step 2 for currencies: keep the rates known before bar `t` in ``prev_fx`` (borrow
+    accrues on them) and carry the last known rate of each currency into ``last_fx``."""
     for c in range(fx.shape[1]):
-        if np.isfinite(fx[t, c]):
-            last_fx[c] = fx[t, c]
-    for j in range(close.shape[1]):
-        if np.isfinite(close[t, j]):
-            last_px[j] = close[t, j]
+        prev_fx[c] = last_fx[c]
+        last_fx[c] = known_nb(fx[t, c], last_fx[c])
 
 
 @njit(cache=True, inline="always")
-def receive_targets_nb(t, targets, pending):
-    """Step 3: new targets of bar `t` replace pending ones; return how many are pending."""
-    n_pending = 0
-    for j in range(pending.shape[0]):
-        if not np.isnan(targets[t, j]):
-            pending[j] = targets[t, j]
-        if not np.isnan(pending[j]):
-            n_pending += 1
-    return n_pending
+def bar_pass_nb(
+    t, close, exec_price, targets, new_targets, asset_ccy, borrow, dt, prev_fx, last_fx,
+    qty, last_px, pending,
+):  # fmt: skip
+    """Steps 1-4 and 9 of bar `t` in one pass over the assets.
 
-
-@njit(cache=True, inline="always")
-def mark_nb(t, exec_price, last_px, last_fx, asset_ccy, qty, cash, mark):
-    """Step 4: mark each asset at its execution price where it trades now; return value."""
-    value = cash
+    Accrues borrow on shorts at the previous close and rates (step 1), carries the last
+    known close (step 2), takes the bar's targets when `new_targets` (step 3), and sums
+    the book marked for trading (step 4) and at the close (step 9). Returns the number
+    of assets whose target became pending, the borrow fee, and the positions' marked
+    value, gross and net value at the close (cash excluded).
+    """
+    row = t if borrow.shape[0] > 1 else 0
+    accrues = t > 0 and dt > 0.0
+    fee = 0.0
+    marked = 0.0
+    gross = 0.0
+    net = 0.0
+    n_new = 0
     for j in range(qty.shape[0]):
-        px = exec_price[t, j]
-        mark[j] = px if np.isfinite(px) and px > 0.0 else last_px[j]
-        if qty[j] != 0.0:
-            value += qty[j] * mark[j] * last_fx[asset_ccy[j]]
-    return value
+        q = qty[j]
+        if q != 0.0 and accrues:
+            fee += borrow_fee_nb(q, last_px[j], prev_fx[asset_ccy[j]], borrow[row, j], dt)
+        last = known_nb(close[t, j], last_px[j])
+        last_px[j] = last
+        if new_targets:
+            x = targets[t, j]
+            if not np.isnan(x):
+                if np.isnan(pending[j]):
+                    n_new += 1
+                pending[j] = x
+        if q != 0.0:
+            fx = last_fx[asset_ccy[j]]
+            marked += q * mark_price_nb(exec_price[t, j], last) * fx
+            v = q * last * fx
+            gross += abs(v)
+            net += v
+    return n_new, fee, marked, gross, net
+
+
+@njit(cache=True, inline="always")
+def mark_nb(t, exec_price, last_px, mark):
+    """Step 4 on a bar with orders: the price each asset is marked and filled at."""
+    for j in range(mark.shape[0]):
+        mark[j] = mark_price_nb(exec_price[t, j], last_px[j])
 
 
 @njit(cache=True, inline="always")
@@ -376,10 +405,11 @@ def plan_orders_nb(
     """Step 5: turn the pending targets of tradable assets into orders ``order[N]``.
 
     ``reduce[j]`` is the part of ``order[j]`` that moves the position toward zero, never
-    past it. Returns the number of orders and their full cost at the quote (for the
-    leverage cap).
+    past it. Returns the number of orders, their full cost at the quote (for the
+    leverage cap), and how many pending targets were taken (the rest wait).
     """
     n_orders = 0
+    n_taken = 0
     cost_full = 0.0
     for j in range(qty.shape[0]):
         order[j] = 0.0
@@ -397,6 +427,7 @@ def plan_orders_nb(
         else:
             target = pending[j]
         pending[j] = np.nan
+        n_taken += 1
         d = round_to_lot_nb(target, lot_size[j]) - qty[j]
         if abs(d) * px * fx <= _NOISE * value_pre:
             continue
@@ -405,7 +436,7 @@ def plan_orders_nb(
             reduce[j] = d if abs(d) <= abs(qty[j]) else -qty[j]
         cost_full += order_cost_nb(d, px, fx, costs, charges, s, j)
         n_orders += 1
-    return n_orders, cost_full
+    return n_orders, cost_full, n_taken
 
 
 @njit(cache=True, inline="always")
@@ -590,26 +621,26 @@ def run_portfolio_nb(
     market,
     p,
     targets,
+    target_rows,
     size_type,
     init_cash,
     max_leverage,
     portfolio,
-    qty_out,
     stats_out,
     records,
     work,
-    last_fx,
+    fx_work,
     seq,
     buf,
 ):
     """The time loop of `simulate_one_nb`, on scratch arrays it allocates.
 
-    ``work[N_WORK, N]`` holds the per-asset state rows ``W_*``, ``last_fx[C]`` the last
-    known rates, ``seq[N]`` and ``buf[N]`` the order sequence; all are initialised here.
+    ``work[N_WORK, N]`` holds the per-asset state rows ``W_*``, ``fx_work[2, C]`` the
+    last known rates and those known before the bar, ``seq[N]`` and ``buf[N]`` the order
+    sequence; all are initialised here.
     """
     close, exec_price, fx, asset_ccy, lot_size, costs, charges, segment, borrow, rates = market
     n_bars, n_assets = close.shape
-    keep_qty = qty_out.shape[0] == n_bars
     capped = np.isfinite(max_leverage)
     cash = init_cash
     qty = work[W_QTY]
@@ -619,12 +650,15 @@ def run_portfolio_nb(
     order = work[W_ORDER]
     reduce = work[W_REDUCE]
     signed_value = work[W_SIGNED_VALUE]
+    last_fx = fx_work[0]
+    prev_fx = fx_work[1]
     for j in range(n_assets):
         qty[j] = 0.0
         last_px[j] = np.nan
         pending[j] = np.nan
     for c in range(last_fx.shape[0]):
         last_fx[c] = np.nan
+    n_pending = 0
     r = 0
     status = STATUS_OK
     fail_bar = -1
@@ -632,19 +666,33 @@ def run_portfolio_nb(
     for t in range(n_bars):
         for c in range(N_STATS):
             stats_out[t, c] = 0.0
-        cash = accrue_nb(t, cash, qty, last_px, last_fx, asset_ccy, borrow, rates, stats_out)
-        observe_nb(t, close, fx, last_px, last_fx)
-        n_pending = receive_targets_nb(t, targets, pending)
-        value_pre = mark_nb(t, exec_price, last_px, last_fx, asset_ccy, qty, cash, mark)
+        observe_fx_nb(t, fx, last_fx, prev_fx)
+        dt = rates[t, RATE_YEAR_FRAC]
+        n_new, fee, marked, gross, net = bar_pass_nb(
+            t, close, exec_price, targets, target_rows[t] > 0, asset_ccy, borrow, dt, prev_fx,
+            last_fx, qty, last_px, pending,
+        )  # fmt: skip
+        n_pending += n_new
+        if t > 0 and dt > 0.0:  # step 1: interest on the cash held over (t-1, t]
+            rate = rates[t, RATE_CASH_CREDIT] if cash >= 0.0 else rates[t, RATE_CASH_DEBIT]
+            interest = cash * rate * dt
+            stats_out[t, STAT_INTEREST] = interest
+            stats_out[t, STAT_BORROW] = fee
+            cash += interest - fee
+        value_pre = cash + marked
         stats_out[t, STAT_VALUE_PRE] = value_pre
 
+        traded = False
         if n_pending > 0 and value_pre > 0.0:
             s = segment[p, t]
-            n_orders, cost_full = plan_orders_nb(
+            mark_nb(t, exec_price, last_px, mark)
+            n_orders, cost_full, n_taken = plan_orders_nb(
                 t, exec_price, last_fx, asset_ccy, lot_size, costs, charges, s, size_type,
                 value_pre, qty, pending, order, reduce,
             )  # fmt: skip
+            n_pending -= n_taken
             if n_orders > 0:
+                traded = True
                 shortfall = 0.0
                 if capped:
                     shortfall += cap_leverage_nb(
@@ -674,7 +722,14 @@ def run_portfolio_nb(
                     if order[j] != 0.0 and np.isnan(last_px[j]):
                         last_px[j] = mark[j]  # traded before its first close: value at the quote
 
-        value = close_bar_nb(t, qty, last_px, last_fx, asset_ccy, cash, stats_out)
+        if traded:
+            value = close_bar_nb(t, qty, last_px, last_fx, asset_ccy, cash, stats_out)
+        else:  # step 9 from the bar's single pass: nothing moved since
+            value = cash + net
+            stats_out[t, STAT_VALUE] = value
+            stats_out[t, STAT_CASH] = cash
+            stats_out[t, STAT_GROSS] = gross
+            stats_out[t, STAT_NET] = net
         # one sum is not finite when any of its terms is inf or NaN
         amounts = (
             value + stats_out[t, STAT_GROSS] + value_pre + stats_out[t, STAT_TRADED]
@@ -689,9 +744,6 @@ def run_portfolio_nb(
                 cash, stats_out, records, r,
             )  # fmt: skip
             value = close_bar_nb(t, qty, last_px, last_fx, asset_ccy, cash, stats_out)
-        row = t if keep_qty else 0
-        for j in range(n_assets):
-            qty_out[row, j] = qty[j]
         if status != STATUS_OK:
             fail_bar = t
             for u in range(t + 1, n_bars):  # flat from here: nothing trades or accrues
@@ -700,35 +752,68 @@ def run_portfolio_nb(
                 stats_out[u, STAT_VALUE] = value
                 stats_out[u, STAT_CASH] = cash
                 stats_out[u, STAT_VALUE_PRE] = value
-                if keep_qty:
-                    for j in range(n_assets):
-                        qty_out[u, j] = qty[j]
             break
     return r, status, fail_bar
 
 
 @njit(cache=True)
 def simulate_one_nb(
-    market, p, targets, size_type, init_cash, max_leverage, portfolio, qty_out, stats_out, records
-):
+    market, p, targets, target_rows, size_type, init_cash, max_leverage, portfolio, stats_out,
+    records,
+):  # fmt: skip
     """Simulate one portfolio over all bars.
 
     `market` is the tuple of shared inputs (module docstring; `KernelMarket.args`); `p`
     is the portfolio's row of ``segment``; ``targets[T, N]`` its targets in the units of
-    `size_type`; `max_leverage` is inf for no cap (buys limited by cash). Writes
-    ``stats_out[T, N_STATS]``, ``qty_out`` (``[T, N]``, or ``[1, N]`` to keep only the
-    last bar) and fills into ``records`` from slot 0, tagged with `portfolio`; ``records``
-    needs a slot per non-NaN target plus N for the closing fills of a bankruptcy. Returns
+    `size_type`, and ``target_rows[T]`` how many of each row are not NaN (a row of zero
+    is not read); `max_leverage` is inf for no cap (buys limited by cash). Writes
+    ``stats_out[T, N_STATS]`` and the fills into ``records`` from slot 0, tagged with
+    `portfolio`; ``records`` needs a slot per non-NaN target plus N for the closing
+    fills of a bankruptcy (`positions_nb` turns them into quantities held). Returns
     (records used, status, the bar the status was set or -1).
     """
     n_assets = market[0].shape[1]
     n_ccy = market[2].shape[1]
     return run_portfolio_nb(
-        market, p, targets, size_type, init_cash, max_leverage, portfolio, qty_out, stats_out,
-        records, np.empty((N_WORK, n_assets), dtype=np.float64),
-        np.empty(n_ccy, dtype=np.float64), np.empty(n_assets, dtype=np.int64),
+        market, p, targets, target_rows, size_type, init_cash, max_leverage, portfolio,
+        stats_out, records, np.empty((N_WORK, n_assets), dtype=np.float64),
+        np.empty((2, n_ccy), dtype=np.float64), np.empty(n_assets, dtype=np.int64),
         np.empty(n_assets, dtype=np.int64),
     )  # fmt: skip
+
+
+@njit(cache=True)
+def positions_nb(records, out):
+    """Quantities held at the end of each bar, ``out[T, N]``, from one portfolio's fills
+    in the order the kernel made them (so each sum is the kernel's, bit for bit)."""
+    n_bars, n_assets = out.shape
+    qty = np.zeros(n_assets, dtype=np.float64)
+    r = 0
+    for t in range(n_bars):
+        while r < records.shape[0] and records[r]["bar"] == t:
+            qty[records[r]["asset"]] += records[r]["qty"]
+            r += 1
+        for j in range(n_assets):
+            out[t, j] = qty[j]
+
+
+@njit(cache=True, parallel=True)
+def target_rows_nb(targets, rows_out):
+    """Count the non-NaN targets of each row of ``targets[K, T, N]`` into
+    ``rows_out[K, T]``; return True when any target is infinite (one pass, no copy)."""
+    n_port, n_bars, n_assets = targets.shape
+    bad = np.zeros(n_port, dtype=np.bool_)
+    for k in prange(n_port):
+        for t in range(n_bars):
+            count = 0
+            for j in range(n_assets):
+                x = targets[k, t, j]
+                if not np.isnan(x):
+                    count += 1
+                    if np.isinf(x):
+                        bad[k] = True
+            rows_out[k, t] = count
+    return bad.any()
 
 
 # --- metrics of one simulated portfolio -----------------------------------------------
@@ -906,10 +991,10 @@ def gross_over_nb(targets, limit, bar_out, gross_out):
 def simulate_nb(
     market,
     targets,
+    target_rows,
     size_type,
     init_cash,
     max_leverage,
-    qty_out,
     stats_out,
     records,
     rec_start,
@@ -919,8 +1004,8 @@ def simulate_nb(
 ):
     """Simulate the K portfolios of ``targets[K, T, N]`` in parallel; keep everything.
 
-    ``init_cash[K]``, ``max_leverage[K]``; writes ``qty_out[K, T, N]``,
-    ``stats_out[K, T, N_STATS]``, the fills of portfolio k into
+    ``target_rows[K, T]`` (`target_rows_nb`), ``init_cash[K]``, ``max_leverage[K]``;
+    writes ``stats_out[K, T, N_STATS]``, the fills of portfolio k into
     ``records[rec_start[k]:rec_start[k + 1]]`` (sized as `simulate_one_nb` needs),
     ``rec_count_out[K]``, ``status_out[K]`` and ``fail_bar_out[K]``. Returns None.
     """
@@ -928,7 +1013,7 @@ def simulate_nb(
     for k in prange(targets.shape[0]):
         p = np.int64(k) if rows > 1 else np.int64(0)
         used, status, fail_bar = simulate_one_nb(
-            market, p, targets[k], size_type, init_cash[k], max_leverage[k], k, qty_out[k],
+            market, p, targets[k], target_rows[k], size_type, init_cash[k], max_leverage[k], k,
             stats_out[k], records[rec_start[k] : rec_start[k + 1]],
         )  # fmt: skip
         rec_count_out[k] = used
@@ -960,18 +1045,21 @@ def sweep_nb(
     rf_bar = risk_free_per_bar_nb(market[9], ppy)
     rows = market[7].shape[0]
     for k in prange(n_port):
+        target_rows = np.empty(n_bars, dtype=np.int64)
         count = 0
         for t in range(n_bars):
+            in_row = 0
             for j in range(n_assets):
                 if not np.isnan(targets[k, t, j]):
-                    count += 1
+                    in_row += 1
+            target_rows[t] = in_row
+            count += in_row
         p = np.int64(k) if rows > 1 else np.int64(0)
-        qty = np.zeros((1, n_assets), dtype=np.float64)
         stats = np.empty((n_bars, N_STATS), dtype=np.float64)  # each bar zeroes its row
         records = np.empty(count + n_assets, dtype=TRADE_DTYPE)  # + closing fills
         used, status, fail_bar = simulate_one_nb(
-            market, p, targets[k], size_type, init_cash[k], max_leverage[k], k, qty, stats,
-            records,
+            market, p, targets[k], target_rows, size_type, init_cash[k], max_leverage[k], k,
+            stats, records,
         )  # fmt: skip
         portfolio_metrics_nb(stats, init_cash[k], used, ppy, rf_bar, metrics_out[k])
         status_out[k] = status
