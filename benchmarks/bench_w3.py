@@ -4,7 +4,7 @@ One `eastwind sweep`-equivalent run (`engine.sweep.run_sweep`) of a moving-avera
 crossover grid on ten synthetic US stocks, 2014..2023: fast 2..200 step 2 x slow
 210..1200 step 10 x gross 0.5..1.4 step 0.1 = 100,000 ten-asset portfolios. Prints
 the throughput in portfolio-bars per second (and asset-bars) and the process's peak
-resident memory; the target is a peak under 1.5 GB, because only
+resident memory; the target is a peak under 1 GB, because only
 ``[combinations x metrics]`` is kept. Run: ``python benchmarks/bench_w3.py``
 (``--fast-count 10`` for a 10,000-set trial).
 """
@@ -83,13 +83,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         f"  peak RSS {peak_rss_mb():,.0f} MB (before the sweep: {rss_before:,.0f} MB); "
-        "target < 1500 MB"
+        "target < 1000 MB"
     )
     print(
         f"  best by sharpe: fast={first['fast']} slow={first['slow']} "
         f"gross={first['gross']:.1f} sharpe={first['sharpe']:.3f}"
     )
-    return 0 if peak_rss_mb() < 1500 else 1
+    return 0 if peak_rss_mb() < 1000 else 1
 
 
 if __name__ == "__main__":

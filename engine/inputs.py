@@ -28,6 +28,7 @@ import pandas as pd
 
 from engine.errors import SimulationError
 from engine.kernel import sim_nb as nb
+from engine.kernel.inputs_nb import bad_prices_nb
 
 PerAsset = float | Sequence[float] | Mapping[str, float] | pd.Series | npt.NDArray[np.float64]
 Dated = PerAsset | pd.DataFrame
@@ -340,6 +341,8 @@ def aligned(data: Any, index: pd.Index, columns: pd.Index, name: str) -> pd.Data
         return pd.DataFrame(data, index=index, columns=columns)
     if not isinstance(data, pd.DataFrame):
         raise SimulationError(f"{name} must be a DataFrame like close, got {type(data)}")
+    if data.columns.equals(columns) and data.index.equals(index):
+        return data
     missing = columns.difference(data.columns)
     extra = data.columns.difference(columns)
     if len(missing) or len(extra):
@@ -358,8 +361,8 @@ def aligned(data: Any, index: pd.Index, columns: pd.Index, name: str) -> pd.Data
 
 def prices(frame: pd.DataFrame, name: str) -> npt.NDArray[np.float64]:
     """Return positive prices as a C-contiguous array (NaN where the asset did not trade)."""
-    arr = np.ascontiguousarray(frame.to_numpy(dtype=np.float64))
-    if (arr <= 0.0).any() or np.isinf(arr).any():
+    arr = np.require(frame.to_numpy(dtype=np.float64), requirements=["C", "W"])
+    if bad_prices_nb(arr):
         t, j = np.argwhere((arr <= 0.0) | np.isinf(arr))[0]
         raise SimulationError(
             f"{name} of {frame.columns[j]} on {frame.index[t]} is {arr[t, j]}; "
@@ -499,6 +502,7 @@ def year_fractions(index: pd.Index, year_days: float, needed: bool) -> npt.NDArr
                 "borrow_rate and cash_rate accrue per calendar day: close needs a DatetimeIndex"
             )
         return np.zeros(len(index), dtype=np.float64)
-    normalized = index.normalize()
-    days = np.asarray((normalized[1:] - normalized[:-1]) / pd.Timedelta(days=1), dtype=np.float64)
-    return np.concatenate(([0.0], days / year_days)).astype(np.float64)
+    wall = index.tz_localize(None) if index.tz is not None else index
+    days = wall.to_numpy().astype("datetime64[D]").astype(np.int64)  # wall-clock date
+    steps = np.diff(days).astype(np.float64)
+    return np.concatenate(([0.0], steps / year_days)).astype(np.float64)

@@ -10,9 +10,10 @@ functions, so a rule implemented here holds for all of them:
   file that names it.
 - `prepare_kernel`: the portfolio section -> the kernel's arrays (`KernelMarket`), with
   costs and rates that change by date put onto the bars (`engine.dated_inputs`).
-- `build_targets`: K parameter sets -> targets ``[K, T, N]``, with the rebalance
-  schedule and the execution lag applied, and a reason for each set the strategy
-  rejected or whose targets ask for more gross exposure than `gross_limit` allows.
+- `build_targets` (`engine.targets`): K parameter sets -> targets ``[K, T, N]``, with
+  the rebalance schedule and the execution lag applied by the kernel's `schedule_nb`,
+  and a reason for each set the strategy rejected or whose targets ask for more gross
+  exposure than `gross_limit` allows.
 
 Importing this module does not import numba (`eastwind validate` checks a strategy's
 parameters through it); `prepare_kernel` imports the kernel when a run needs it.
@@ -21,16 +22,14 @@ parameters through it); `prepare_kernel` imports the kernel when a run needs it.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import numpy.typing as npt
 import pandas as pd
 
-from engine.config import DataConfig, PortfolioConfig, RunConfig, Schedule
+from engine.config import DataConfig, RunConfig
 from engine.data import (
     Columns,
     FileSpec,
@@ -48,7 +47,7 @@ from engine.data.market import asset_info
 from engine.data.synthetic import GRID_START
 from engine.data.warmup import Warmup, check_history, load_start
 from engine.dated_inputs import borrow_on_bars, per_asset, rate_on_bars, simulated_bars
-from engine.errors import BacktestError, ConfigError, DataError, DataWarning
+from engine.errors import ConfigError, DataError, DataWarning
 from engine.resolve import (
     Loc,
     ResolvedStrategy,
@@ -59,7 +58,17 @@ from engine.resolve import (
     warmup_of,
     weights_array,
 )
-from engine.strategy import carry_last, schedule_targets
+from engine.targets import (
+    GrossLimit,
+    TargetPlan,
+    build_targets,
+    gross_limit,
+    gross_reason,
+    raw_weights,
+    schedule_of,
+    scheduled,
+    target_plan,
+)
 
 if TYPE_CHECKING:
     from engine.inputs import KernelMarket
@@ -68,10 +77,12 @@ __all__ = [
     "GrossLimit",
     "Loc",
     "ResolvedStrategy",
+    "TargetPlan",
     "build_targets",
     "check_strategy",
     "cost_arguments",
     "gross_limit",
+    "gross_reason",
     "load_market",
     "load_markets",
     "located",
@@ -80,7 +91,9 @@ __all__ = [
     "raw_weights",
     "resolve_strategy",
     "schedule_of",
+    "scheduled",
     "strategy_params",
+    "target_plan",
     "warmup_of",
     "weights_array",
 ]
@@ -314,152 +327,6 @@ def load_market(
 ) -> Market:
     """Build the market a config's ``data`` section describes (see `load_markets`)."""
     return load_markets(config, offline, base_dir, warmup)[0]
-
-
-# --- targets --------------------------------------------------------------------------
-
-
-def schedule_of(config: RunConfig, strategy: ResolvedStrategy) -> Schedule:
-    """The rebalance schedule: ``portfolio.rebalance``, else the strategy's own."""
-    return config.portfolio.rebalance or strategy.rebalance
-
-
-def raw_weights(
-    strategy: ResolvedStrategy,
-    market: Market,
-    params: Sequence[Any],
-    where: Callable[[Loc], str],
-) -> tuple[npt.NDArray[np.float64], list[str | None]]:
-    """The strategy's weights ``[K, T, N]`` for validated parameter sets, before schedule
-    and lag, and for each set None or the reason it failed (its weights stay NaN).
-
-    A registered strategy computes the batch at once; if that fails, each set is retried
-    alone so one bad set does not sink the others.
-    """
-    n_bars, n_assets = len(market.index), len(market.symbols)
-    out = np.full((len(params), n_bars, n_assets), np.nan)
-    reasons: list[str | None] = [None] * len(params)
-
-    def attempt(rows: list[int]) -> str | None:
-        try:
-            out[rows] = strategy.compute_many(market, [params[i] for i in rows])
-        except BacktestError as exc:
-            return located(where, exc)
-        except Exception as exc:  # user code: report it as the strategy's failure
-            return f"strategy {strategy.name!r} failed: {type(exc).__name__}: {exc}"
-        return None
-
-    if params and (reason := attempt(list(range(len(params))))) is not None:
-        reasons = [reason] if len(params) == 1 else [attempt([i]) for i in range(len(params))]
-    if np.isinf(out).any():  # one pass over the batch; name the first bad bar per set
-        for k in range(len(params)):
-            bad = np.isinf(out[k])
-            if reasons[k] is None and bad.any():
-                t, j = np.argwhere(bad)[0]
-                reasons[k] = (
-                    f"strategy {strategy.name!r} gave an infinite weight for "
-                    f"{market.symbols[j]} on {market.index[t].date()}"
-                )
-                out[k] = np.nan
-    return out, reasons
-
-
-class GrossLimit(NamedTuple):
-    """The largest gross exposure targets may ask for, the setting that sets it, and the
-    largest value that setting accepts (its bound in `PortfolioConfig`)."""
-
-    value: float
-    setting: Loc
-    ceiling: float
-
-
-def gross_limit(portfolio: PortfolioConfig) -> GrossLimit:
-    """``max_leverage`` when there is a leverage cap, else ``max_gross``."""
-    if portfolio.max_leverage is not None:
-        return GrossLimit(portfolio.max_leverage, ("portfolio", "max_leverage"), 20.0)
-    return GrossLimit(portfolio.max_gross, ("portfolio", "max_gross"), 1000.0)
-
-
-def _gross_reasons(
-    targets: npt.NDArray[np.float64],
-    reasons: list[str | None],
-    limit: GrossLimit,
-    dates: pd.DatetimeIndex,
-    offset: int,
-    name: str,
-    where: Callable[[Loc], str],
-) -> None:
-    """Reject each set whose targets ask for a gross exposure (sum of |weights| given at
-    one bar) above the limit: its reason names the setting and the first such bar by the
-    date it was decided, ``dates[t + offset]`` for targets row t."""
-    from engine.kernel.sim_nb import gross_over_nb  # numba: only when a run builds targets
-
-    first = np.empty(len(targets), dtype=np.int64)
-    gross = np.empty(len(targets), dtype=np.float64)
-    # a book normalised to the limit is not over it
-    gross_over_nb(targets, limit.value * (1.0 + 1e-9), first, gross)
-    for k in np.flatnonzero(first >= 0):
-        if reasons[k] is not None:
-            continue
-        t = int(first[k])
-        asked, path = gross[k], ".".join(map(str, limit.setting))
-        needed = np.ceil(asked * 100.0) / 100.0
-        fix = (
-            f"set {path} to {needed:g} or more to allow it"
-            if needed <= limit.ceiling
-            else f"no {path} allows it: scale the strategy's weights down"
-        )
-        reasons[k] = (
-            f"{where(limit.setting)}: strategy {name!r} asks for gross exposure {asked:.4g} on "
-            f"{dates[t + offset].date()} (the sum of |weights|), above {path} = "
-            f"{limit.value:g}; {fix}"
-        )
-        targets[k] = np.nan
-
-
-def build_targets(
-    strategy: ResolvedStrategy,
-    market: Market,
-    params: Sequence[Any],
-    *,
-    schedule: Schedule,
-    lag: int,
-    where: Callable[[Loc], str],
-    max_gross: GrossLimit,
-    keep_decided: bool = False,
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64] | None, list[str | None]]:
-    """Targets ``[K, T, N]`` for the kernel over the bars from ``market.start`` on:
-    weights on the schedule's bars, lagged.
-
-    The strategy sees the whole market, warm-up included. The schedule starts `lag` bars
-    before ``market.start`` (or at the first bar), from each asset's last instruction
-    (`carry_last`), so the first decision fills on the first simulated bar. Returns the
-    targets, with `keep_decided` the scheduled weights before the lag on the simulated
-    bars (what the strategy decided, on the bars it decided it; else None), and for
-    each set None or the reason it failed. `where` locates a strategy's error in the
-    config (`RunConfig.where`). A position in a series that ends early
-    (``Market.closing``) is closed on its last bar and gets no target after it. A set
-    whose targets ask for more gross exposure than `max_gross` (`gross_limit` of the
-    portfolio) fails; its reason names the bar the strategy decided it.
-    """
-    raw, reasons = raw_weights(strategy, market, params, where)
-    first = market.warmup_bars
-    decide = max(first - lag, 0)
-    raw = carry_last(raw, decide)
-    index = market.index[decide:]
-    targets = schedule_targets(raw, index, schedule, lag)[:, first - decide :]
-    decided = None
-    if keep_decided:
-        decided = schedule_targets(raw, index, schedule, 0)[:, first - decide :]
-    simulated = index[first - decide :]
-    for symbol, last in market.closing.items():  # data.on_series_end: close
-        t, j = simulated.get_loc(last), market.symbols.index(symbol)
-        targets[:, t, j] = 0.0
-        targets[:, t + 1 :, j] = np.nan
-    _gross_reasons(targets, reasons, max_gross, market.index, first - lag, strategy.name, where)
-    if decided is not None:
-        decided[[r is not None for r in reasons]] = np.nan
-    return targets, decided, reasons
 
 
 # --- kernel inputs --------------------------------------------------------------------

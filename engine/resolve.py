@@ -45,6 +45,7 @@ from engine.config import RunConfig, Schedule, describe_errors
 from engine.data import Market
 from engine.data.warmup import Warmup
 from engine.errors import BacktestError, ConfigError, StrategyError
+from engine.strategy import DecisionRule
 from strategies import REGISTRY
 
 Loc = tuple[str | int, ...]
@@ -66,16 +67,20 @@ class ResolvedStrategy:
     compute_many: Callable[[Market, Sequence[Any]], npt.NDArray[np.float64]]
     history: Callable[[Any], int]
     module: str | None = None  # the user module, in sys.modules, to pickle by value
+    decision_rule: Callable[[Market, Sequence[Any]], DecisionRule | None] | None = None
 
     def __reduce__(self) -> tuple[Any, ...]:
-        fields = (self.name, self.params_model, self.rebalance, self.compute_many, self.history)
         if self.module is None:
-            return (ResolvedStrategy, fields)
+            return (ResolvedStrategy, (*self._fields(), None, self.decision_rule))
+        fields = self._fields()
         import cloudpickle  # a dependency of dask; only needed to ship a user strategy
 
         if self.module in sys.modules:  # not on a worker, which got it by value already
             cloudpickle.register_pickle_by_value(sys.modules[self.module])
         return (_by_value, (cloudpickle.dumps((*fields, self.module)),))
+
+    def _fields(self) -> tuple[Any, ...]:
+        return (self.name, self.params_model, self.rebalance, self.compute_many, self.history)
 
     @property
     def param_names(self) -> set[str] | None:
@@ -257,7 +262,12 @@ def registered(name: str) -> ResolvedStrategy:
     """The registered strategy `name` as a `ResolvedStrategy` (a KeyError if unknown)."""
     cls = REGISTRY[name]
     return ResolvedStrategy(
-        name, cls.params_model, cls.rebalance, cls.target_weights_many, cls.history
+        name,
+        cls.params_model,
+        cls.rebalance,
+        cls.target_weights_many,
+        cls.history,
+        decision_rule=cls.decision_rule,
     )
 
 

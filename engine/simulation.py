@@ -18,6 +18,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+from numba import parallel_chunksize
 
 from engine.errors import BankruptcyWarning, SimulationError
 from engine.inputs import (
@@ -32,6 +33,7 @@ from engine.inputs import (
     prepare_market,
 )
 from engine.kernel import sim_nb as nb
+from engine.kernel.inputs_nb import count_targets_nb
 from engine.results import BatchResult, SimulationResult, day_label
 
 __all__ = [
@@ -44,6 +46,7 @@ __all__ = [
     "run_portfolios",
     "simulate",
     "sweep_metrics",
+    "sweep_rule_metrics",
 ]
 
 SizeType = Literal["target_weight", "target_quantity", "target_value"]
@@ -52,6 +55,11 @@ SIZE_TYPES: dict[str, int] = {
     "target_quantity": nb.SIZE_TARGET_QUANTITY,
     "target_value": nb.SIZE_TARGET_VALUE,
 }
+
+# The sweep drivers hand portfolios to threads a few at a time, as threads free up, not
+# in one equal share each: on a shared machine a thread whose core is taken by another
+# process would otherwise hold the whole chunk up.
+_PORTFOLIOS_PER_TASK = 4
 
 # Above 2**53 (9.0e15) a float64 no longer holds every whole unit of money, and no
 # portfolio holds a quadrillion of any currency; beyond this, amounts are not money.
@@ -74,7 +82,7 @@ def _checked_targets(
     market: KernelMarket, targets: Any, size_type: str
 ) -> tuple[np.ndarray, npt.NDArray[np.int64]]:
     """Targets ``[K, T, N]`` as the kernel reads them, and the non-NaN count of each row."""
-    targets = np.ascontiguousarray(targets, dtype=np.float64)
+    targets = np.asarray(targets, dtype=np.float64)
     n_bars, n_assets = market.close.shape
     if targets.ndim != 3 or targets.shape[1:] != (n_bars, n_assets):
         raise SimulationError(
@@ -86,7 +94,9 @@ def _checked_targets(
     if rows not in (1, targets.shape[0]):
         raise SimulationError(f"costs have {rows} portfolio rows for {targets.shape[0]} portfolios")
     counts = np.empty(targets.shape[:2], dtype=np.int64)
-    if nb.target_rows_nb(targets, counts):
+    # the kernel reads a bar's row at a time, from arrays of one type: C order, writable
+    targets = np.require(targets, requirements=["C", "W"])
+    if count_targets_nb(targets, counts):
         raise SimulationError("targets hold an infinite value; use NaN for no instruction")
     return targets, counts
 
@@ -128,19 +138,82 @@ def sweep_metrics(
     and annualised with `ppy` bars per year; memory is ``K x metrics`` (plus ``K x T``
     with `keep_values`).
     """
-    targets, _ = _checked_targets(market, targets, size_type)
+    targets, rows = _checked_targets(market, targets, size_type)
     k, n_bars = targets.shape[0], targets.shape[1]
     cash, leverage = _portfolio_settings(k, init_cash, max_leverage)
     metrics = np.empty((k, nb.N_METRICS), dtype=np.float64)
     values = np.empty((k, n_bars) if keep_values else (0, 0), dtype=np.float64)
     status = np.zeros(k, dtype=np.int64)
     fail_bar = np.full(k, -1, dtype=np.int64)
-    nb.sweep_nb(
-        market.args(), targets, SIZE_TYPES[size_type], cash, leverage, float(ppy), metrics,
-        values, status, fail_bar,
-    )  # fmt: skip
+    with parallel_chunksize(_PORTFOLIOS_PER_TASK):
+        nb.sweep_nb(
+            market.args(), targets, rows, SIZE_TYPES[size_type], cash, leverage, float(ppy),
+            metrics, values, status, fail_bar,
+        )  # fmt: skip
     metrics[status == nb.STATUS_NOT_FINITE] = np.nan
     return SweepChunk(metrics, values if keep_values else None, status, fail_bar)
+
+
+RULES = {"cross": nb.RULE_CROSS, "sign": nb.RULE_SIGN}
+
+
+@dataclass(frozen=True, eq=False)
+class RuleChunk(SweepChunk):
+    """A `SweepChunk` of a decision rule, with the first targets row of each portfolio
+    whose gross exceeds the plan's limit (-1: none; that portfolio did not run and its
+    metrics are NaN) and that gross."""
+
+    over: npt.NDArray[np.int64]
+    gross: npt.NDArray[np.float64]
+
+
+def sweep_rule_metrics(
+    market: KernelMarket,
+    rule: str,
+    features: npt.NDArray[np.float64],
+    a: npt.NDArray[np.int64],
+    b: npt.NDArray[np.int64],
+    up: npt.NDArray[np.float64],
+    down: npt.NDArray[np.float64],
+    plan: tuple[Any, ...],
+    *,
+    init_cash: float | Sequence[float] = 1_000_000.0,
+    max_leverage: float | Sequence[float] | None = None,
+    size_type: SizeType = "target_weight",
+    ppy: float = 252.0,
+    keep_values: bool = False,
+) -> RuleChunk:
+    """`sweep_metrics` for K portfolios whose decisions are a rule on shared features
+    (``engine.strategy.DecisionRule``'s fields), scheduled and lagged by `plan` (the
+    arguments of the kernel's `schedule_nb` after the decisions, from
+    ``engine.targets.TargetPlan.kernel_args``). No [K, T, N] array is built."""
+    if rule not in RULES:
+        raise SimulationError(f"rule must be one of {sorted(RULES)}, was {rule!r}")
+    if size_type not in SIZE_TYPES:
+        raise SimulationError(f"size_type must be one of {sorted(SIZE_TYPES)}, was {size_type!r}")
+    n_bars, n_assets = market.close.shape
+    features = np.require(features, dtype=np.float64, requirements=["C", "W"])
+    if features.ndim != 3 or features.shape[2] != n_assets:
+        raise SimulationError(f"features must be [F, T0, {n_assets}], was {features.shape}")
+    k = len(a)
+    if market.portfolio_rows not in (1, k):
+        raise SimulationError(f"costs have {market.portfolio_rows} portfolio rows for {k} sets")
+    cash, leverage = _portfolio_settings(k, init_cash, max_leverage)
+    metrics = np.empty((k, nb.N_METRICS), dtype=np.float64)
+    values = np.empty((k, n_bars) if keep_values else (0, 0), dtype=np.float64)
+    status = np.zeros(k, dtype=np.int64)
+    fail_bar = np.full(k, -1, dtype=np.int64)
+    over = np.empty(k, dtype=np.int64)
+    gross = np.empty(k, dtype=np.float64)
+    with parallel_chunksize(_PORTFOLIOS_PER_TASK):
+        nb.sweep_rule_nb(
+            market.args(), features, RULES[rule], np.asarray(a, dtype=np.int64),
+            np.asarray(b, dtype=np.int64), np.asarray(up, dtype=np.float64),
+            np.asarray(down, dtype=np.float64), plan, SIZE_TYPES[size_type], cash, leverage,
+            float(ppy), metrics, values, status, fail_bar, over, gross,
+        )  # fmt: skip
+    metrics[status == nb.STATUS_NOT_FINITE] = np.nan
+    return RuleChunk(metrics, values if keep_values else None, status, fail_bar, over, gross)
 
 
 def run_portfolios(
@@ -385,7 +458,7 @@ def _targets_array(
             raise SimulationError(
                 f"weights has shape {weights.shape}, expected (K, {len(index)}, {len(columns)})"
             )
-        arr, batched = weights.astype(np.float64), True
+        arr, batched = np.asarray(weights, dtype=np.float64), True
     elif isinstance(weights, list | tuple):
         if not weights:
             raise SimulationError("weights is an empty list; give at least one weight frame")
@@ -394,4 +467,4 @@ def _targets_array(
     else:
         frame = aligned(weights, index, columns, "weights")
         arr, batched = frame.to_numpy(dtype=np.float64)[None], False
-    return np.ascontiguousarray(arr), batched
+    return arr, batched

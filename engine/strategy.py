@@ -4,7 +4,9 @@ A strategy turns a `Market` into target weights shaped like ``market.close``: fr
 of portfolio value, negative for short. Row t may use data up to and including bar t
 only; NaN means "no instruction for this asset", a row of NaN "do not rebalance". A
 strategy returns its wish at every bar; the backtest layer keeps the rows of the
-rebalance schedule (`schedule_rebalance`) and applies the execution lag.
+rebalance schedule and applies the execution lag (the kernel's `schedule_nb`). A signal
+strategy may also offer its decisions as a `DecisionRule`, so that a sweep never holds
+[K, T, N] weights.
 
 A strategy states the history its signal needs (`Strategy.history`); the data layer
 loads that much before ``data.start`` as warm-up, which the strategy sees and the
@@ -14,6 +16,7 @@ simulation does not.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Annotated, ClassVar, Generic, Literal, TypeVar
 
 import numpy as np
@@ -38,6 +41,27 @@ class StrategyParams(BaseModel):
 
 
 P = TypeVar("P", bound=StrategyParams)
+
+
+@dataclass(frozen=True, eq=False)
+class DecisionRule:
+    """The decisions of K parameter sets as one rule over shared feature arrays.
+
+    A sweep simulates each set from these without holding [K, T, N] weights: the kernel
+    evaluates the rule bar by bar (`engine.kernel.sim_nb.decision_nb`). ``rule`` is
+    ``"cross"`` (``up[k]`` while ``features[a[k]] > features[b[k]]``, else ``down[k]``;
+    no instruction while ``features[b[k]]`` is NaN) or ``"sign"`` (``up[k]`` while
+    ``features[a[k]] > 0``, else ``down[k]``; none while it is NaN). ``features`` is
+    ``[F, T, N]`` on the market's index, warm-up included. A strategy that offers a rule
+    must decide exactly what `Strategy.target_weights` returns, bit for bit.
+    """
+
+    rule: Literal["cross", "sign"]
+    features: npt.NDArray[np.float64]
+    a: npt.NDArray[np.int64]
+    b: npt.NDArray[np.int64]
+    up: npt.NDArray[np.float64]
+    down: npt.NDArray[np.float64]
 
 
 class Strategy(Generic[P]):
@@ -81,6 +105,12 @@ class Strategy(Generic[P]):
             out[k] = cls(p).target_weights(market).to_numpy(dtype=np.float64)  # type: ignore[arg-type]
         return out
 
+    @classmethod
+    def decision_rule(cls, market: Market, params: Sequence[StrategyParams]) -> DecisionRule | None:
+        """The decisions of K parameter sets as a `DecisionRule`, or None when this
+        strategy has none (a sweep then builds its weights with `target_weights_many`)."""
+        return None
+
 
 def schedule_keep(
     values: npt.NDArray[np.float64], index: pd.DatetimeIndex, schedule: Schedule
@@ -110,18 +140,6 @@ def schedule_rebalance(weights: pd.DataFrame, schedule: Schedule) -> pd.DataFram
     """Keep the rows of `weights` the schedule trades on (`schedule_keep`); NaN elsewhere."""
     keep = schedule_keep(weights.to_numpy(dtype=np.float64), weights.index, schedule)
     return weights.where(pd.Series(keep, index=weights.index), axis=0)
-
-
-def schedule_targets(
-    weights: npt.NDArray[np.float64], index: pd.DatetimeIndex, schedule: Schedule, lag: int
-) -> npt.NDArray[np.float64]:
-    """`schedule_rebalance` then a `lag`-bar delay, for a batch ``[K, T, N]`` at once."""
-    keep = schedule_keep(weights, index, schedule)
-    n_bars = weights.shape[1]
-    out = np.full_like(weights, np.nan)
-    kept = keep[:, : n_bars - lag, None]
-    out[:, lag:] = np.where(kept, weights[:, : n_bars - lag], np.nan)
-    return out
 
 
 def carry_last(weights: npt.NDArray[np.float64], start: int) -> npt.NDArray[np.float64]:

@@ -40,14 +40,17 @@ from engine.pipeline import (
     GrossLimit,
     Loc,
     ResolvedStrategy,
+    TargetPlan,
     build_targets,
     gross_limit,
+    gross_reason,
     load_market,
     prepare_kernel,
     resolve_strategy,
     schedule_of,
+    target_plan,
 )
-from engine.simulation import run_portfolios, sweep_metrics
+from engine.simulation import run_portfolios, sweep_metrics, sweep_rule_metrics
 from engine.strategy import carry_last
 
 __all__ = [
@@ -87,6 +90,7 @@ class Group:
     init_cash: float
     max_leverage: float | None
     max_gross: GrossLimit  # `pipeline.gross_limit` of the group's settings
+    plan: TargetPlan  # schedule, lag and gross limit on the market, for the kernel
 
 
 @dataclass(frozen=True)
@@ -227,6 +231,12 @@ def plan(
             variant.portfolio.init_cash,
             variant.portfolio.max_leverage,
             gross_limit(variant.portfolio),
+            target_plan(
+                market,
+                schedule_of(variant, strategy),
+                variant.portfolio.lag,
+                gross_limit(variant.portfolio),
+            ),
         )
         for variant, overrides in zip(grid.variants, grid.overrides, strict=True)
     ]
@@ -249,13 +259,11 @@ def plan(
     return payload, chunks, table, folds
 
 
-def _targets(
-    payload: Payload, group: Group, params: Sequence[dict[str, Any]]
-) -> tuple[np.ndarray, list[str | None]]:
-    """Targets ``[K, T, N]`` of a chunk (the pipeline's, with the group's schedule and lag)
-    and for each row None or the reason the strategy rejected it (its targets stay NaN)."""
-    market = payload.market
-    shape = (len(params), len(payload.index), len(market.symbols))
+def _validated(
+    payload: Payload, params: Sequence[dict[str, Any]]
+) -> tuple[list[Any], list[int], list[str | None]]:
+    """The parameter sets the strategy accepts, their rows, and for each row None or the
+    reason the strategy rejected it."""
     reasons: list[str | None] = [None] * len(params)
     valid, rows = [], []
     for i, p in enumerate(params):
@@ -266,6 +274,17 @@ def _targets(
             first = exc.errors()[0]
             loc = ("strategy", "params", *(str(x) for x in first["loc"]))
             reasons[i] = f"{'.'.join(loc)}: {first['msg'].removeprefix('Value error, ')}"
+    return valid, rows, reasons
+
+
+def _targets(
+    payload: Payload, group: Group, params: Sequence[dict[str, Any]]
+) -> tuple[np.ndarray, list[str | None]]:
+    """Targets ``[K, T, N]`` of a chunk (the pipeline's, with the group's schedule and lag)
+    and for each row None or the reason the strategy rejected it (its targets stay NaN)."""
+    market = payload.market
+    shape = (len(params), len(payload.index), len(market.symbols))
+    valid, rows, reasons = _validated(payload, params)
     if not valid:
         return np.full(shape, np.nan), reasons
     built, _, failed = build_targets(
@@ -284,6 +303,57 @@ def _targets(
     targets = np.full(shape, np.nan)
     targets[rows] = built
     return targets, reasons
+
+
+def _status(codes: np.ndarray) -> np.ndarray:
+    """Row statuses of the kernel's status codes."""
+    return np.select(
+        [codes == nb.STATUS_BANKRUPT, codes == nb.STATUS_NOT_FINITE],
+        [ROW_BANKRUPT, ROW_INVALID],
+        ROW_OK,
+    )
+
+
+def _run_rule(
+    payload: Payload, group: Group, params: Sequence[dict[str, Any]]
+) -> tuple[np.ndarray, np.ndarray, list[str | None]] | None:
+    """Metrics ``[K, M]``, statuses and reasons of a chunk whose strategy decides by a
+    `DecisionRule`: the kernel builds each portfolio's targets itself, so no [K, T, N]
+    array exists. None when the strategy has no rule for these sets."""
+    strategy, market = payload.strategy, payload.market
+    valid, rows, reasons = _validated(payload, params)
+    if strategy.decision_rule is None or not valid:
+        return None
+    rule = strategy.decision_rule(market, valid)
+    if rule is None:
+        return None
+    chunk = sweep_rule_metrics(
+        group.kernel,
+        rule.rule,
+        rule.features,
+        rule.a,
+        rule.b,
+        rule.up,
+        rule.down,
+        group.plan.kernel_args(),
+        init_cash=group.init_cash,
+        max_leverage=group.max_leverage,
+        ppy=payload.ppy,
+    )
+    metrics = np.full((len(params), len(SWEEP_METRICS)), np.nan)
+    status = np.full(len(params), ROW_INVALID, dtype=np.int64)
+    metrics[rows] = chunk.metrics
+    status[rows] = _status(chunk.status)
+    for i, row in enumerate(rows):
+        if chunk.over[i] >= 0:
+            status[row] = ROW_INVALID
+            reasons[row] = gross_reason(
+                float(chunk.gross[i]), int(chunk.over[i]), group.max_gross, market, group.plan,
+                strategy.name, payload.where,
+            )  # fmt: skip
+        elif chunk.status[i] == nb.STATUS_NOT_FINITE:
+            reasons[row] = _overflow_reason(group, _targets(payload, group, [params[row]])[0])
+    return metrics, status, reasons
 
 
 def _overflow_reason(group: Group, targets: np.ndarray) -> str:
@@ -310,19 +380,18 @@ def run_chunk(payload: Payload, chunk: Chunk) -> tuple[np.ndarray, np.ndarray, l
     """
     group = payload.groups[chunk.group]
     k = len(chunk.params)
+    out = np.full((1 + len(payload.windows), k, len(SWEEP_METRICS)), np.nan)
+    if not payload.windows and (ruled := _run_rule(payload, group, chunk.params)) is not None:
+        out[0], status, reasons = ruled
+        return out, status, ["" if reason is None else reason for reason in reasons]
     targets, reasons = _targets(payload, group, chunk.params)
     good = np.array([reason is None for reason in reasons])
-    out = np.full((1 + len(payload.windows), k, len(SWEEP_METRICS)), np.nan)
     status = np.full(k, ROW_INVALID, dtype=np.int64)
     if good.any():
         kw = {"init_cash": group.init_cash, "max_leverage": group.max_leverage, "ppy": payload.ppy}
         full = sweep_metrics(group.kernel, targets[good], **kw)
         out[0, good] = full.metrics
-        status[good] = np.select(
-            [full.status == nb.STATUS_BANKRUPT, full.status == nb.STATUS_NOT_FINITE],
-            [ROW_BANKRUPT, ROW_INVALID],
-            ROW_OK,
-        )
+        status[good] = _status(full.status)
         for row in np.flatnonzero(good)[full.status == nb.STATUS_NOT_FINITE]:
             reasons[row] = _overflow_reason(group, targets[row : row + 1])
         for w, (start, stop) in enumerate(payload.windows, 1):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 from typing import Annotated, Literal
 
@@ -11,7 +12,7 @@ import pandas as pd
 from pydantic import Field, model_validator
 
 from engine.data import Market
-from engine.strategy import Strategy, StrategyParams
+from engine.strategy import DecisionRule, Strategy, StrategyParams
 
 Window = Annotated[int, Field(ge=1, le=2520)]
 
@@ -63,67 +64,113 @@ class Trend(Strategy[TrendParams]):
         cls, market: Market, params: Sequence[StrategyParams]
     ) -> npt.NDArray[np.float64]:
         """Weights of many parameter sets; each average or past return is computed once."""
-        n_bars, symbols = len(market.index), market.symbols
-        out = np.full((len(params), n_bars, len(symbols)), np.nan)
-        for j, symbol in enumerate(symbols):
-            close = market.close[symbol].dropna()
-            # bar of the market index for each of the asset's own trading bars
-            where = market.index.get_indexer(close.index)
-            features = _Features(close)
-            gaps = len(where) < n_bars
-            signals: dict[tuple[object, ...], npt.NDArray[np.float64]] = {}
-            for k, p in enumerate(params):
-                assert isinstance(p, TrendParams)
-                window = (p.fast, p.slow) if p.signal == "ma_cross" else (p.lookback,)
-                key = (p.signal, *window, p.short)
-                if key not in signals:
-                    signals[key] = _signal(features, p, where, n_bars, gaps)
-                out[k, :, j] = signals[key] * (p.gross / len(symbols))
+        out = np.empty((len(params), len(market.index), len(market.symbols)))
+        for k, p in enumerate(params):
+            assert isinstance(p, TrendParams)
+            rule = cls.decision_rule(market, [p])
+            assert rule is not None
+            out[k] = decide(rule, 0)
         return out
 
+    @classmethod
+    def decision_rule(cls, market: Market, params: Sequence[StrategyParams]) -> DecisionRule | None:
+        """``cross`` of the fast and slow averages, or ``sign`` of the past return, with
+        ``up = gross / N`` and ``down = -up`` (short) or 0; None for a batch mixing both
+        signals."""
+        if not all(isinstance(p, TrendParams) for p in params):
+            return None
+        signals = {p.signal for p in params}  # type: ignore[attr-defined]
+        if len(signals) != 1:
+            return None
+        cache = _features(market)
+        n_assets = len(market.symbols)
+        windows: dict[tuple[str, int], int] = {}
 
-def _signal(
-    features: _Features, p: TrendParams, where: npt.NDArray[np.int64], n_bars: int, gaps: bool
-) -> npt.NDArray[np.float64]:
-    """+1 in an uptrend, 0 or -1 otherwise, NaN before the signal exists, on the index."""
-    if p.signal == "ma_cross":
-        fast, slow = features.mean(p.fast), features.mean(p.slow)
-        up, known = fast > slow, ~np.isnan(slow)
+        def feature(kind: str, window: int) -> int:
+            return windows.setdefault((kind, window), len(windows))
+
+        a, b, up, down = [], [], [], []
+        for p in params:
+            assert isinstance(p, TrendParams)
+            if p.signal == "ma_cross":
+                a.append(feature("mean", p.fast))
+                b.append(feature("mean", p.slow))
+            else:
+                a.append(feature("past", p.lookback))
+                b.append(0)
+            size = p.gross / n_assets
+            up.append(1.0 * size)
+            down.append((-1.0 if p.short else 0.0) * size)
+        features = np.stack([cache.get(kind, window) for kind, window in windows])
+        return DecisionRule(
+            rule="cross" if signals == {"ma_cross"} else "sign",
+            features=features,
+            a=np.array(a, dtype=np.int64),
+            b=np.array(b, dtype=np.int64),
+            up=np.array(up),
+            down=np.array(down),
+        )
+
+
+def decide(rule: DecisionRule, k: int) -> npt.NDArray[np.float64]:
+    """The weights ``[T, N]`` that set `k` of `rule` decides at every bar."""
+    first = rule.features[rule.a[k]]
+    if rule.rule == "cross":
+        known = rule.features[rule.b[k]]
+        up = first > known
     else:
-        past = features.past_return(p.lookback)
-        up, known = past > 0.0, ~np.isnan(past)
-    state = np.where(up, 1.0, -1.0 if p.short else 0.0)
-    signal = np.full(n_bars, np.nan)
-    signal[where] = np.where(known, state, np.nan)
-    # carry the signal over the asset's non-trading bars
-    return _ffill(signal) if gaps else signal
+        known = first
+        up = first > 0.0
+    return np.where(np.isnan(known), np.nan, np.where(up, rule.up[k], rule.down[k]))
 
 
 class _Features:
-    """Moving averages and past returns of one close series, each computed once."""
+    """Moving averages and past returns of each asset's own trading bars, on the market's
+    index (carried over the bars an asset does not trade), each computed once."""
 
-    def __init__(self, close: pd.Series) -> None:
-        self.close = close
+    def __init__(self, market: Market) -> None:
+        self.shape = (len(market.index), len(market.symbols))
         self._cache: dict[tuple[str, int], npt.NDArray[np.float64]] = {}
+        self._own = []  # per asset: its closes on its own trading bars, and their bars
+        for symbol in market.symbols:
+            close = market.close[symbol].dropna()
+            self._own.append((close, market.index.get_indexer(close.index)))
 
-    def mean(self, window: int) -> npt.NDArray[np.float64]:
-        key = ("mean", window)
+    def get(self, kind: str, window: int) -> npt.NDArray[np.float64]:
+        """``[T, N]`` feature `kind` ("mean" or "past") over `window` bars."""
+        key = (kind, window)
         if key not in self._cache:
-            rolling = self.close.rolling(window, min_periods=window).mean()
-            self._cache[key] = rolling.to_numpy(dtype=np.float64)
+            out = np.full(self.shape, np.nan)
+            for j, (close, where) in enumerate(self._own):
+                if kind == "mean":
+                    values = close.rolling(window, min_periods=window).mean()
+                else:
+                    values = close / close.shift(window) - 1.0
+                out[where, j] = values.to_numpy(dtype=np.float64)
+                if len(where) < self.shape[0]:
+                    out[:, j] = _carry(out[:, j], where)
+            self._cache[key] = out
         return self._cache[key]
 
-    def past_return(self, lookback: int) -> npt.NDArray[np.float64]:
-        key = ("past", lookback)
-        if key not in self._cache:
-            past = self.close / self.close.shift(lookback) - 1.0
-            self._cache[key] = past.to_numpy(dtype=np.float64)
-        return self._cache[key]
+
+_MARKETS: weakref.WeakKeyDictionary[Market, _Features] = weakref.WeakKeyDictionary()
 
 
-def _ffill(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    """Carry the last non-NaN value forward (NaN before the first)."""
-    valid = ~np.isnan(values)
-    last = np.where(valid, np.arange(len(values)), -1)
+def _features(market: Market) -> _Features:
+    """The feature cache of `market`, kept while the market lives (a sweep's chunks
+    share it)."""
+    if market not in _MARKETS:
+        _MARKETS[market] = _Features(market)
+    return _MARKETS[market]
+
+
+def _carry(
+    values: npt.NDArray[np.float64], where: npt.NDArray[np.int64]
+) -> npt.NDArray[np.float64]:
+    """Carry each own-bar value over the following bars the asset does not trade
+    (NaN before its first bar)."""
+    own = np.zeros(len(values), dtype=bool)
+    own[where] = True
+    last = np.where(own, np.arange(len(values)), -1)
     np.maximum.accumulate(last, out=last)
     return np.where(last >= 0, values[np.maximum(last, 0)], np.nan)

@@ -6,11 +6,12 @@ Why one module: numba caches each compiled function in a file keyed on its own s
 file, and freezes the globals it reads (constants, dtypes, other njit functions) into
 the compiled code. A kernel that called a helper or read a constant from another file
 would keep the old compiled helper after that file changed. So the simulation core,
-both drivers (`simulate_nb`, which keeps everything, and `sweep_nb`, which keeps only
-metrics), their constants, record dtypes and the metric definitions all live here, and
-no njit code in this module refers to a name from another module. Editing anything in
-this file changes its stamp and recompiles every function in it.
-(`metrics_nb.py` is separate because it is self-contained: it calls nothing here.)
+the drivers (`simulate_nb`, which keeps everything; `sweep_nb` and `sweep_rule_nb`,
+which keep only metrics), the schedule and lag of targets (`schedule_nb`), their
+constants, record dtypes and the metric definitions all live here, and no njit code in
+this module refers to a name from another module. Editing anything in this file changes
+its stamp and recompiles every function in it. (`metrics_nb.py` and `inputs_nb.py` are
+separate because they are self-contained: they call nothing here.)
 
 Shapes: T = bars, N = assets, C = currencies, K = portfolios, S = cost segments,
 M = extra charges per fill, P = 1 or K (rows of ``segment``), B = 1 or T (rows of
@@ -32,20 +33,23 @@ Inputs shared by both drivers, passed as one tuple ``market`` in this order
 - ``borrow[B, N]`` annual borrow rate on short value; ``rates[T, N_RATES]`` per-bar
   year fraction, cash credit and debit rates, and the annual risk-free rate (metrics).
 
-Semantics (DESIGN.md, "Simulation semantics"), per portfolio and bar ``t``; each step is
-one helper below, inlined in this order into `run_portfolio_nb`:
+Semantics (DESIGN.md, "Simulation semantics"), per portfolio and bar ``t``; each rule is
+one helper below, inlined into `run_portfolio_nb`. Steps 1-4 and 9 read each asset once,
+in `bar_pass_nb`; a bar without orders (most bars) needs nothing else:
 
-1. `accrue_nb`: over (t-1, t], positive cash earns ``rates[t, RATE_CASH_CREDIT]`` and
-   negative cash pays ``rates[t, RATE_CASH_DEBIT]``, times ``rates[t, RATE_YEAR_FRAC]``;
-   each short pays ``borrow[t, j]`` on its market value at the previous bar.
-2. `observe_nb`: last known close and fx are updated; a NaN keeps the previous value, so
-   a price gap is valued at the last known price.
-3. `receive_targets_nb`: a non-NaN target at row t replaces any pending target of that
-   asset. A pending target executes at the asset's next tradable bar (finite positive
-   execution price and a known fx rate); pending *weights* are resolved with the value
-   at the bar where they execute.
-4. `mark_nb`: value before trading marks each asset at its execution price where it
-   trades this bar, at its last known close otherwise.
+1. Accrual (`borrow_fee_nb`, and the cash line of the loop): over (t-1, t], positive
+   cash earns ``rates[t, RATE_CASH_CREDIT]`` and negative cash pays
+   ``rates[t, RATE_CASH_DEBIT]``, times ``rates[t, RATE_YEAR_FRAC]``; each short pays
+   ``borrow[t, j]`` on its market value at the previous bar (close and fx).
+2. `known_nb`, `observe_fx_nb`: last known close and fx are updated; a NaN keeps the
+   previous value, so a price gap is valued at the last known price.
+3. A non-NaN target at row t replaces any pending target of that asset (rows whose
+   ``target_rows[t]`` is 0 are not read). A pending target executes at the asset's next
+   tradable bar (finite positive execution price and a known fx rate); pending
+   *weights* are resolved with the value at the bar where they execute.
+4. `mark_price_nb` (`mark_nb` on a bar with orders): value before trading marks each
+   asset at its execution price where it trades this bar, at its last known close
+   otherwise.
 5. `plan_orders_nb`: target quantity = weight * value_before / (exec_price * fx),
    rounded toward zero to whole board lots (slippage moves the fill price, not the
    target). Each order is split into the part that reduces the position and the part
@@ -61,7 +65,8 @@ one helper below, inlined in this order into `run_portfolio_nb`:
    price and x the asset's fx: fee = max(fee_rate * v, fee_min * x) + fee_fixed * x
    + sum over charges of clip(rate * v, minimum * x, maximum * x); tax = buy_tax or
    sell_tax times v; conversion cost = fx_cost * v. Short-sale proceeds go to cash.
-9. `close_bar_nb`: end-of-bar value = cash + sum(qty * last close * last fx).
+9. End-of-bar value = cash + sum(qty * last close * last fx): from `bar_pass_nb` when
+   nothing traded, from `close_bar_nb` after fills.
 10. Bankruptcy: a value at or below zero at the end of bar t marks the portfolio
     bankrupt (`STATUS_BANKRUPT`). `liquidate_nb` closes every position at bar t's last
     known close, with the costs of step 8 (slippage moves the fill price), and the bar's
@@ -203,10 +208,14 @@ W_MARK = 3  # price the asset is marked at before trading this bar
 W_ORDER = 4  # this bar's order, signed units
 W_REDUCE = 5  # the part of the order that moves the position toward zero
 W_SIGNED_VALUE = 6  # signed order value, the sort key of the fill sequence
-N_WORK = 7
+W_KEY = 7  # sort keys in fill order
+W_KEY_BUF = 8  # the merge's second buffer of keys
+N_WORK = 9
 
 _LOT_TOL = 1e-9
 _NOISE = 1e-12
+_RUN = 16  # orders sorted by insertion before merging
+_BOUND_MARGIN = 1e-9  # relative room for rounding when a cost bound decides alone
 
 
 # --- per-fill rules -------------------------------------------------------------------
@@ -397,6 +406,7 @@ def plan_orders_nb(
     s,
     size_type,
     value_pre,
+    capped,
     qty,
     pending,
     order,
@@ -405,8 +415,9 @@ def plan_orders_nb(
     """Step 5: turn the pending targets of tradable assets into orders ``order[N]``.
 
     ``reduce[j]`` is the part of ``order[j]`` that moves the position toward zero, never
-    past it. Returns the number of orders, their full cost at the quote (for the
-    leverage cap), and how many pending targets were taken (the rest wait).
+    past it. Returns the number of orders, their full cost at the quote when `capped`
+    (the leverage cap needs it; 0 otherwise), and how many pending targets were taken
+    (the rest wait).
     """
     n_orders = 0
     n_taken = 0
@@ -434,7 +445,8 @@ def plan_orders_nb(
         order[j] = d
         if qty[j] != 0.0 and (d > 0.0) != (qty[j] > 0.0):
             reduce[j] = d if abs(d) <= abs(qty[j]) else -qty[j]
-        cost_full += order_cost_nb(d, px, fx, costs, charges, s, j)
+        if capped:
+            cost_full += order_cost_nb(d, px, fx, costs, charges, s, j)
         n_orders += 1
     return n_orders, cost_full, n_taken
 
@@ -475,11 +487,12 @@ def fund_buys_nb(cash, order, mark, last_fx, asset_ccy, lot_size, costs, charges
 
     The cost of a buy of value v is bounded by ``v * (1 + rates) + fixed`` (a charge
     ``clip(r v, lo, hi)`` is at most ``r v + lo``), so one common factor
-    ``(cash - fixed) / variable`` always leaves cash non-negative. Returns the shortfall.
+    ``(cash - fixed) / variable`` always leaves cash non-negative. Buys are scaled only
+    when their exact cost exceeds cash; when the bound fits (with room for its own
+    rounding) the exact cost is not needed. Returns the shortfall.
     """
     variable = 0.0
     fixed = 0.0
-    exact = 0.0
     for j in range(order.shape[0]):
         d = order[j]
         if d <= 0.0:
@@ -493,7 +506,16 @@ def fund_buys_nb(cash, order, mark, last_fx, asset_ccy, lot_size, costs, charges
             rate += charges[s, j, m, CHARGE_RATE]
             fixed += charges[s, j, m, CHARGE_MIN] * fx
         variable += v * (1.0 + rate)
-        exact += v + fee_nb(v, fx, costs, charges, s, j) + (cost.buy_tax + cost.fx_cost) * v
+    if variable + fixed <= cash - _BOUND_MARGIN * abs(cash):
+        return 0.0  # the bound, with room for its rounding, fits: so do the exact costs
+    exact = 0.0
+    for j in range(order.shape[0]):
+        d = order[j]
+        if d > 0.0:
+            fx = last_fx[asset_ccy[j]]
+            cost = costs[s, j]
+            v = d * mark[j] * (1.0 + cost.slippage) * fx
+            exact += v + fee_nb(v, fx, costs, charges, s, j) + (cost.buy_tax + cost.fx_cost) * v
     shortfall = 0.0
     if exact > cash and variable > 0.0:
         scale = max(cash - fixed, 0.0) / variable
@@ -508,33 +530,63 @@ def fund_buys_nb(cash, order, mark, last_fx, asset_ccy, lot_size, costs, charges
 
 
 @njit(cache=True, inline="always")
-def sort_orders_nb(signed_value, order, seq, buf):
+def sort_orders_nb(signed_value, order, seq, buf, keys, key_buf):
     """Write the assets with a non-zero order into ``seq[:m]``, ascending by signed order
     value (sells, the largest first, then buys); ties keep asset order. Returns m.
 
-    A stable bottom-up merge sort through ``buf``: the same order as
-    ``np.argsort(signed_value, kind="mergesort")`` restricted to the orders.
+    A stable sort of (key, asset) pairs in ``keys``/``seq``: insertion sort of runs of
+    `_RUN` orders, then bottom-up merges through ``key_buf``/``buf`` whose next element
+    is chosen by a select, not a branch (random keys would mispredict half the time).
+    The same order as ``np.argsort(signed_value, kind="mergesort")`` restricted to the
+    orders.
     """
     m = 0
     for j in range(order.shape[0]):
         if order[j] != 0.0:
             seq[m] = j
+            keys[m] = signed_value[j]
             m += 1
-    width = 1
+    for lo in range(0, m, _RUN):
+        for i in range(lo + 1, min(lo + _RUN, m)):
+            key = keys[i]
+            item = seq[i]
+            k = i
+            while k > lo and keys[k - 1] > key:
+                keys[k] = keys[k - 1]
+                seq[k] = seq[k - 1]
+                k -= 1
+            keys[k] = key
+            seq[k] = item
+    width = _RUN
     in_buf = False  # where the sorted runs are now
     while width < m:
-        src, dst = (buf, seq) if in_buf else (seq, buf)
+        if in_buf:
+            src_key, src, dst_key, dst = key_buf, buf, keys, seq
+        else:
+            src_key, src, dst_key, dst = keys, seq, key_buf, buf
         for lo in range(0, m, 2 * width):
             mid = min(lo + width, m)
             hi = min(lo + 2 * width, m)
-            i, k = lo, mid
-            for out in range(lo, hi):
-                if i < mid and (k >= hi or signed_value[src[i]] <= signed_value[src[k]]):
-                    dst[out] = src[i]
-                    i += 1
-                else:
-                    dst[out] = src[k]
-                    k += 1
+            i, k, out = lo, mid, lo
+            while i < mid and k < hi:
+                a = src_key[i]
+                b = src_key[k]
+                left = a <= b  # the left run first on ties: stable
+                dst_key[out] = a if left else b
+                dst[out] = src[i] if left else src[k]
+                i += np.int64(left)
+                k += np.int64(not left)
+                out += 1
+            while i < mid:
+                dst_key[out] = src_key[i]
+                dst[out] = src[i]
+                i += 1
+                out += 1
+            while k < hi:
+                dst_key[out] = src_key[k]
+                dst[out] = src[k]
+                k += 1
+                out += 1
         in_buf = not in_buf
         width *= 2
     if in_buf:
@@ -688,7 +740,7 @@ def run_portfolio_nb(
             mark_nb(t, exec_price, last_px, mark)
             n_orders, cost_full, n_taken = plan_orders_nb(
                 t, exec_price, last_fx, asset_ccy, lot_size, costs, charges, s, size_type,
-                value_pre, qty, pending, order, reduce,
+                value_pre, capped, qty, pending, order, reduce,
             )  # fmt: skip
             n_pending -= n_taken
             if n_orders > 0:
@@ -703,7 +755,7 @@ def run_portfolio_nb(
                     signed_value[j] = 0.0
                     if order[j] != 0.0:
                         signed_value[j] = order[j] * mark[j] * last_fx[asset_ccy[j]]
-                m = sort_orders_nb(signed_value, order, seq, buf)
+                m = sort_orders_nb(signed_value, order, seq, buf, work[W_KEY], work[W_KEY_BUF])
                 cash, r = fill_side_nb(
                     False, portfolio, t, seq, m, order, mark, last_fx, asset_ccy, costs, charges,
                     s, qty, cash, stats_out, records, r,
@@ -795,25 +847,6 @@ def positions_nb(records, out):
             r += 1
         for j in range(n_assets):
             out[t, j] = qty[j]
-
-
-@njit(cache=True, parallel=True)
-def target_rows_nb(targets, rows_out):
-    """Count the non-NaN targets of each row of ``targets[K, T, N]`` into
-    ``rows_out[K, T]``; return True when any target is infinite (one pass, no copy)."""
-    n_port, n_bars, n_assets = targets.shape
-    bad = np.zeros(n_port, dtype=np.bool_)
-    for k in prange(n_port):
-        for t in range(n_bars):
-            count = 0
-            for j in range(n_assets):
-                x = targets[k, t, j]
-                if not np.isnan(x):
-                    count += 1
-                    if np.isinf(x):
-                        bad[k] = True
-            rows_out[k, t] = count
-    return bad.any()
 
 
 # --- metrics of one simulated portfolio -----------------------------------------------
@@ -916,7 +949,8 @@ def portfolio_metrics_nb(stats, init_cash, n_trades, ppy, rf_bar, out):
     gross = 0.0
     net = 0.0
     short_bars = 0
-    for t in range(n):
+    fees = taxes = borrow = slippage = fx_costs = interest = shortfall = 0.0
+    for t in range(n):  # one pass over the bars, each total summed in bar order
         v = stats[t, STAT_VALUE]
         value[t] = v
         traded = stats[t, STAT_TRADED]
@@ -927,24 +961,25 @@ def portfolio_metrics_nb(stats, init_cash, n_trades, ppy, rf_bar, out):
             net += stats[t, STAT_NET] / v
         if stats[t, STAT_SHORTFALL] > 0.0:
             short_bars += 1
+        fees += stats[t, STAT_FEES]
+        taxes += stats[t, STAT_TAXES]
+        borrow += stats[t, STAT_BORROW]
+        slippage += stats[t, STAT_SLIPPAGE]
+        fx_costs += stats[t, STAT_FX_COSTS]
+        interest += stats[t, STAT_INTEREST]
+        shortfall += stats[t, STAT_SHORTFALL]
     value_metrics_nb(value, init_cash, ppy, rf_bar, out)
     out[M_TURNOVER] = turnover * ppy / n
     out[M_AVG_GROSS] = gross / n
     out[M_AVG_NET] = net / n
     out[M_N_TRADES] = n_trades
-    for m, column in (
-        (M_FEES, STAT_FEES),
-        (M_TAXES, STAT_TAXES),
-        (M_BORROW, STAT_BORROW),
-        (M_SLIPPAGE, STAT_SLIPPAGE),
-        (M_FX_COSTS, STAT_FX_COSTS),
-        (M_INTEREST, STAT_INTEREST),
-        (M_SHORTFALL, STAT_SHORTFALL),
-    ):
-        total = 0.0
-        for t in range(n):
-            total += stats[t, column]
-        out[m] = total
+    out[M_FEES] = fees
+    out[M_TAXES] = taxes
+    out[M_BORROW] = borrow
+    out[M_SLIPPAGE] = slippage
+    out[M_FX_COSTS] = fx_costs
+    out[M_INTEREST] = interest
+    out[M_SHORTFALL] = shortfall
     out[M_SHORTFALL_BARS] = short_bars
 
 
@@ -957,31 +992,123 @@ def risk_free_per_bar_nb(rates, ppy):
     return out
 
 
-# --- checks of targets ----------------------------------------------------------------
+# --- targets: a strategy's decisions on the schedule, lagged ---------------------------
+#
+# One implementation for a run and a sweep. A run hands the strategy's weights in
+# (`RULE_GIVEN`); a sweep of a signal strategy hands in feature arrays and a rule, so it
+# never holds [K, T, N] weights: each portfolio's targets are built into a scratch array
+# of its own, simulated, and dropped.
+
+RULE_GIVEN = 0  # the decision of bar t is ``raw[t, j]``
+RULE_CROSS = 1  # ``up`` while features[a] > features[b], else ``down``; NaN while b is NaN
+RULE_SIGN = 2  # ``up`` while features[a] > 0, else ``down``; NaN while a is NaN
+
+
+@njit(cache=True, inline="always")
+def decision_nb(rule, raw, features, a, b, up, down, t, j):
+    """The weight a strategy decides for asset `j` at bar `t` (NaN: no instruction)."""
+    if rule == RULE_GIVEN:
+        return raw[t, j]
+    if rule == RULE_CROSS:
+        slow = features[b, t, j]
+        if np.isnan(slow):
+            return np.nan
+        return up if features[a, t, j] > slow else down
+    x = features[a, t, j]
+    if np.isnan(x):
+        return np.nan
+    return up if x > 0.0 else down
+
+
+@njit(cache=True)
+def schedule_nb(
+    rule, raw, features, a, b, up, down, keep, on_change, lag, decide, first, closing, limit,
+    rows, out, rows_out,
+):  # fmt: skip
+    """Targets ``out[T, N]`` of one portfolio over the simulated bars: its decisions on
+    the schedule's bars, lagged. Returns the first row whose gross exceeds `limit`
+    (-1: none) and that gross.
+
+    Decisions cover the whole market, ``T0`` bars, the first `first` of them warm-up.
+    The schedule runs over the window of bars from `decide` (``first - lag``, or 0) on:
+    its first row holds each asset's last decision at or before `decide` (so a window
+    cut from a longer history starts from what the strategy last asked for); a later
+    row counts where ``keep[w]`` (calendar schedules, ``keep[0]`` always), or with
+    `on_change` where any decision differs from the previous row's (NaN equals NaN).
+    Window row w becomes target row ``w + lag - (first - decide)``. ``closing[j]`` is
+    the bar a series ends (-1: none): its target there is 0 and none follows.
+    ``rows[2, N]`` is scratch; ``rows_out[T]`` gets the non-NaN count of each row.
+    """
+    n_bars, n_assets = out.shape
+    n_window = keep.shape[0]
+    shift = lag - (first - decide)
+    prev = rows[0]
+    cur = rows[1]
+    for t in range(n_bars):
+        for j in range(n_assets):
+            out[t, j] = np.nan
+    for j in range(n_assets):  # the carried first row: each asset's last decision
+        prev[j] = np.nan
+        for t in range(decide, -1, -1):
+            x = decision_nb(rule, raw, features, a, b, up, down, t, j)
+            if not np.isnan(x):
+                prev[j] = x
+                break
+    if 0 <= shift < n_bars:
+        for j in range(n_assets):
+            out[shift, j] = prev[j]
+    for w in range(1, n_window):
+        changed = False
+        for j in range(n_assets):
+            x = decision_nb(rule, raw, features, a, b, up, down, decide + w, j)
+            p = prev[j]
+            if x != p and not (np.isnan(x) and np.isnan(p)):
+                changed = True
+            cur[j] = x
+        t = w + shift
+        if (changed if on_change else keep[w]) and 0 <= t < n_bars:
+            for j in range(n_assets):
+                out[t, j] = cur[j]
+        for j in range(n_assets):
+            prev[j] = cur[j]
+    for j in range(n_assets):
+        c = closing[j]
+        if c >= 0:
+            out[c, j] = 0.0
+            for t in range(c + 1, n_bars):
+                out[t, j] = np.nan
+    over = -1
+    over_gross = 0.0
+    for t in range(n_bars):
+        count = 0
+        gross = 0.0
+        for j in range(n_assets):
+            x = out[t, j]
+            if not np.isnan(x):
+                count += 1
+                gross += abs(x)
+        rows_out[t] = count
+        if over < 0 and gross > limit:
+            over = t
+            over_gross = gross
+    return over, over_gross
 
 
 @njit(cache=True, parallel=True)
-def gross_over_nb(targets, limit, bar_out, gross_out):
-    """Find, for each of the K portfolios of ``targets[K, T, N]``, the first bar whose
-    gross (sum of |target| over the non-NaN ones) exceeds `limit`.
-
-    Writes that bar into ``bar_out[K]`` (-1 where none does) and its gross into
-    ``gross_out[K]``. One pass over the targets, stopping at the first such bar.
-    """
-    n_port, n_bars, n_assets = targets.shape
-    for k in prange(n_port):
-        bar_out[k] = -1
-        gross_out[k] = 0.0
-        for t in range(n_bars):
-            gross = 0.0
-            for j in range(n_assets):
-                x = targets[k, t, j]
-                if not np.isnan(x):
-                    gross += abs(x)
-            if gross > limit:
-                bar_out[k] = t
-                gross_out[k] = gross
-                break
+def targets_nb(
+    raw, keep, on_change, lag, decide, first, closing, limit, out, rows_out, over_out, gross_out
+):
+    """`schedule_nb` for K portfolios given their decisions ``raw[K, T0, N]``: writes
+    ``out[K, T, N]``, ``rows_out[K, T]``, ``over_out[K]`` and ``gross_out[K]``."""
+    unused = np.empty((1, 1, 1), dtype=np.float64)
+    for k in prange(raw.shape[0]):
+        rows = np.empty((2, raw.shape[2]), dtype=np.float64)
+        over, gross = schedule_nb(
+            RULE_GIVEN, raw[k], unused, 0, 0, 0.0, 0.0, keep, on_change, lag, decide, first,
+            closing, limit, rows, out[k], rows_out[k],
+        )  # fmt: skip
+        over_out[k] = over
+        gross_out[k] = gross
 
 
 # --- drivers: K portfolios over one market --------------------------------------------
@@ -1004,7 +1131,7 @@ def simulate_nb(
 ):
     """Simulate the K portfolios of ``targets[K, T, N]`` in parallel; keep everything.
 
-    ``target_rows[K, T]`` (`target_rows_nb`), ``init_cash[K]``, ``max_leverage[K]``;
+    ``target_rows[K, T]`` (non-NaN targets per row), ``init_cash[K]``, ``max_leverage[K]``;
     writes ``stats_out[K, T, N_STATS]``, the fills of portfolio k into
     ``records[rec_start[k]:rec_start[k + 1]]`` (sized as `simulate_one_nb` needs),
     ``rec_count_out[K]``, ``status_out[K]`` and ``fail_bar_out[K]``. Returns None.
@@ -1021,10 +1148,35 @@ def simulate_nb(
         fail_bar_out[k] = fail_bar
 
 
+@njit(cache=True, inline="always")
+def measure_one_nb(
+    market, p, targets, target_rows, size_type, init_cash, max_leverage, k, ppy, rf_bar,
+    metrics_out, values_out,
+):  # fmt: skip
+    """Simulate portfolio `k` into scratch arrays of its own and keep its metrics
+    (``metrics_out[k]``) and, when ``values_out`` has a row per portfolio, its value
+    curve. Returns (status, the bar the status was set or -1)."""
+    n_bars, n_assets = targets.shape
+    count = 0
+    for t in range(n_bars):
+        count += target_rows[t]
+    stats = np.empty((n_bars, N_STATS), dtype=np.float64)  # each bar zeroes its row
+    records = np.empty(count + n_assets, dtype=TRADE_DTYPE)  # + closing fills
+    used, status, fail_bar = simulate_one_nb(
+        market, p, targets, target_rows, size_type, init_cash, max_leverage, k, stats, records
+    )
+    portfolio_metrics_nb(stats, init_cash, used, ppy, rf_bar, metrics_out[k])
+    if values_out.shape[0] > k:
+        for t in range(n_bars):
+            values_out[k, t] = stats[t, STAT_VALUE]
+    return status, fail_bar
+
+
 @njit(cache=True, parallel=True)
 def sweep_nb(
     market,
     targets,
+    target_rows,
     size_type,
     init_cash,
     max_leverage,
@@ -1036,34 +1188,78 @@ def sweep_nb(
 ):
     """Simulate the K portfolios of ``targets[K, T, N]`` in parallel; keep their metrics.
 
-    Memory grows with K x metrics, not K x bars: each portfolio runs into scratch arrays
-    of its own. Writes ``metrics_out[K, N_METRICS]``, ``status_out[K]``,
-    ``fail_bar_out[K]``, and ``values_out[K, T]`` unless it is ``[0, 0]``. Returns None.
+    ``target_rows[K, T]`` counts the non-NaN targets of each row. Memory grows with K x
+    metrics, not K x bars: each portfolio runs into scratch arrays of its own. Writes
+    ``metrics_out[K, N_METRICS]``, ``status_out[K]``, ``fail_bar_out[K]``, and
+    ``values_out[K, T]`` unless it is ``[0, 0]``. Returns None.
     """
-    n_port, n_bars, n_assets = targets.shape
-    keep_values = values_out.shape[0] == n_port
     rf_bar = risk_free_per_bar_nb(market[9], ppy)
     rows = market[7].shape[0]
-    for k in prange(n_port):
-        target_rows = np.empty(n_bars, dtype=np.int64)
-        count = 0
-        for t in range(n_bars):
-            in_row = 0
-            for j in range(n_assets):
-                if not np.isnan(targets[k, t, j]):
-                    in_row += 1
-            target_rows[t] = in_row
-            count += in_row
+    for k in prange(targets.shape[0]):
         p = np.int64(k) if rows > 1 else np.int64(0)
-        stats = np.empty((n_bars, N_STATS), dtype=np.float64)  # each bar zeroes its row
-        records = np.empty(count + n_assets, dtype=TRADE_DTYPE)  # + closing fills
-        used, status, fail_bar = simulate_one_nb(
-            market, p, targets[k], target_rows, size_type, init_cash[k], max_leverage[k], k,
-            stats, records,
+        status, fail_bar = measure_one_nb(
+            market, p, targets[k], target_rows[k], size_type, init_cash[k], max_leverage[k], k,
+            ppy, rf_bar, metrics_out, values_out,
         )  # fmt: skip
-        portfolio_metrics_nb(stats, init_cash[k], used, ppy, rf_bar, metrics_out[k])
         status_out[k] = status
         fail_bar_out[k] = fail_bar
-        if keep_values:
-            for t in range(n_bars):
-                values_out[k, t] = stats[t, STAT_VALUE]
+
+
+@njit(cache=True, parallel=True)
+def sweep_rule_nb(
+    market,
+    features,
+    rule,
+    a,
+    b,
+    up,
+    down,
+    plan,
+    size_type,
+    init_cash,
+    max_leverage,
+    ppy,
+    metrics_out,
+    values_out,
+    status_out,
+    fail_bar_out,
+    over_out,
+    gross_out,
+):
+    """`sweep_nb` for K portfolios of a signal strategy: portfolio k's decisions are
+    `rule` on ``features[F, T0, N]`` with ``a[k]``, ``b[k]``, ``up[k]``, ``down[k]``
+    (`decision_nb`), put on the schedule and lagged by `schedule_nb` with ``plan`` (its
+    arguments after the decisions), into a scratch array of its own: no [K, T, N]
+    array exists. A portfolio whose targets ask for more gross exposure than the plan's
+    limit is not simulated: ``over_out[k]`` is that row (else -1), ``gross_out[k]`` its
+    gross, and its metrics are NaN. Other outputs as `sweep_nb`.
+    """
+    keep, on_change, lag, decide, first, closing, limit = plan
+    n_bars = market[0].shape[0]
+    n_assets = market[0].shape[1]
+    rf_bar = risk_free_per_bar_nb(market[9], ppy)
+    rows = market[7].shape[0]
+    unused = np.empty((1, 1), dtype=np.float64)
+    for k in prange(a.shape[0]):
+        targets = np.empty((n_bars, n_assets), dtype=np.float64)
+        target_rows = np.empty(n_bars, dtype=np.int64)
+        scratch = np.empty((2, n_assets), dtype=np.float64)
+        over, gross = schedule_nb(
+            rule, unused, features, a[k], b[k], up[k], down[k], keep, on_change, lag, decide,
+            first, closing, limit, scratch, targets, target_rows,
+        )  # fmt: skip
+        over_out[k] = over
+        gross_out[k] = gross
+        if over >= 0:
+            for m in range(metrics_out.shape[1]):
+                metrics_out[k, m] = np.nan
+            status_out[k] = STATUS_OK
+            fail_bar_out[k] = -1
+            continue
+        p = np.int64(k) if rows > 1 else np.int64(0)
+        status, fail_bar = measure_one_nb(
+            market, p, targets, target_rows, size_type, init_cash[k], max_leverage[k], k, ppy,
+            rf_bar, metrics_out, values_out,
+        )  # fmt: skip
+        status_out[k] = status
+        fail_bar_out[k] = fail_bar

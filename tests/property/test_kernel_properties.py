@@ -287,12 +287,15 @@ def test_simulate_twice_with_same_inputs_is_bit_identical(case):
 
 @given(
     st.lists(
-        st.sampled_from([0.0, -3.0, -1.0, -1e-300, 1e-300, 1.0, 2.5, 7.0]), min_size=0, max_size=40
+        st.sampled_from([0.0, -3.0, -1.0, -1e-300, 1e-300, 1.0, 2.5, 7.0]), min_size=0, max_size=100
     )
 )
 def test_sort_orders_with_ties_and_zeros_equals_a_stable_argsort_of_the_orders(values):
+    # up to 100 orders: insertion-sorted runs of 16 and several merge passes
     signed = np.array(values, dtype=np.float64)
     seq = np.full(signed.size, -1, dtype=np.int64)
-    m = sim_nb.sort_orders_nb(signed, signed, seq, np.empty(signed.size, dtype=np.int64))
+    int_buf = np.empty(signed.size, dtype=np.int64)
+    keys, key_buf = np.empty(signed.size), np.empty(signed.size)
+    m = sim_nb.sort_orders_nb(signed, signed, seq, int_buf, keys, key_buf)
     expected = [j for j in np.argsort(signed, kind="mergesort") if signed[j] != 0.0]
     assert seq[:m].tolist() == expected

@@ -505,19 +505,24 @@ def test_simulate_with_initial_cash_beyond_1e15_is_an_error():
         engine.simulate(close, _targets(close, {0: [0.5]}), init_cash=1e308)
 
 
-def test_gross_over_with_nan_targets_finds_the_first_bar_above_the_limit():
-    from engine.kernel.sim_nb import gross_over_nb
+def test_schedule_with_nan_targets_finds_the_first_bar_whose_gross_is_above_the_limit():
+    from engine.kernel.sim_nb import targets_nb
 
-    targets = np.array(
+    raw = np.array(
         [
             [[0.5, NAN], [6.0, -5.0], [20.0, 0.0]],  # |6| + |-5| = 11 > 10 first at bar 1
             [[1.0, 1.0], [NAN, NAN], [10.0, 0.0]],  # 10 is not above 10
         ]
     )
+    daily = (np.ones(3, dtype=bool), False, 0, 0, 0, np.full(2, -1, dtype=np.int64), 10.0)
+    out, rows = np.empty_like(raw), np.empty((2, 3), dtype=np.int64)
     bar, gross = np.empty(2, dtype=np.int64), np.empty(2)
-    gross_over_nb(targets, 10.0, bar, gross)
+    targets_nb(raw, *daily, out, rows, bar, gross)
     assert bar.tolist() == [1, -1]
     assert gross.tolist() == [11.0, 0.0]
+    assert rows.tolist() == [[1, 2, 2], [2, 0, 2]]
+    # a daily schedule without lag or warm-up keeps every decision as it is
+    np.testing.assert_array_equal(out, raw)
 
 
 def test_bankruptcy_cause_with_an_asset_that_has_no_close_yet_names_the_loser():

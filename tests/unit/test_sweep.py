@@ -20,7 +20,8 @@ from engine.data import calendars
 from engine.errors import ConfigError, StrategyError
 from engine.kernel.sim_nb import METRIC_NAMES as SWEEP_METRICS
 from engine.simulation import prepare_market, sweep_metrics
-from engine.strategy import schedule_rebalance, schedule_targets
+from engine.strategy import carry_last, schedule_keep, schedule_rebalance
+from engine.targets import TargetPlan, scheduled
 from strategies import REGISTRY
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -152,17 +153,73 @@ def test_sweep_kernel_metrics_equal_the_run_metrics_on_random_portfolios_bit_for
     assert np.isfinite(chunk.metrics[1:]).all()
 
 
-def test_schedule_targets_with_batch_equal_schedule_rebalance_then_lag():
+def _plan(index, schedule, lag, first=0, closing=None, limit=np.inf):
+    decide = max(first - lag, 0)
+    on_change = schedule == "on_change"
+    window = index[decide:]
+    keep = (
+        np.ones(len(window), dtype=bool)
+        if on_change
+        else schedule_keep(np.empty((len(window), 1)), window, schedule)
+    )
+    n_assets = 4
+    closing = np.full(n_assets, -1, dtype=np.int64) if closing is None else closing
+    return TargetPlan(keep, on_change, lag, decide, first, closing, limit)
+
+
+def _reference(raw, index, schedule, lag, first):
+    """The pipeline's targets as NumPy built them before the kernel did: carry the last
+    instruction into the window's first row, keep the schedule's rows, lag, cut the
+    warm-up off."""
+    decide = max(first - lag, 0)
+    window = carry_last(raw, decide)
+    keep = schedule_keep(window, index[decide:], schedule)
+    n_bars = window.shape[1]
+    out = np.full_like(window, np.nan)
+    out[:, lag:] = np.where(keep[:, : n_bars - lag, None], window[:, : n_bars - lag], np.nan)
+    return out[:, first - decide :]
+
+
+def test_kernel_schedule_equals_schedule_rebalance_then_lag():
     rng = np.random.default_rng(1)
     index = pd.bdate_range("2021-01-01", periods=120)
     raw = np.round(rng.uniform(-1, 1, (3, 120, 4)), 0)  # repeated rows: on_change matters
     raw[:, :5] = np.nan
+    raw[:, 40:43, 1] = np.nan  # a gap in one asset
     for schedule in ("daily", "weekly", "monthly", "quarterly", "on_change"):
         for lag in (0, 1, 3):
-            batch = schedule_targets(raw, index, schedule, lag)
+            batch, over, _ = scheduled(raw, _plan(index, schedule, lag))
+            assert (over == -1).all()
             for k in range(3):
                 one = schedule_rebalance(pd.DataFrame(raw[k], index=index), schedule).shift(lag)
                 np.testing.assert_array_equal(batch[k], one.to_numpy(), err_msg=schedule)
+
+
+@pytest.mark.parametrize("first", [1, 2, 7, 30])
+def test_kernel_schedule_after_a_warm_up_carries_the_last_instruction_into_the_window(first):
+    rng = np.random.default_rng(first)
+    index = pd.bdate_range("2021-01-01", periods=90)
+    raw = np.round(rng.uniform(-1, 1, (2, 90, 4)), 0)
+    raw[rng.uniform(size=raw.shape) < 0.6] = np.nan  # sparse: the carry has work to do
+    for schedule in ("daily", "monthly", "on_change"):
+        for lag in (0, 1, 3):
+            got, _, _ = scheduled(raw, _plan(index, schedule, lag, first=first))
+            expected = _reference(raw, index, schedule, lag, first)
+            np.testing.assert_array_equal(got, expected, err_msg=f"{schedule} lag {lag}")
+
+
+def test_kernel_schedule_closes_an_ending_series_and_finds_the_first_row_over_the_limit():
+    index = pd.bdate_range("2021-01-01", periods=10)
+    raw = np.full((1, 10, 4), 0.2)
+    raw[0, 6] = [0.5, 0.4, 0.5, 0.1]  # gross 1.1 without the closed series, on bar 6
+    closing = np.array([-1, 4, -1, -1], dtype=np.int64)
+    targets, over, gross = scheduled(
+        raw, _plan(index, "daily", 1, closing=closing, limit=1.0 * (1 + 1e-9))
+    )
+    assert targets[0, 4, 1] == 0.0 and np.isnan(targets[0, 5:, 1]).all()
+    np.testing.assert_array_equal(targets[0, 1:, 0], raw[0, :-1, 0])  # lagged one bar
+    assert int(over[0]) == 7  # decided on bar 6, executes on bar 7
+    assert gross[0] == pytest.approx(0.5 + 0.5 + 0.1)  # the closed series asks for nothing
 
 
 def test_trend_target_weights_many_equals_one_by_one(tmp_path):
@@ -453,3 +510,47 @@ def test_sweep_with_a_set_that_overflows_marks_that_row_invalid_naming_the_bar(t
     assert "overflowed on 2024-01-10" in table.loc[1, "reason"]
     assert "short position in BBB" in table.loc[1, "reason"]
     assert np.isnan(table.loc[1, SWEEP_METRICS].to_numpy(dtype=float)).all()
+
+
+@pytest.mark.parametrize(
+    ("signal", "windows", "rebalance"),
+    [
+        ("ma_cross", {"strategy.params.fast": [5, 20], "strategy.params.slow": [40, 80]}, None),
+        ("tsmom", {"strategy.params.lookback": [20, 60]}, "monthly"),
+    ],
+)
+def test_sweep_by_decision_rule_equals_the_sweep_of_built_targets(
+    tmp_path, monkeypatch, signal, windows, rebalance
+):
+    # HK and US sessions (gaps), warm-up, lags, shorts, and a gross limit that rejects
+    # some sets: the kernel's per-portfolio targets must match the built [K, T, N] ones
+    doc = {
+        **SMALL,
+        "strategy": {"name": "trend", "params": {"signal": signal, "gross": 0.9}},
+        "portfolio": {**SMALL["portfolio"], "rebalance": rebalance},
+        "sweep": {
+            "params": {
+                **windows,
+                "strategy.params.short": [False, True],
+                "portfolio.lag": [0, 1, 2],
+                "portfolio.max_gross": [0.5, 2.0],
+            },
+            "chunk": 5,
+            "curves": 0,
+        },
+    }
+    config = load_config(_write(tmp_path, doc))
+    calls = []
+    rule_metrics = sw.sweep_rule_metrics
+    monkeypatch.setattr(
+        sw, "sweep_rule_metrics", lambda *a, **kw: calls.append(1) or rule_metrics(*a, **kw)
+    )
+    by_rule = sw.run_sweep(config)
+    assert calls  # the rule path ran
+    built_only = dataclasses.replace(sw.resolve_strategy(config), decision_rule=None)
+    monkeypatch.setattr(sw, "resolve_strategy", lambda _config: built_only)
+    built = sw.run_sweep(config)
+
+    assert (by_rule.table["status"] == sw.ROW_INVALID).any()  # the limit rejected some
+    assert (by_rule.table["status"] == sw.ROW_OK).any()
+    pd.testing.assert_frame_equal(by_rule.table, built.table)
