@@ -165,7 +165,7 @@ def parse(raw: object, dataset: Dataset, key: str) -> pd.DataFrame | None:
     frame = frame.apply(pd.to_numeric, errors="coerce").astype(np.float64)
     for column, factor in dataset.scale.items():
         frame[column] = frame[column] * factor
-    frame.index = pd.DatetimeIndex(dates, name="date").normalize()
+    frame.index = pd.DatetimeIndex(dates, name="date").normalize().as_unit("ns")
     frame = frame[frame.index.notna() & frame[dataset.required].notna()]
     frame = frame[~frame.index.duplicated(keep="last")].sort_index()
     return frame if len(frame) else None
