@@ -404,10 +404,20 @@ def _data(args: argparse.Namespace) -> int:
     if args.action == "fetch":  # filling the cache is the point: a short one is a failure
         overrides.append("data.allow_partial=false")
     config = load_config(args.config, overrides)
-    if args.action == "fetch" and config.data.source != "yahoo":
+    if args.action == "export":
+        from engine.export import export_data
+
+        if not args.out:
+            raise ConfigError("data export: give the folder to write with --out DIR")
+        written = export_data(config, Path(args.out))
+        _console().print(f"wrote {len(written)} files to {args.out}/", highlight=False)
+        return 0
+    downloads = config.data.source == "yahoo" or _uses_akshare(config)
+    if args.action == "fetch" and not downloads:
         raise ConfigError(
-            f"{config.where(('data', 'source'))}: 'fetch' fills the yahoo cache, but the "
-            f"source is {config.data.source!r}; set data.source: yahoo"
+            f"{config.where(('data', 'source'))}: 'fetch' fills the yahoo and akshare "
+            f"caches, but the source is {config.data.source!r} and nothing comes from "
+            "akshare; set data.source: yahoo"
         )
     market = load_market(config, offline=args.action == "show")
     table = _table(
@@ -458,6 +468,12 @@ def _data(args: argparse.Namespace) -> int:
             highlight=False,
         )
     return 0
+
+
+def _uses_akshare(config: RunConfig) -> bool:
+    bench = config.benchmark
+    extras = any(getattr(e, "source", None) == "akshare" for e in config.data.extras.values())
+    return extras or (bench is not None and bench.source == "akshare")
 
 
 def _one_line_warnings(show: object) -> object:

@@ -153,10 +153,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     data_cmd = command(
         "data",
-        "fill the price cache (fetch) or show coverage per symbol (show, offline)",
-        "eastwind data show configs/demo.yaml",
+        "fill the download caches (fetch), show coverage per symbol (show, offline), or "
+        "write what a config loads as CSV files the csv source reads (export)",
+        "eastwind data export configs/southbound_per_stock.yaml --out shared/southbound",
     )
-    data_cmd.add_argument("action", choices=["fetch", "show"])
+    data_cmd.add_argument("action", choices=["fetch", "show", "export"])
     data_cmd.add_argument("config", help="path to the YAML config")
+    data_cmd.add_argument("--out", help="export: the folder to write")
     add_common(data_cmd, data=False)
     return parser

@@ -21,7 +21,6 @@ parameters through it); `prepare_kernel` imports the kernel when a run needs it.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -30,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from engine.config import DataConfig, RunConfig
+from engine.config.series import SeriesFileConfig
 from engine.data import (
     Columns,
     FileSpec,
@@ -42,12 +42,12 @@ from engine.data import (
     synthetic_market,
 )
 from engine.data.calendars import sessions
-from engine.data.checks import series_ends
+from engine.data.checks import on_series_end
 from engine.data.market import asset_info
 from engine.data.synthetic import GRID_START
 from engine.data.warmup import Warmup, check_history, load_start
 from engine.dated_inputs import borrow_on_bars, per_asset, rate_on_bars, simulated_bars
-from engine.errors import ConfigError, DataError, DataWarning
+from engine.errors import ConfigError, DataError
 from engine.resolve import (
     Loc,
     ResolvedStrategy,
@@ -57,6 +57,12 @@ from engine.resolve import (
     strategy_params,
     warmup_of,
     weights_array,
+)
+from engine.sources import (
+    akshare_extras,
+    benchmark_from,
+    separate_benchmark,
+    southbound_specs,
 )
 from engine.targets import (
     GrossLimit,
@@ -139,6 +145,22 @@ def _load_symbols(
 ) -> tuple[Market, dict[str, pd.Timestamp]]:
     """The source's market from `start` (the warm-up's first day) to ``data.end``, and the
     first date the source covers for each symbol where it knows one."""
+    market, covered = _load_prices(data, symbols, offline, resolve, where, start)
+    if not southbound_specs(data):
+        return market, covered
+    cache = resolve(("data", "cache"), data.cache) if data.cache else None
+    found = akshare_extras(data, symbols, market.index, cache=cache, offline=offline)
+    return replace(market, extras={**market.extras, **found}), covered
+
+
+def _load_prices(
+    data: DataConfig,
+    symbols: list[str],
+    offline: bool,
+    resolve: PathResolver,
+    where: str,
+    start: pd.Timestamp,
+) -> tuple[Market, dict[str, pd.Timestamp]]:
     end = pd.Timestamp(data.end)
     if data.source == "synthetic":
         market = synthetic_market(
@@ -150,6 +172,7 @@ def _load_symbols(
             flow_link=data.flow_link,
         )
         return market, dict.fromkeys(symbols, GRID_START)
+    file_extras = {n: e for n, e in data.extras.items() if isinstance(e, SeriesFileConfig)}
     metadata = {s: m.model_dump(exclude_none=True) for s, m in data.metadata.items()}
     if data.source == "yahoo":
         cache = YahooCache(resolve(("data", "cache"), data.cache) if data.cache else None)
@@ -164,19 +187,19 @@ def _load_symbols(
             allow_partial=data.allow_partial,
         )
         covered = {s: cache.first_covered(s) or start for s in symbols}
-        if not data.extras:
+        if not file_extras:
             return market, covered
         if data.path is not None:
             root = _data_folder(data, resolve, where)
-            extras = {n: SeriesFile(**f.model_dump()) for n, f in data.extras.items()}
+            extras = {n: SeriesFile(**f.model_dump()) for n, f in file_extras.items()}
         else:  # no data folder: each file from the folder of the config that names it
             root = Path()
             files_of = {
-                n: resolve(("data", "extras", n, "file"), f.file) for n, f in data.extras.items()
+                n: resolve(("data", "extras", n, "file"), f.file) for n, f in file_extras.items()
             }
             extras = {
                 n: SeriesFile(**{**f.model_dump(), "file": str(files_of[n])})
-                for n, f in data.extras.items()
+                for n, f in file_extras.items()
             }
         files = FileSpec(root=root, extras=extras)
         read = {
@@ -191,7 +214,7 @@ def _load_symbols(
         wide=data.wide,
         columns=Columns(**data.columns.model_dump()),
         fx={c: SeriesFile(**f.model_dump()) for c, f in data.fx.items()},
-        extras={n: SeriesFile(**f.model_dump()) for n, f in data.extras.items()},
+        extras={n: SeriesFile(**f.model_dump()) for n, f in file_extras.items()},
     )
     market = load_files_market(
         spec, symbols, start=start, end=end, base_currency=data.base_currency, metadata=metadata
@@ -226,39 +249,6 @@ def _first_priced(market: Market, start: pd.Timestamp, end: pd.Timestamp) -> Non
             )
 
 
-def _series_ends(market: Market, policy: str) -> Market:
-    """Report the series of `market` that end before its last bar while their exchange
-    trades, and act on ``data.on_series_end``: the market marked to close them
-    (``close``), as is (``hold``), or an error.
-
-    Raises
-    ------
-    DataError
-        With ``error``, naming the first such series.
-    """
-    ends = series_ends(market)
-    if not ends:
-        return market
-    if policy == "error":
-        e = ends[0]
-        raise DataError(
-            f"{e.symbol}: prices end on {e.last.date()}, {e.missing} sessions of its exchange "
-            "before the last bar, and data.on_series_end is error; extend its data, drop "
-            "the symbol, or set data.on_series_end to close or hold"
-        )
-    fate = "closed at its last price" if policy == "close" else "held at its last price"
-    for e in ends:
-        warnings.warn(
-            f"{e.symbol}: prices end on {e.last.date()} with {e.missing} sessions of its "
-            f"exchange to go; a position is {fate} (data.on_series_end: {policy})",
-            DataWarning,
-            stacklevel=3,
-        )
-    if policy == "hold":
-        return market
-    return replace(market, closing={e.symbol: e.last for e in ends})
-
-
 def load_markets(
     config: RunConfig | DataConfig,
     offline: bool = False,
@@ -285,7 +275,10 @@ def load_markets(
     resolve = _path_resolver(config, folder)
     symbols = data.symbol_list
     bench = config.benchmark if isinstance(config, RunConfig) else None
-    wanted = symbols + [s for s in (bench.symbols if bench else []) if s not in symbols]
+    apart = separate_benchmark(data, bench)
+    wanted = symbols + [
+        s for s in (bench.symbols if bench and not apart else []) if s not in symbols
+    ]
     source = str(config.path) if isinstance(config, RunConfig) and config.path else None
     where_path = config.where(("data", "path")) if isinstance(config, RunConfig) else "data.path"
     if warmup is None:
@@ -313,7 +306,18 @@ def load_markets(
         market = market.select(dates=market.index[priced.to_numpy()])
     market = replace(market, groups=data.groups)
     try:
-        market = _series_ends(market, data.on_series_end)
+        market = on_series_end(market, data.on_series_end)
+        if bench is not None and apart:
+            cache = resolve(("data", "cache"), data.cache) if data.cache else None
+            prices = benchmark_from(
+                str(bench.source),
+                bench.symbols,
+                everything,
+                cache=cache,
+                offline=offline,
+                allow_partial=data.allow_partial,
+            )
+            return market, prices
     except DataError as exc:
         raise DataError(f"{source}: {exc}" if source else str(exc)) from None
     return market, (everything.select(bench.symbols) if bench else None)

@@ -38,52 +38,18 @@ from engine.config.costs import (
     resolve_costs,
 )
 from engine.config.dated import CashRate, DatedRate, OptionalCashRate, RiskFree
+from engine.config.series import (
+    AkshareSeriesConfig,
+    AssetMetadataConfig,
+    ColumnsConfig,
+    SeriesFileConfig,
+)
 from engine.metric_names import KERNEL_METRICS as SWEEP_METRICS
 from engine.periods import calendar_span
 
 # The largest starting cash; `engine.simulation.MAX_INIT_CASH` is the same number for
 # the Python API (a test holds the two equal; the config does not import the kernel).
 MAX_INIT_CASH = 1e15
-
-
-class ColumnsConfig(ConfigModel):
-    """Column names in per-symbol price files; null for a column the files lack."""
-
-    date: str = "date"
-    open: str | None = "open"
-    high: str | None = "high"
-    low: str | None = "low"
-    close: str = "close"
-    volume: str | None = "volume"
-
-
-class SeriesFileConfig(ConfigModel):
-    """One dated column of one file: an fx rate or an extra series."""
-
-    file: str
-    column: str = "close"
-    date: str = "date"
-    quote: Literal["base_per_unit", "units_per_base"] = Field(
-        default="base_per_unit",
-        description="fx only: units_per_base for quotes like HKD=X (HKD per USD)",
-    )
-    per_symbol: bool = Field(
-        default=False,
-        description="extras only: the file has one column per symbol (e.g. per-stock flows)",
-    )
-    where: dict[str, str | int | float] | None = Field(
-        default=None,
-        description="keep only the rows whose columns equal these values, for a long file "
-        "with several rows per date (e.g. {mutual_type: 6}); `column` is then the value",
-    )
-
-
-class AssetMetadataConfig(ConfigModel):
-    """Overrides of an asset's built-in metadata."""
-
-    currency: str | None = None
-    exchange: str | None = None
-    lot_size: Annotated[float, Field(ge=0.0)] | None = None
 
 
 class DataConfig(ConfigModel):
@@ -128,7 +94,7 @@ class DataConfig(ConfigModel):
     wide: str | None = None
     columns: ColumnsConfig = Field(default_factory=ColumnsConfig)
     fx: dict[str, SeriesFileConfig] = Field(default_factory=dict)
-    extras: dict[str, SeriesFileConfig] = Field(default_factory=dict)
+    extras: dict[str, SeriesFileConfig | AkshareSeriesConfig] = Field(default_factory=dict)
     metadata: dict[str, AssetMetadataConfig] = Field(default_factory=dict)
     warmup: Annotated[int, Field(ge=0, le=5000)] | str | None = Field(
         default=None,
@@ -255,11 +221,17 @@ class PortfolioConfig(CostConfig):
 
 
 class BenchmarkConfig(ConfigModel):
-    """What to measure the strategy against: a symbol or a basket (daily rebalanced)."""
+    """What to measure the strategy against: a symbol or a basket (daily rebalanced),
+    from the prices' source or from ``source`` (``{symbol: HSTECH, source: akshare}``)."""
 
     symbols: Annotated[list[str], Field(min_length=1)]
     weights: dict[str, float] | None = Field(
         default=None, description="symbol -> weight; default equal weights"
+    )
+    source: Literal["yahoo", "akshare"] | None = Field(
+        default=None,
+        description="load the benchmark from this source instead of data.source (ignored "
+        "on synthetic data, which makes up every series)",
     )
 
     @model_validator(mode="before")
@@ -269,6 +241,11 @@ class BenchmarkConfig(ConfigModel):
             return {"symbols": [value]}
         if isinstance(value, list):
             return {"symbols": value}
+        if isinstance(value, dict) and "symbol" in value:  # one symbol replaces a basket
+            rest = {k: v for k, v in value.items() if k not in ("symbol", "symbols", "weights")}
+            return {**rest, "symbols": [value["symbol"]]}
+        if isinstance(value, dict) and value.get("weights") == {}:  # emptied by extends
+            return {k: v for k, v in value.items() if k != "weights"}
         return value
 
     @model_validator(mode="after")

@@ -32,14 +32,14 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
 
 from engine.data import calendars
-from engine.errors import DataWarning
+from engine.errors import DataError, DataWarning
 
 if TYPE_CHECKING:
     from engine.data.market import Market
@@ -211,3 +211,36 @@ def series_ends(market: Market) -> list[SeriesEnd]:
         if missing:
             found.append(SeriesEnd(symbol, last, missing))
     return found
+
+
+def on_series_end(market: Market, policy: str) -> Market:
+    """Report the series of `market` that end before its last bar while their exchange
+    trades, and act on ``data.on_series_end``: the market marked to close them
+    (``close``), as is (``hold``), or an error.
+
+    Raises
+    ------
+    DataError
+        With ``error``, naming the first such series.
+    """
+    ends = series_ends(market)
+    if not ends:
+        return market
+    if policy == "error":
+        e = ends[0]
+        raise DataError(
+            f"{e.symbol}: prices end on {e.last.date()}, {e.missing} sessions of its exchange "
+            "before the last bar, and data.on_series_end is error; extend its data, drop "
+            "the symbol, or set data.on_series_end to close or hold"
+        )
+    fate = "closed at its last price" if policy == "close" else "held at its last price"
+    for e in ends:
+        warnings.warn(
+            f"{e.symbol}: prices end on {e.last.date()} with {e.missing} sessions of its "
+            f"exchange to go; a position is {fate} (data.on_series_end: {policy})",
+            DataWarning,
+            stacklevel=3,
+        )
+    if policy == "hold":
+        return market
+    return replace(market, closing={e.symbol: e.last for e in ends})

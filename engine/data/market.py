@@ -47,6 +47,9 @@ KNOWN_ASSETS: dict[str, AssetInfo] = {
     "3032.HK": AssetInfo("HKD", "XHKG", 100),
     "3033.HK": AssetInfo("HKD", "XHKG", 200),
     "^HSI": AssetInfo("HKD", "XHKG", 0),
+    "HSI": AssetInfo("HKD", "XHKG", 0),  # the akshare source's index codes
+    "HSTECH": AssetInfo("HKD", "XHKG", 0),
+    "HSCEI": AssetInfo("HKD", "XHKG", 0),
     "^IXIC": AssetInfo("USD", "XNAS", 0),
     "^NDX": AssetInfo("USD", "XNAS", 0),
     "^GSPC": AssetInfo("USD", "XNYS", 0),

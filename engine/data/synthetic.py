@@ -27,6 +27,8 @@ Daily log returns on one weekday grid (2000-01-03 .. 2035-12-31)::
   occasional suspensions (NaN runs) after which the price resumes where the latent
   path went.
 - USD/HKD stays inside the 7.75-7.85 band.
+- `synthetic_holdings`: per-stock southbound holdings in the akshare source's shape,
+  moved by those flows, for the southbound series of ``data.extras``.
 - ``southbound_net_buy`` (HKD millions, per HK stock) is a noisy read of a persistent
   latent signal that also drives the stock's return over the next week; `flow_link`
   sets the strength (0 removes the link). ``traded_value`` (HKD millions, per HK
@@ -191,10 +193,19 @@ def _suspensions(rng: np.random.Generator, n: int, per_year: float) -> np.ndarra
     return halted
 
 
-def _asset(
-    seed: int, symbol: str, exchange: str, flow_link: float, sessions: pd.DatetimeIndex
-) -> tuple[pd.Series, pd.Series, pd.DataFrame | None]:
-    """Return close, open and (HK only) flows of one asset on the given sessions."""
+@dataclass(frozen=True)
+class _Paths:
+    """One asset's latent series on the whole grid; flows only for Hong Kong stocks."""
+
+    level: np.ndarray
+    opened: np.ndarray
+    keep: np.ndarray
+    flows: pd.Series | None
+    turnover: pd.Series | None
+
+
+@lru_cache(maxsize=32)
+def _paths(seed: int, symbol: str, exchange: str, flow_link: float) -> _Paths:
     grid = _grid()
     n = len(grid)
     p = _profile(seed, symbol, exchange)
@@ -207,7 +218,7 @@ def _asset(
         + _garch(rng, n, p.idio_vol)
         + _earnings(_rng(seed, f"earnings:{symbol}"), n, p.idio_vol)
     )
-    flows = None
+    flows = turnover = None
     if region == "HK":
         frng = _rng(seed, f"flow:{symbol}")
         signal = np.zeros(n)
@@ -232,13 +243,69 @@ def _asset(
     halted = _suspensions(_rng(seed, f"halt:{symbol}"), n, 0.3 if region == "HK" else 0.0)
     listed = pd.Timestamp(p.listed) if p.listed else GRID_START
     keep = (~halted) & (grid >= listed)
-    close = pd.Series(np.where(keep, level, np.nan), index=grid).reindex(sessions)
-    open_ = pd.Series(np.where(keep, opened, np.nan), index=grid).reindex(sessions)
-    if flows is not None:
+    return _Paths(level, opened, keep, flows, turnover)
+
+
+def _asset(
+    seed: int, symbol: str, exchange: str, flow_link: float, sessions: pd.DatetimeIndex
+) -> tuple[pd.Series, pd.Series, pd.DataFrame | None]:
+    """Return close, open and (HK only) flows of one asset on the given sessions."""
+    grid = _grid()
+    paths = _paths(seed, symbol, exchange, flow_link)
+    keep = paths.keep
+    close = pd.Series(np.where(keep, paths.level, np.nan), index=grid).reindex(sessions)
+    open_ = pd.Series(np.where(keep, paths.opened, np.nan), index=grid).reindex(sessions)
+    flows = None
+    if paths.flows is not None and paths.turnover is not None:
         flows = pd.concat(
-            {"flow": flows.where(keep), "traded": turnover.where(keep)}, axis=1
+            {"flow": paths.flows.where(keep), "traded": paths.turnover.where(keep)}, axis=1
         ).reindex(sessions)
     return close, open_, flows
+
+
+def synthetic_holdings(
+    symbols: Sequence[str],
+    start: str | pd.Timestamp,
+    end: str | pd.Timestamp,
+    seed: int = 7,
+    flow_link: float = 0.1,
+) -> dict[str, pd.DataFrame]:
+    """Southbound holdings of each Hong Kong stock in `symbols`, on its trading sessions
+    in [start, end], shaped like the akshare source's (`engine.data.southbound`).
+
+    Shares held move by each grid day's synthetic net buying (the ``southbound_net_buy``
+    series) divided by the day's price, from a base that keeps them positive over the
+    whole grid; issued shares are constant. So the estimated net buying of a session
+    is the flows since the session before, at that session's close.
+    """
+    out: dict[str, pd.DataFrame] = {}
+    start_ts, end_ts = pd.Timestamp(start), pd.Timestamp(end)
+    for symbol in symbols:
+        info = asset_info(symbol)
+        if info.exchange != "XHKG":
+            continue
+        paths = _paths(seed, symbol, info.exchange, flow_link)
+        if paths.flows is None:
+            continue
+        bought = np.where(paths.keep, paths.flows.to_numpy() * 1e6 / paths.level, 0.0)
+        path = np.cumsum(bought)
+        swing = float(np.max(np.abs(path))) or 1.0
+        issued = 4.0 * swing  # shares held stay in (0.05, 0.55) of the issued shares
+        shares = 0.3 * issued + path
+        sessions = calendars.sessions("XHKG", start_ts, end_ts)
+        frame = pd.DataFrame(
+            {
+                "close": paths.level,
+                "holding_shares": shares,
+                "holding_value": shares * paths.level,
+                "holding_ratio": shares / issued,
+            },
+            index=_grid(),
+        )
+        frame = frame[paths.keep].reindex(sessions).dropna()
+        frame.index.name = "date"
+        out[symbol] = frame
+    return out
 
 
 def synthetic_market(

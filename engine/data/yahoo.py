@@ -36,15 +36,15 @@ import logging
 import re
 import warnings
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 
 import pandas as pd
 
 from engine.data import calendars
+from engine.data.cache_update import Coverage, TopUp, covered_until
 from engine.data.files import Columns, session_prices
 from engine.data.market import Market, assemble_market, asset_info
 from engine.data.yahoo_cache import Range, YahooCache, default_cache_dir, utc_today
-from engine.errors import DataError, DataWarning
+from engine.errors import DataError
 
 __all__ = [
     "FIELDS",
@@ -175,25 +175,6 @@ def last_completed_session(exchange: str, today: pd.Timestamp) -> pd.Timestamp:
     return (today - pd.offsets.BDay(1)).normalize()
 
 
-@dataclass(frozen=True)
-class Coverage:
-    """What the cache holds for one symbol after `update_cache`: its rows, the range it
-    vouches for, the range the request needs (ending no later than the last completed
-    session) and, when it covers less, why it could not be topped up (``"offline"``,
-    ``"no network: ..."``, ...)."""
-
-    symbol: str
-    frame: pd.DataFrame
-    covered: Range
-    wanted: Range
-    cause: str | None = None
-
-    @property
-    def short(self) -> bool:
-        """True when the cache covers less than `wanted`, at either end."""
-        return self.covered[0] > self.wanted[0] or self.covered[1] < self.wanted[1]
-
-
 def _download_range(
     symbol: str, start: pd.Timestamp, end: pd.Timestamp
 ) -> tuple[pd.DataFrame | None, str]:
@@ -213,57 +194,12 @@ def _download_range(
     return got, ""
 
 
-def _seam_moved(cached: pd.DataFrame, got: pd.DataFrame) -> bool:
-    """Whether the closes of `got` moved on the dates it shares with `cached`."""
-    common = cached.index.intersection(got.index)
-    old, new = cached["close"].reindex(common), got["close"].reindex(common)
-    both = old.notna() & new.notna()
-    if not both.any():
-        return True  # nothing to compare: the seam cannot be vouched for
-    return bool(((new[both] / old[both] - 1.0).abs() > SEAM_TOLERANCE).any())
-
-
 def _update_one(
     symbol: str, wanted: Range, cache: YahooCache, offline: bool, today: pd.Timestamp
 ) -> Coverage:
-    cached, problem = cache.inspect(symbol)
-    if cached is None:
-        if problem and offline:
-            raise DataError(cache.corrupt(symbol, problem))
-        got, cause = (None, "offline") if offline else _download_range(symbol, *wanted)
-        if got is None:
-            if problem:
-                raise DataError(cache.corrupt(symbol, problem, cause))
-            raise DataError(_missing(symbol, cache, cause))
-        cache.write(symbol, got, *wanted, fetched=today)
-        return Coverage(symbol, got, wanted, wanted)
-    frame, covered = cached
-    if not Coverage(symbol, frame, covered, wanted).short:
-        return Coverage(symbol, frame, covered, wanted)
-    if offline:
-        return Coverage(symbol, frame, covered, wanted, "offline")
-    overlap = min(OVERLAP, len(frame))
-    pieces = []
-    if wanted[0] < covered[0]:
-        pieces.append((wanted[0], frame.index[overlap - 1]))
-    if wanted[1] > covered[1]:
-        pieces.append((frame.index[-overlap], wanted[1]))
-    for start, end in pieces:
-        got, cause = _download_range(symbol, start, end)
-        if got is not None and _seam_moved(frame, got):
-            # Yahoo re-adjusted the past since the cache was written: all of it again
-            whole = (min(wanted[0], covered[0]), max(wanted[1], covered[1]))
-            got, cause = _download_range(symbol, *whole)
-            if got is not None:
-                cache.write(symbol, got, *whole, fetched=today)
-                return Coverage(symbol, got, whole, wanted)
-        if got is None:
-            return Coverage(symbol, frame, covered, wanted, cause)
-        merged = pd.concat([frame, got]).sort_index(kind="stable")
-        frame = merged[~merged.index.duplicated(keep="first")]  # the cached rows stay
-        covered = (min(covered[0], start), max(covered[1], end))
-        cache.write(symbol, frame, *covered, fetched=today)
-    return Coverage(symbol, frame, covered, wanted)
+    # `_download_range` is looked up on each call, so a test can replace `_download`
+    rules = TopUp(lambda *a: _download_range(*a), "close", SEAM_TOLERANCE, OVERLAP, _missing)
+    return rules.update(symbol, wanted, cache, offline, today)
 
 
 def _missing(symbol: str, cache: YahooCache, cause: str) -> str:
@@ -319,53 +255,6 @@ def update_cache(
             raise DataError(_missing(symbol, cache, got.cause or "Yahoo has no rows in it"))
         found[symbol] = got
     return found
-
-
-def covered_until(
-    found: Iterable[Coverage], cache: YahooCache, allow_partial: bool = False
-) -> pd.Timestamp | None:
-    """Return the date every symbol's data must end on: None when each is covered.
-
-    With `allow_partial`, a symbol covered to an earlier date ends all of them there
-    (a `DataWarning` says so): a run never holds a price frozen past its cache. A
-    cache short at its head is left to the warm-up check.
-
-    Raises
-    ------
-    DataError
-        Without `allow_partial`, when a cache covers less than wanted: one line naming
-        the first such symbol, its dates and why, and how many more are short.
-    """
-    short = [f for f in found if f.short]
-    if not short:
-        return None
-    first = short[0]
-    if not allow_partial:
-        rest = [f.symbol for f in short[1:]]
-        more = f"; {len(rest)} more symbols are short: {', '.join(rest)}" if rest else ""
-        if len(rest) == 1:
-            more = f"; 1 more symbol is short: {rest[0]}"
-        (have_start, have_end), (want_start, want_end) = first.covered, first.wanted
-        raise DataError(
-            f"{first.symbol}: the cache {cache.path(first.symbol)} covers "
-            f"{have_start.date()}..{have_end.date()}, not the "
-            f"{want_start.date()}..{want_end.date()} the run needs ({first.cause}){more}; "
-            "run `eastwind data fetch CONFIG` with network, or set data.allow_partial: "
-            "true to end the run where every symbol is covered"
-        )
-    ends = [f for f in short if f.covered[1] < f.wanted[1]]
-    if not ends:
-        return None
-    first = min(ends, key=lambda f: f.covered[1])
-    until = first.covered[1]
-    warnings.warn(
-        f"{first.symbol}: the cache covers to {until.date()}, not {first.wanted[1].date()} "
-        f"({first.cause}); data.allow_partial: the run's data ends on {until.date()} "
-        f"({len(ends)} symbol(s) short)",
-        DataWarning,
-        stacklevel=2,
-    )
-    return until
 
 
 def fetch(

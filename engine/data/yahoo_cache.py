@@ -30,11 +30,11 @@ _META_KEY = b"eastwind"
 Range = tuple[pd.Timestamp, pd.Timestamp]
 
 
-def default_cache_dir() -> Path:
-    """Return the user's cache folder for eastwind's downloads."""
+def default_cache_dir(source: str = "yahoo") -> Path:
+    """Return the user's cache folder for one source's downloads."""
     root = os.environ.get("EASTWIND_CACHE") or os.environ.get("XDG_CACHE_HOME")
     return (
-        Path(root) / "eastwind" / "yahoo" if root else Path.home() / ".cache" / "eastwind" / "yahoo"
+        Path(root) / "eastwind" / source if root else Path.home() / ".cache" / "eastwind" / source
     )
 
 
@@ -44,10 +44,17 @@ def utc_today() -> pd.Timestamp:
 
 
 class YahooCache:
-    """A folder of per-symbol parquet files with the date range each one covers."""
+    """A folder of per-symbol parquet files with the date range each one covers.
 
-    def __init__(self, folder: Path | str | None = None) -> None:
-        self.folder = Path(folder) if folder else default_cache_dir()
+    `required` names the column every file must have (a price cache's ``close``); the
+    akshare source keeps its holdings and indices in caches of this kind too.
+    """
+
+    def __init__(
+        self, folder: Path | str | None = None, required: str = "close", source: str = "yahoo"
+    ) -> None:
+        self.folder = Path(folder) if folder else default_cache_dir(source)
+        self.required = required
 
     def path(self, symbol: str) -> Path:
         """Return the cache file of `symbol`."""
@@ -89,8 +96,9 @@ class YahooCache:
         if start > end:
             return None, f"its metadata starts on {start.date()}, after its end {end.date()}"
         index = frame.index
-        if not isinstance(index, pd.DatetimeIndex) or "close" not in frame.columns:
-            return None, "its rows are not dated prices with a close"
+        if not isinstance(index, pd.DatetimeIndex) or self.required not in frame.columns:
+            what = "prices with a close" if self.required == "close" else self.required
+            return None, f"its rows are not dated {what}"
         if index.empty or not index.is_monotonic_increasing or not index.is_unique:
             return None, "its dates are empty, unsorted or repeated"
         # no session is complete on the day of its download; a file from before the
