@@ -1,21 +1,27 @@
 """Self-contained HTML pages: one tearsheet per run, one page comparing runs.
 
-Plotly's JavaScript is embedded once per page, every chart is a plotly figure with a
-fixed div id (so the same result gives the same bytes), and nothing is loaded from the
-network: the page opens offline.
+plotly.js is embedded once per page (the official cartesian partial bundle vendored in
+``engine/report/vendor``, see its README), every chart is a plotly figure with a fixed
+div id (so the same result gives the same bytes), and nothing is loaded from the
+network: the page opens offline. Date axes and the chart template are written once per
+page and shared by the charts that use them, which keeps a page small.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import html
+import json
+import re
 from collections.abc import Sequence
 from functools import lru_cache
+from importlib import resources
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
-from plotly.offline import get_plotlyjs
 from plotly.subplots import make_subplots
 
 from engine import metrics as m
@@ -30,6 +36,7 @@ from engine.report.tables import (
     return_correlation,
 )
 
+PLOTLY_BUNDLE = "plotly-cartesian.min.js"  # engine/report/vendor; see its README
 _TEMPLATE = "plotly_white"
 _STRATEGY, _BENCHMARK = "#1f77b4", "#7f7f7f"
 _MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
@@ -61,26 +68,89 @@ footer{padding:8px 28px 24px;color:#888;font-size:12px}
 
 
 @lru_cache(maxsize=1)
-def _plotly_js() -> str:
+def plotly_js() -> str:
+    """The vendored plotly.js bundle, safe to inline in a ``<script>`` element."""
+    bundle = resources.files("engine.report").joinpath("vendor", PLOTLY_BUNDLE)
     # A literal "</script>" inside the bundle would end the tag early.
-    return get_plotlyjs().replace("</script>", "<\\/script>")
+    return bundle.read_text(encoding="utf-8").replace("</script>", "<\\/script>")
+
+
+# Shared blocks: a value written once per page as JSON, read by every chart using it.
+_SHARED = re.compile(r'<script type="application/json" id="ew-(\w+)">.*?</script>', re.S)
+_PLOT_JS = (
+    "const EW={};function ewShared(v){if(v&&typeof v==='object'&&typeof v.ew==='string'){"
+    "if(!(v.ew in EW))EW[v.ew]=JSON.parse(document.getElementById('ew-'+v.ew).textContent);"
+    "return EW[v.ew];}return v;}"
+    "function ewPlot(id,data,layout,config){for(const t of data){t.x=ewShared(t.x);}"
+    "layout.template=ewShared(layout.template);Plotly.newPlot(id,data,layout,config);}"
+)
+
+
+def _json(value: object) -> str:
+    return json.dumps(value, separators=(",", ":")).replace("</", "<\\/")
+
+
+def _shared(value: object, blocks: list[str]) -> dict[str, str]:
+    text = _json(value)
+    key = hashlib.sha256(text.encode()).hexdigest()[:16]
+    blocks.append(f'<script type="application/json" id="ew-{key}">{text}</script>')
+    return {"ew": key}
+
+
+def _single(y: object) -> object:
+    """A float64 array as float32: half the bytes, and 7 digits are plenty on a chart."""
+    if isinstance(y, dict) and y.get("dtype") == "f8" and "shape" not in y:
+        data = np.frombuffer(base64.b64decode(y["bdata"]), dtype=np.float64)
+        return {"dtype": "f4", "bdata": base64.b64encode(data.astype(np.float32)).decode()}
+    return y
+
+
+def _short_dates(x: list[object]) -> list[object]:
+    """ISO timestamps at midnight as plain dates (plotly reads both the same)."""
+    if all(isinstance(v, str) and v.endswith("T00:00:00.000000") for v in x):
+        return [str(v)[:10] for v in x]
+    return x
 
 
 def chart(fig: go.Figure, div_id: str, height: int = 380) -> str:
-    """Return `fig` as an HTML fragment in the report's style (plotly.js not included)."""
+    """Return `fig` as an HTML fragment in the report's style (plotly.js not included).
+
+    Long x axes and the template are shared blocks: `page` keeps the first copy of each.
+    """
     fig.update_layout(
         template=_TEMPLATE,
         height=height,
         margin={"l": 60, "r": 20, "t": 50, "b": 40},
         legend={"orientation": "h", "y": -0.15},
     )
-    return pio.to_html(
-        fig,
-        full_html=False,
-        include_plotlyjs=False,
-        div_id=div_id,
-        config={"displaylogo": False, "responsive": True},
+    spec = json.loads(pio.to_json(fig, validate=False))
+    blocks: list[str] = []
+    for trace in spec["data"]:
+        x = trace.get("x")
+        if isinstance(x, list) and len(x) > 20:
+            trace["x"] = _shared(_short_dates(x), blocks)
+        if "y" in trace:
+            trace["y"] = _single(trace["y"])
+    spec["layout"]["template"] = _shared(spec["layout"].get("template", {}), blocks)
+    config = {"displaylogo": False, "responsive": True}
+    return (
+        "".join(blocks)
+        + f'<div id="{div_id}" class="plotly-graph-div" style="height:{height}px;width:100%"></div>'
+        + f'<script>ewPlot("{div_id}",{_json(spec["data"])},{_json(spec["layout"])},'
+        + f"{_json(config)})</script>"
     )
+
+
+def _dedup_shared(body: str) -> str:
+    seen: set[str] = set()
+
+    def keep_first(match: re.Match[str]) -> str:
+        if match.group(1) in seen:
+            return ""
+        seen.add(match.group(1))
+        return match.group(0)
+
+    return _SHARED.sub(keep_first, body)
 
 
 def log_toggle() -> list[dict[str, object]]:
@@ -353,8 +423,9 @@ def page(
     return (
         f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">{stamp}'
         f"<title>{html.escape(title)}</title><style>{_CSS}</style>"
-        f'<script type="text/javascript">{_plotly_js()}</script></head>'
-        f"<body><header>{header}</header>{banner_html}<main>{body}</main>{footer}</body></html>\n"
+        f'<script type="text/javascript">{plotly_js()}</script><script>{_PLOT_JS}</script></head>'
+        f"<body><header>{header}</header>{banner_html}<main>{_dedup_shared(body)}</main>"
+        f"{footer}</body></html>\n"
     )
 
 
