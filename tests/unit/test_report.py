@@ -31,6 +31,8 @@ RUN_CHARTS = {
     "chart-weights",
     "chart-monthly",
     "chart-returns",
+    "chart-attribution",
+    "chart-yearly",
 }
 COMPARE_CHARTS = {"chart-equity", "chart-drawdown", "chart-correlation"}
 
