@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from engine import metrics as m
+from engine.attribution import Attribution, attribute
 from engine.config import RunConfig, load_config, override_config
 from engine.data import Market
-from engine.attribution import Attribution, attribute
 from engine.errors import StrategyError
 from engine.inputs import KernelMarket
 from engine.kernel.sim_nb import risk_free_per_bar_nb

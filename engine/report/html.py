@@ -33,11 +33,9 @@ from engine.report.analysis import rolling_volatility
 from engine.report.tables import (
     DEFINITIONS,
     METRICS,
-    aligned_values,
     annualisation,
     bankruptcy_banner,
     equity_frame,
-    return_correlation,
 )
 
 PLOTLY_BUNDLE = "plotly-cartesian.min.js"  # engine/report/vendor; see its README
@@ -69,7 +67,8 @@ tr.group th{background:#e8edf3}
 h3{font-size:14px;margin:14px 0 6px} p.note{color:#666;font-size:12px;max-width:760px}
 .scroll{max-height:360px;overflow:auto;border:1px solid #eee}
 .scroll table{width:100%} .scroll th{position:sticky;top:0}
-.wrap{overflow-x:auto} table.costs td{vertical-align:top;white-space:nowrap}
+.wrap{overflow-x:auto} table.sweep td{text-align:right;white-space:nowrap}
+table.costs td{vertical-align:top;white-space:nowrap}
 .top{display:grid;grid-template-columns:minmax(380px,auto) minmax(0,1fr);gap:28px}
 details.defs dl{columns:3 320px;column-gap:28px} details.defs dt{break-after:avoid}
 details.defs{margin:18px 0;font-size:13px} details.defs dt{font-weight:600;margin-top:6px}
@@ -325,7 +324,7 @@ def _distribution_chart(eq: pd.DataFrame, var: float, bench_name: str | None) ->
     return fig
 
 
-def _metrics_table(columns: dict[str, dict[str, float] | None]) -> str:
+def metrics_table(columns: dict[str, dict[str, float] | None]) -> str:
     """Rows of metrics grouped as in `METRICS`, one column per named metrics dict."""
     head = "".join(f"<th>{html.escape(name)}</th>" for name in columns)
     rows, group = [], None
@@ -359,7 +358,7 @@ def definitions() -> str:
     )
 
 
-def _meta_table(rows: Sequence[tuple[str, str]]) -> str:
+def meta_table(rows: Sequence[tuple[str, str]]) -> str:
     body = "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(v)}</td></tr>" for k, v in rows)
     return f'<table class="meta">{body}</table>'
 
@@ -531,9 +530,9 @@ def run_page(result: BacktestResult, run_id: str | None = None) -> str:
         "for its definition."
     )
     body = (
-        f'<section class="top"><div><h2>Metrics</h2>{_metrics_table(metrics_columns)}'
+        f'<section class="top"><div><h2>Metrics</h2>{metrics_table(metrics_columns)}'
         f'<p class="note">{html.escape(basis)}</p></div>'
-        f"<div><h2>Setup</h2>{_meta_table(rules)}<h2>Costs per asset</h2>"
+        f"<div><h2>Setup</h2>{meta_table(rules)}<h2>Costs per asset</h2>"
         f'<div class="wrap">{_costs_table(result)}</div>'
         f"{sections.drawdowns_section(result)}</div></section>"
         f'<section class="grid">{"".join(f"<div>{c}</div>" for c in charts)}'
@@ -545,53 +544,3 @@ def run_page(result: BacktestResult, run_id: str | None = None) -> str:
     )
     alerts = [line] if (line := bankruptcy_banner(result)) else []
     return page(f"eastwind: {config.name}", header, market.is_synthetic, body, run_id, alerts)
-
-
-def compare_page(results: Sequence[BacktestResult], run_id: str | None = None) -> str:
-    """Return one HTML page comparing runs: metrics side by side, equity curves, correlations."""
-    names = [r.config.name for r in results]
-    values = aligned_values(results)
-    equity = go.Figure()
-    drawdowns = go.Figure()
-    for name in names:
-        curve = values[name].dropna()
-        equity.add_scatter(x=curve.index, y=curve, name=name)
-        drawdowns.add_scatter(x=curve.index, y=m.drawdown(curve.to_numpy(), 1.0), name=name)
-    equity.update_layout(
-        title="Growth of 1 (each run from its initial cash)", updatemenus=log_toggle()
-    )
-    drawdowns.update_layout(title="Drawdown", yaxis_tickformat=".0%")
-    corr = return_correlation(results)
-    heat = go.Figure(
-        go.Heatmap(
-            z=corr.to_numpy(),
-            x=names,
-            y=names,
-            text=[[f"{v:.2f}" for v in row] for row in corr.to_numpy()],
-            texttemplate="%{text}",
-            colorscale="RdBu",
-            zmin=-1.0,
-            zmax=1.0,
-        )
-    )
-    heat.update_layout(title="Correlation of daily returns", yaxis_autorange="reversed")
-    runs = [
-        (
-            r.config.name,
-            f"{r.config.strategy.name} on {r.market.source}, {r.market.index[0].date()} to "
-            f"{r.market.index[-1].date()}, {r.config.path or ''}",
-        )
-        for r in results
-    ]
-    body = (
-        f"<section><h2>Runs</h2>{_meta_table(runs)}</section>"
-        f"<section><h2>Metrics</h2>{_metrics_table({r.config.name: r.metrics for r in results})}"
-        "</section>"
-        f'<section class="grid"><div>{chart(equity, "chart-equity", 460)}</div>'
-        f"<div>{chart(drawdowns, 'chart-drawdown', 460)}</div>"
-        f"<div>{chart(heat, 'chart-correlation', 140 + 40 * len(names))}</div></section>"
-    )
-    header = f"<h1>Scenario comparison</h1><p>{html.escape(', '.join(names))}</p>"
-    synthetic = any(r.market.is_synthetic for r in results)
-    alerts = [f"{r.config.name}: {line}" for r in results if (line := bankruptcy_banner(r))]
-    return page("eastwind: comparison", header, synthetic, body, run_id, alerts)

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import html
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 
-import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -81,7 +80,9 @@ def _attribution_rows(frame: pd.DataFrame, init_cash: float) -> list[list[str]]:
         rows[-1].append(pct(row["contribution"]))
     total = frame[["pnl", "contribution"]].sum()
     sums = [money(frame[c].sum()) for c in (*COMPONENTS, "interest")]
-    rows.append(["<b>Total</b>", *sums, money(total["pnl"]), f"<b>{pct(total['contribution'])}</b>"])
+    rows.append(
+        ["<b>Total</b>", *sums, money(total["pnl"]), f"<b>{pct(total['contribution'])}</b>"]
+    )
     return rows
 
 
@@ -98,7 +99,9 @@ def attribution_section(result: BacktestResult, chart: Chart) -> str:
     ]
     if groups:
         html_parts.append("<h3>By group</h3>")
-        html_parts.append(table(("Group", *head[1:]), _attribution_rows(parts.by_group(groups), init)))
+        html_parts.append(
+            table(("Group", *head[1:]), _attribution_rows(parts.by_group(groups), init))
+        )
     html_parts.append(_note(_ATTRIBUTION_NOTE))
     daily = parts.daily_groups(groups) if groups else parts.daily()
     cumulative = daily.cumsum() / init
@@ -113,9 +116,7 @@ def attribution_section(result: BacktestResult, chart: Chart) -> str:
         line={"color": "#222", "dash": "dot"},
     )
     by = "group" if groups else "asset"
-    fig.update_layout(
-        title=f"Cumulative contribution to return, by {by}", yaxis_tickformat=".0%"
-    )
+    fig.update_layout(title=f"Cumulative contribution to return, by {by}", yaxis_tickformat=".0%")
     return (
         f'<section><div class="wrap">{"".join(html_parts)}</div>'
         f"{chart(fig, 'chart-attribution', 460)}</section>"
@@ -143,7 +144,9 @@ def returns_section(result: BacktestResult, bench_name: str | None, chart: Chart
     trail_rows = [[labels[k], *(pct(v) for v in row)] for k, row in trail.iterrows()]
     fig = go.Figure()
     for (name, series), color in zip(yearly.items(), (_STRATEGY, _BENCHMARK), strict=False):
-        fig.add_bar(x=[str(y) for y in series.index], y=series.to_numpy(), name=name, marker_color=color)
+        fig.add_bar(
+            x=[str(y) for y in series.index], y=series.to_numpy(), name=name, marker_color=color
+        )
     fig.update_layout(title="Yearly returns", yaxis_tickformat=".0%", barmode="group")
     note = _note(
         "Yearly: returns compounded within each calendar year. Trailing windows end at the "
@@ -235,9 +238,11 @@ def trading_section(result: BacktestResult, max_rows: int = 400) -> str:
         ]
         for t in shown.itertuples()
     ]
-    more = f" (the last {len(shown)} of {len(trips)}; all are in round_trips.csv)" if len(
-        shown
-    ) < len(trips) else ""
+    more = (
+        f" (the last {len(shown)} of {len(trips)}; all are in round_trips.csv)"
+        if len(shown) < len(trips)
+        else ""
+    )
     head2 = ("Asset", "Side", "Entry", "Exit", "Qty", "Entry price", "Exit price", "P&L")
     parts.append(f"<h3>Closed round trips{more}</h3>")
     parts.append(
@@ -271,13 +276,3 @@ def trading_section(result: BacktestResult, max_rows: int = 400) -> str:
         '<div class="scroll">' + table((*head3, "Slippage"), fill_rows, numeric_from=3) + "</div>"
     )
     return "".join(parts)
-
-
-def definitions_list(definitions: Mapping[str, tuple[str, str]]) -> str:
-    """A footnote list of metric definitions: label -> (label, definition)."""
-    items = "".join(
-        f"<dt>{html.escape(label)}</dt><dd>{html.escape(text)}</dd>"
-        for label, text in definitions.values()
-    )
-    return f'<details class="defs"><summary>Definitions of the metrics</summary><dl>{items}</dl></details>'
-
