@@ -68,8 +68,9 @@ h3{font-size:14px;margin:14px 0 6px} p.note{color:#666;font-size:12px;max-width:
 .scroll{max-height:360px;overflow:auto;border:1px solid #eee}
 .scroll table{width:100%} .scroll th{position:sticky;top:0}
 .wrap{overflow-x:auto} table.sweep td{text-align:right;white-space:nowrap}
-table.costs td{vertical-align:top;white-space:nowrap}
-.top{display:grid;grid-template-columns:minmax(380px,auto) minmax(0,1fr);gap:28px}
+td{white-space:nowrap} .meta td,table.costs td:nth-child(4){white-space:normal}
+table.costs td{vertical-align:top} table.costs td:nth-child(4){min-width:300px}
+.top{display:grid;grid-template-columns:fit-content(460px) minmax(0,1fr);gap:28px}
 details.defs dl{columns:3 320px;column-gap:28px} details.defs dt{break-after:avoid}
 details.defs{margin:18px 0;font-size:13px} details.defs dt{font-weight:600;margin-top:6px}
 details.defs dd{margin:0 0 0 16px;color:#444} abbr{text-decoration:underline dotted;cursor:help}
