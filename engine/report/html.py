@@ -60,7 +60,8 @@ header h1{margin:0 0 4px;font-size:22px} header p{margin:2px 0;color:#d5dde8}
 main{padding:10px 28px 40px;max-width:1400px}
 section{margin:18px 0} h2{font-size:17px;border-bottom:1px solid #ddd;padding-bottom:4px}
 table{border-collapse:collapse;font-size:13px} td,th{padding:3px 10px;border-bottom:1px solid #eee}
-th{text-align:left;background:#f5f7fa} td.num{text-align:right;font-variant-numeric:tabular-nums}
+th{text-align:left;background:#f5f7fa}
+td.num,td.n{text-align:right;font-variant-numeric:tabular-nums}
 tr.group th{background:#e8edf3}
 .grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(560px,1fr));gap:14px}
 .grid>div{min-width:0} .grid>div.wide{grid-column:1/-1}

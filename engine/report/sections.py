@@ -41,7 +41,7 @@ def table(
     body = "".join(
         "<tr>"
         + "".join(
-            f'<td class="num">{c}</td>' if i >= numeric_from else f"<td>{c}</td>"
+            f"<td class=n>{c}</td>" if i >= numeric_from else f"<td>{c}</td>"
             for i, c in enumerate(row)
         )
         + "</tr>"
@@ -207,7 +207,7 @@ def _stats_rows(stats: pd.DataFrame) -> list[list[str]]:
     ]
 
 
-def trading_section(result: BacktestResult, max_rows: int = 400) -> str:
+def trading_section(result: BacktestResult, max_rows: int = 200) -> str:
     """Round trips per asset with their statistics, and the fills, in scrolling tables."""
     trips = result.round_trips
     stats = a.trips_by_asset(trips)
