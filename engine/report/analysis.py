@@ -8,7 +8,8 @@ Definitions (the page's footnotes say the same):
   month, YTD from the first bar of its year, 1Y, 3Y and 5Y over the bars dated after
   the last date less 1, 3 or 5 calendar years, since inception over every bar. MTD,
   YTD and 1Y are cumulative; 3Y, 5Y and since inception are annualised (CAGR over the
-  window: growth ``** (ppy / bars) - 1``). A window longer than the run is n/a.
+  window: growth ``** (ppy / bars) - 1``, -100% when the value fell to zero or below).
+  A window longer than the run is n/a.
 - Worst drawdowns: the drawdown episodes of `engine.metrics.drawdown_episodes`, deepest
   first: start (first bar under water), trough, recovery (first bar back at the peak)
   and length in calendar days.
@@ -67,7 +68,10 @@ def trailing_returns(returns: pd.Series, ppy: float) -> pd.Series:
             continue
         growth = float(np.prod(1.0 + r[start:]))
         bars = len(r) - start
-        out[label] = growth ** (ppy / bars) - 1.0 if label in ANNUALISED else growth - 1.0
+        if label not in ANNUALISED:
+            out[label] = growth - 1.0
+        else:  # money that is gone (a bankrupt run) compounds at -100%, as its CAGR does
+            out[label] = growth ** (ppy / bars) - 1.0 if growth > 0.0 else -1.0
     return pd.Series(out, name=returns.name)
 
 

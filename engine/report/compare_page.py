@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+import plotly.io as pio
 from plotly.subplots import make_subplots
 
 from engine import metrics as m
@@ -17,6 +18,7 @@ from engine.report.html import chart, log_toggle, meta_table, metrics_table, pag
 from engine.report.tables import aligned_values, bankruptcy_banner, return_correlation
 
 _BENCHMARK = "#7f7f7f"
+_COLORS = pio.templates["plotly_white"].layout.colorway or ("#1f77b4",)  # the runs, in order
 
 
 def benchmark_values(results: Sequence[BacktestResult]) -> pd.DataFrame:
@@ -75,7 +77,7 @@ def _panels(
             y = measure(curves[name])
             fig.add_scatter(
                 x=y.index, y=y, name=name, fill="tozeroy" if title == "Drawdown" else None,
-                row=i, col=1, showlegend=False,
+                row=i, col=1, showlegend=False, line_color=_COLORS[(i - 1) % len(_COLORS)],
             )  # fmt: skip
             b = own[name]
             if b is not None and b in bench:
@@ -97,8 +99,8 @@ def compare_page(results: Sequence[BacktestResult], run_id: str | None = None) -
     bench = benchmark_values(results)
     equity = go.Figure()
     curves = {name: values[name].dropna() for name in names}
-    for name, curve in curves.items():
-        equity.add_scatter(x=curve.index, y=curve, name=name)
+    for i, (name, curve) in enumerate(curves.items()):
+        equity.add_scatter(x=curve.index, y=curve, name=name, line_color=_COLORS[i % len(_COLORS)])
     for b in bench.columns:
         curve = bench[b].dropna()
         equity.add_scatter(x=curve.index, y=curve, name=b, line={"color": _BENCHMARK})

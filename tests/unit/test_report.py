@@ -34,7 +34,7 @@ RUN_CHARTS = {
     "chart-attribution",
     "chart-yearly",
 }
-COMPARE_CHARTS = {"chart-equity", "chart-drawdown", "chart-correlation"}
+COMPARE_CHARTS = {"chart-equity", "chart-drawdown", "chart-rolling", "chart-correlation"}
 
 
 @pytest.fixture(scope="module")

@@ -55,6 +55,12 @@ def test_trailing_returns_by_hand_windows_end_at_the_last_bar():
     assert t["Since inception"] == pytest.approx(growth ** (252.0 / 5) - 1.0)
 
 
+def test_trailing_returns_of_a_value_that_fell_below_zero_annualise_to_minus_100_percent():
+    index = pd.bdate_range("2024-01-01", periods=3)
+    t = a.trailing_returns(pd.Series([0.1, -1.5, 0.0], index=index), ppy=252.0)
+    assert t["Since inception"] == -1.0 and t["YTD"] == pytest.approx(1.1 * -0.5 - 1.0)
+
+
 @pytest.mark.parametrize("seed", range(5))
 def test_trailing_returns_with_random_series_match_quantstats_on_the_same_windows(seed):
     r = _returns(seed)
