@@ -18,9 +18,11 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from engine import metrics as m
+from engine.attribution import Attribution, attribute
 from engine.config import RunConfig, load_config, override_config
 from engine.data import Market
 from engine.errors import StrategyError
+from engine.inputs import KernelMarket
 from engine.kernel.sim_nb import risk_free_per_bar_nb
 from engine.periods import periods_per_year
 from engine.pipeline import (
@@ -64,6 +66,8 @@ class BacktestResult:
     rebalances (NaN elsewhere), before the execution lag; ``held_weights`` are the
     weights the portfolio held at each close. ``risk_free`` is the risk-free return of
     each bar, the one Sharpe, Sortino and alpha measure excess returns against.
+    ``kernel`` holds the arrays the portfolio was simulated on (``attribution`` reads
+    its execution prices, borrow rates and year fractions).
 
     In a notebook the result shows a short summary; ``plot()`` draws equity and drawdown,
     ``to_html(path)`` writes the full report and ``stats()`` lists the metrics.
@@ -77,6 +81,7 @@ class BacktestResult:
     benchmark: pd.Series | None = None
     benchmark_metrics: dict[str, float] | None = None
     risk_free: pd.Series | None = None
+    kernel: KernelMarket | None = None
 
     @property
     def value(self) -> pd.Series:
@@ -115,6 +120,13 @@ class BacktestResult:
     def round_trips(self) -> pd.DataFrame:
         """Closed trades, fills matched first in, first out per asset (`round_trips`)."""
         return round_trips(self.simulation.trades)
+
+    @cached_property
+    def attribution(self) -> Attribution:
+        """The P&L of each asset by bar, split into price, fx and costs (`engine.attribution`)."""
+        if self.kernel is None:
+            raise ValueError("attribution needs the result of run(), which keeps its kernel inputs")
+        return attribute(self.simulation, self.kernel)
 
     @property
     def bankruptcy(self) -> Bankruptcy | None:
@@ -260,5 +272,5 @@ def run(
     weights = pd.DataFrame(decided[0], index=market.index, columns=market.close.columns)
     risk_free = pd.Series(rf_bar, index=market.index, name="risk_free")
     return BacktestResult(
-        config, market, weights, simulation, metrics, bench, bench_metrics, risk_free
+        config, market, weights, simulation, metrics, bench, bench_metrics, risk_free, kernel
     )

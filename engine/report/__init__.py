@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+import pandas as pd
+
 from engine.backtest import BacktestResult
 from engine.outputs import (
     MANIFEST,
@@ -24,7 +26,8 @@ from engine.outputs import (
     write_atomic,
     write_set,
 )
-from engine.report.html import compare_page, run_page
+from engine.report.compare_page import benchmark_values, compare_page
+from engine.report.html import run_page
 from engine.report.sweep_page import (
     ranked_rows,
     results_parquet,
@@ -70,7 +73,8 @@ __all__ = [
 # The files each command writes; an older folder without a manifest loses those of
 # them a new set does not rewrite.
 RUN_FILES = ("metrics.json", "equity.csv", "positions.csv", "weights.csv", "trades.csv")
-RUN_FILES += ("report.html",)
+RUN_FILES += ("round_trips.csv", "attribution.csv", "attribution_daily.csv")
+RUN_FILES += ("attribution_groups.csv", "attribution_groups_daily.csv", "report.html")
 COMPARE_FILES = ("metrics.csv", "equity.csv", "correlation.csv", "compare.html")
 SWEEP_FILES = ("results.csv", "results.parquet", "walk_forward.csv", "walk_forward_equity.csv")
 SWEEP_FILES += ("sweep.html",)
@@ -93,10 +97,13 @@ def write_run(result: BacktestResult, out: Path, html: bool = True) -> list[Path
 
 
 def write_comparison(results: Sequence[BacktestResult], out: Path) -> list[Path]:
-    """Write the side-by-side metrics, aligned equity, correlations, compare.html, run.json."""
+    """Write the side-by-side metrics, aligned equity (with each distinct benchmark's
+    growth of 1), correlations, compare.html and run.json."""
     files: dict[str, str | bytes] = {
         "metrics.csv": side_by_side(results).to_csv(),
-        "equity.csv": aligned_values(results).rename_axis("date").to_csv(),
+        "equity.csv": pd.concat([aligned_values(results), benchmark_values(results)], axis=1)
+        .rename_axis("date")
+        .to_csv(),
         "correlation.csv": return_correlation(results).to_csv(),
     }
     run_id = run_id_of(files)

@@ -1,35 +1,44 @@
 """Self-contained HTML pages: one tearsheet per run, one page comparing runs.
 
-Plotly's JavaScript is embedded once per page, every chart is a plotly figure with a
-fixed div id (so the same result gives the same bytes), and nothing is loaded from the
-network: the page opens offline.
+plotly.js is embedded once per page (the official cartesian partial bundle vendored in
+``engine/report/vendor``, see its README), every chart is a plotly figure with a fixed
+div id (so the same result gives the same bytes), and nothing is loaded from the
+network: the page opens offline. Date axes and the chart template are written once per
+page and shared by the charts that use them, which keeps a page small.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import html
+import json
+import re
 from collections.abc import Sequence
 from functools import lru_cache
+from importlib import resources
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
-from plotly.offline import get_plotlyjs
 from plotly.subplots import make_subplots
 
 from engine import metrics as m
 from engine.backtest import BacktestResult
 from engine.config import describe
 from engine.outputs import MANIFEST, RUN_ID_META
+from engine.report import sections
+from engine.report.analysis import rolling_volatility
 from engine.report.tables import (
+    DEFINITIONS,
     METRICS,
-    aligned_values,
+    annualisation,
     bankruptcy_banner,
     equity_frame,
-    return_correlation,
 )
 
+PLOTLY_BUNDLE = "plotly-cartesian.min.js"  # engine/report/vendor; see its README
 _TEMPLATE = "plotly_white"
 _STRATEGY, _BENCHMARK = "#1f77b4", "#7f7f7f"
 _MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
@@ -39,7 +48,7 @@ _SYNTHETIC_BANNER = (
     "would have done."
 )
 _COST_HEADINGS = (
-    *("Symbol", "Ccy", "Fee", "Min fee", "Charges"),
+    *("Symbol", "Ccy", "Commission", "Charges"),
     *("Buy tax", "Sell tax", "Slippage", "Borrow", "Lot"),
 )
 _CSS = """
@@ -51,36 +60,112 @@ header h1{margin:0 0 4px;font-size:22px} header p{margin:2px 0;color:#d5dde8}
 main{padding:10px 28px 40px;max-width:1400px}
 section{margin:18px 0} h2{font-size:17px;border-bottom:1px solid #ddd;padding-bottom:4px}
 table{border-collapse:collapse;font-size:13px} td,th{padding:3px 10px;border-bottom:1px solid #eee}
-th{text-align:left;background:#f5f7fa} td.num{text-align:right;font-variant-numeric:tabular-nums}
+th{text-align:left;background:#f5f7fa}
+td.num,td.n{text-align:right;font-variant-numeric:tabular-nums}
 tr.group th{background:#e8edf3}
 .grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(560px,1fr));gap:14px}
-.grid>div{min-width:0}
+.grid>div{min-width:0} .grid>div.wide{grid-column:1/-1}
+h3{font-size:14px;margin:14px 0 6px} p.note{color:#666;font-size:12px;max-width:760px}
+.scroll{max-height:360px;overflow:auto;border:1px solid #eee}
+.scroll table{width:100%} .scroll th{position:sticky;top:0}
+.wrap{overflow-x:auto} table.sweep td{text-align:right;white-space:nowrap}
+td{white-space:nowrap} .meta td,table.costs td:nth-child(4){white-space:normal}
+table.costs td{vertical-align:top} table.costs td:nth-child(4){min-width:300px}
+.top{display:grid;grid-template-columns:fit-content(460px) minmax(0,1fr);gap:28px}
+details.defs dl{columns:3 320px;column-gap:28px} details.defs dt{break-after:avoid}
+details.defs{margin:18px 0;font-size:13px} details.defs dt{font-weight:600;margin-top:6px}
+details.defs dd{margin:0 0 0 16px;color:#444} abbr{text-decoration:underline dotted;cursor:help}
 .meta td:first-child{color:#666}
 footer{padding:8px 28px 24px;color:#888;font-size:12px}
 """
 
 
 @lru_cache(maxsize=1)
-def _plotly_js() -> str:
+def plotly_js() -> str:
+    """The vendored plotly.js bundle, safe to inline in a ``<script>`` element."""
+    bundle = resources.files("engine.report").joinpath("vendor", PLOTLY_BUNDLE)
     # A literal "</script>" inside the bundle would end the tag early.
-    return get_plotlyjs().replace("</script>", "<\\/script>")
+    return bundle.read_text(encoding="utf-8").replace("</script>", "<\\/script>")
+
+
+# Shared blocks: a value written once per page as JSON, read by every chart using it.
+_SHARED = re.compile(r'<script type="application/json" id="ew-(\w+)">.*?</script>', re.S)
+_PLOT_JS = (
+    "const EW={};function ewShared(v){if(v&&typeof v==='object'&&typeof v.ew==='string'){"
+    "if(!(v.ew in EW))EW[v.ew]=JSON.parse(document.getElementById('ew-'+v.ew).textContent);"
+    "return EW[v.ew];}return v;}"
+    "function ewPlot(id,data,layout,config){for(const t of data){t.x=ewShared(t.x);}"
+    "layout.template=ewShared(layout.template);Plotly.newPlot(id,data,layout,config);}"
+)
+
+
+def _json(value: object) -> str:
+    return json.dumps(value, separators=(",", ":")).replace("</", "<\\/")
+
+
+def _shared(value: object, blocks: list[str]) -> dict[str, str]:
+    text = _json(value)
+    key = hashlib.sha256(text.encode()).hexdigest()[:16]
+    blocks.append(f'<script type="application/json" id="ew-{key}">{text}</script>')
+    return {"ew": key}
+
+
+def _single(y: object) -> object:
+    """A float64 array as float32: half the bytes, and 7 digits are plenty on a chart."""
+    if isinstance(y, dict) and y.get("dtype") == "f8" and "shape" not in y:
+        data = np.frombuffer(base64.b64decode(y["bdata"]), dtype=np.float64)
+        return {"dtype": "f4", "bdata": base64.b64encode(data.astype(np.float32)).decode()}
+    return y
+
+
+def _short_dates(x: list[object]) -> list[object]:
+    """ISO timestamps at midnight as plain dates (plotly reads both the same)."""
+    if all(isinstance(v, str) and v.endswith("T00:00:00.000000") for v in x):
+        return [str(v)[:10] for v in x]
+    return x
 
 
 def chart(fig: go.Figure, div_id: str, height: int = 380) -> str:
-    """Return `fig` as an HTML fragment in the report's style (plotly.js not included)."""
+    """Return `fig` as an HTML fragment in the report's style (plotly.js not included).
+
+    Long x axes and the template are shared blocks: `page` keeps the first copy of each.
+    """
+    if fig.layout.updatemenus:  # the Linear/Log buttons sit at the left, the title between
+        fig.update_layout(title_x=0.5, title_xanchor="center")
     fig.update_layout(
         template=_TEMPLATE,
         height=height,
         margin={"l": 60, "r": 20, "t": 50, "b": 40},
         legend={"orientation": "h", "y": -0.15},
     )
-    return pio.to_html(
-        fig,
-        full_html=False,
-        include_plotlyjs=False,
-        div_id=div_id,
-        config={"displaylogo": False, "responsive": True},
+    spec = json.loads(pio.to_json(fig, validate=False))
+    blocks: list[str] = []
+    for trace in spec["data"]:
+        x = trace.get("x")
+        if isinstance(x, list) and len(x) > 20:
+            trace["x"] = _shared(_short_dates(x), blocks)
+        if "y" in trace:
+            trace["y"] = _single(trace["y"])
+    spec["layout"]["template"] = _shared(spec["layout"].get("template", {}), blocks)
+    config = {"displaylogo": False, "responsive": True}
+    return (
+        "".join(blocks)
+        + f'<div id="{div_id}" class="plotly-graph-div" style="height:{height}px;width:100%"></div>'
+        + f'<script>ewPlot("{div_id}",{_json(spec["data"])},{_json(spec["layout"])},'
+        + f"{_json(config)})</script>"
     )
+
+
+def _dedup_shared(body: str) -> str:
+    seen: set[str] = set()
+
+    def keep_first(match: re.Match[str]) -> str:
+        if match.group(1) in seen:
+            return ""
+        seen.add(match.group(1))
+        return match.group(0)
+
+    return _SHARED.sub(keep_first, body)
 
 
 def log_toggle() -> list[dict[str, object]]:
@@ -89,10 +174,11 @@ def log_toggle() -> list[dict[str, object]]:
         {
             "type": "buttons",
             "direction": "right",
-            "x": 1.0,
-            "y": 1.02,
-            "xanchor": "right",
+            "x": 0.0,
+            "y": 1.0,
+            "xanchor": "left",
             "yanchor": "bottom",
+            "pad": {"b": 4},
             "buttons": [
                 {"label": "Linear", "method": "relayout", "args": [{"yaxis.type": "linear"}]},
                 {"label": "Log", "method": "relayout", "args": [{"yaxis.type": "log"}]},
@@ -132,39 +218,31 @@ def drawdown_chart(eq: pd.DataFrame, bench_name: str | None) -> go.Figure:
 def _rolling_chart(
     eq: pd.DataFrame, ppy: float, rf: pd.Series | float, bench_name: str | None
 ) -> go.Figure:
-    """Rolling Sharpe over `rf`, the risk-free return of each bar, and rolling beta."""
+    """Rolling Sharpe over `rf` (the risk-free return of each bar), volatility and beta."""
     window = max(round(ppy / 2), 2)
     fig = make_subplots(
-        rows=2,
+        rows=3,
         cols=1,
         shared_xaxes=True,
-        vertical_spacing=0.08,
-        subplot_titles=("Rolling 6-month Sharpe", "Rolling 6-month beta"),
+        vertical_spacing=0.07,
+        subplot_titles=("Sharpe", "Volatility (ann.)", "Beta"),
     )
-    excess = eq["returns"] - rf
-    roll = excess.rolling(window)
-    fig.add_scatter(
-        x=eq.index,
-        y=roll.mean() / roll.std() * np.sqrt(ppy),
-        name="Strategy",
-        line_color=_STRATEGY,
-        row=1,
-        col=1,
-    )
+    curves = {"Strategy": (eq["returns"], _STRATEGY)}
+    if "benchmark_returns" in eq:
+        curves[bench_name or "Benchmark"] = (eq["benchmark_returns"], _BENCHMARK)
+    for name, (r, color) in curves.items():
+        roll = (r - rf).rolling(window)
+        sharpe = roll.mean() / roll.std() * np.sqrt(ppy)
+        vol = rolling_volatility(r, window, ppy)
+        common = {"name": name, "legendgroup": name, "line_color": color}
+        fig.add_scatter(x=eq.index, y=sharpe, row=1, col=1, **common)
+        fig.add_scatter(x=eq.index, y=vol, row=2, col=1, showlegend=False, **common)
     if "benchmark_returns" in eq:
         b = eq["benchmark_returns"]
-        b_roll = (b - rf).rolling(window)
-        fig.add_scatter(
-            x=eq.index,
-            y=b_roll.mean() / b_roll.std() * np.sqrt(ppy),
-            name=bench_name,
-            line_color=_BENCHMARK,
-            row=1,
-            col=1,
-        )
         beta = eq["returns"].rolling(window).cov(b) / b.rolling(window).var()
-        fig.add_scatter(x=eq.index, y=beta, name="Beta", line_color="#8e44ad", row=2, col=1)
-    fig.update_layout(title=f"Rolling statistics ({window} bars)")
+        fig.add_scatter(x=eq.index, y=beta, name="Beta", line_color="#8e44ad", row=3, col=1)
+    fig.update_yaxes(tickformat=".0%", row=2, col=1)
+    fig.update_layout(title=f"Rolling {window} bars (about 6 months)")
     return fig
 
 
@@ -248,7 +326,7 @@ def _distribution_chart(eq: pd.DataFrame, var: float, bench_name: str | None) ->
     return fig
 
 
-def _metrics_table(columns: dict[str, dict[str, float] | None]) -> str:
+def metrics_table(columns: dict[str, dict[str, float] | None]) -> str:
     """Rows of metrics grouped as in `METRICS`, one column per named metrics dict."""
     head = "".join(f"<th>{html.escape(name)}</th>" for name in columns)
     rows, group = [], None
@@ -262,45 +340,85 @@ def _metrics_table(columns: dict[str, dict[str, float] | None]) -> str:
             f'<td class="num">{spec.format(d.get(spec.key)) if d and spec.key in d else ""}</td>'
             for d in columns.values()
         )
-        rows.append(f"<tr><td>{html.escape(spec.label)}</td>{cells}</tr>")
+        label = html.escape(spec.label)
+        if spec.key in DEFINITIONS:
+            label = f'<abbr title="{html.escape(DEFINITIONS[spec.key])}">{label}</abbr>'
+        rows.append(f"<tr><td>{label}</td>{cells}</tr>")
     return f"<table><tr><th>Metric</th>{head}</tr>{''.join(rows)}</table>"
 
 
-def _meta_table(rows: Sequence[tuple[str, str]]) -> str:
+def definitions() -> str:
+    """The footnote list of every metric's definition (the tooltips' text)."""
+    items = "".join(
+        f"<dt>{html.escape(spec.label)}</dt><dd>{html.escape(DEFINITIONS[spec.key])}</dd>"
+        for spec in METRICS
+        if spec.key in DEFINITIONS
+    )
+    return (
+        '<details class="defs" open><summary>Definitions of the metrics</summary>'
+        f"<dl>{items}</dl></details>"
+    )
+
+
+def meta_table(rows: Sequence[tuple[str, str]]) -> str:
     body = "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(v)}</td></tr>" for k, v in rows)
     return f'<table class="meta">{body}</table>'
+
+
+def _is_zero(value: object) -> bool:
+    """A number or schedule that is zero (or none) throughout."""
+    if isinstance(value, dict):
+        return all(v is None or v == 0.0 for v in value.values())
+    return value == 0.0
+
+
+def _charge_line(name: str, charge: tuple[object, object, object], ccy: str, cell) -> str:
+    """One extra charge: a rate with its bounds, or a flat amount a fill (min == max)."""
+    rate, low, high = charge
+    if _is_zero(rate) and low == high:  # a flat amount per fill, e.g. HKEX's HK$0.50 tariff
+        return f"{html.escape(name)} {ccy} {cell(low, '.2f')} a fill"
+    line = f"{html.escape(name)} {cell(rate, '.5%')}"
+    if not _is_zero(low):
+        line += f" min {ccy} {cell(low, 'g')}"
+    if high != float("inf"):
+        line += f" max {ccy} {cell(high, 'g')}"
+    return line
 
 
 def _costs_table(result: BacktestResult) -> str:
     """The resolved cost settings of every asset, as the simulation charged them.
 
     Assets charged alike (the HK names under one preset) share a row, so a dated
-    schedule is written once; each charge gets a line of its own.
+    schedule is written once; each charge gets a line of its own. Money amounts are in
+    the asset's currency. Borrow is shown only for assets the run held short.
     """
     market, p = result.market, result.config.portfolio
     first, last = market.index[0].date(), market.index[-1].date()
+    shorted = (result.simulation.quantities < 0.0).any(axis=0)
 
     def cell(value: object, spec: str) -> str:  # a dated value: its changes in the run
         return html.escape(describe(value, spec, first, last))
 
     head = "".join(f"<th>{h}</th>" for h in _COST_HEADINGS)
     groups: dict[tuple[str, ...], list[tuple[str, str]]] = {}
-    for symbol in market.symbols:
+    for j, symbol in enumerate(market.symbols):
         currency = market.currency[symbol]
+        ccy = html.escape(currency)
         c = p.asset_costs(symbol, market.exchange.get(symbol, ""), currency)
-        charges = "<br>".join(
-            f"{html.escape(n)} {cell(r, '.5%')}"
-            + (f" min {cell(low, 'g')}" if low != 0.0 else "")
-            + (f" max {cell(high, 'g')}" if high != float("inf") else "")
-            for n, (r, low, high) in c.charges.items()
-        )
-        borrow = cell(c.borrow_rate, ".2%")
-        if c.rebate_spread != 0.0:
-            borrow += f" + spread {cell(c.rebate_spread, '.2%')}"
+        charges = "<br>".join(_charge_line(n, ch, ccy, cell) for n, ch in c.charges.items())
+        borrow = "-"
+        if shorted[j]:
+            borrow = cell(c.borrow_rate, ".2%")
+            if c.rebate_spread != 0.0:
+                borrow += f" + spread {cell(c.rebate_spread, '.2%')}"
+        fee = cell(c.fee_rate, ".3%")
+        if not _is_zero(c.fee_minimum):
+            fee += f"<br>min {ccy} {cell(c.fee_minimum, 'g')}"
+        if not _is_zero(c.fee_fixed):
+            fee += f"<br>+ {ccy} {cell(c.fee_fixed, 'g')} a fill"
         key = (
-            html.escape(currency),
-            cell(c.fee_rate, ".3%"),
-            cell(c.fee_minimum, "g"),
+            ccy,
+            fee,
             charges or "-",
             cell(c.buy_tax, ".3%"),
             cell(c.sell_tax, ".3%"),
@@ -316,7 +434,7 @@ def _costs_table(result: BacktestResult) -> str:
         lot = lots.pop() if len(lots) == 1 else ", ".join(lot for _, lot in members)
         cells = [symbols, *key, lot]
         rows.append("<tr>" + "".join(f"<td>{x}</td>" for x in cells) + "</tr>")
-    return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
+    return f'<table class="costs"><tr>{head}</tr>{"".join(rows)}</table>'
 
 
 def _risk_free(result: BacktestResult, ppy: float) -> pd.Series | float:
@@ -353,8 +471,9 @@ def page(
     return (
         f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">{stamp}'
         f"<title>{html.escape(title)}</title><style>{_CSS}</style>"
-        f'<script type="text/javascript">{_plotly_js()}</script></head>'
-        f"<body><header>{header}</header>{banner_html}<main>{body}</main>{footer}</body></html>\n"
+        f'<script type="text/javascript">{plotly_js()}</script><script>{_PLOT_JS}</script></head>'
+        f"<body><header>{header}</header>{banner_html}<main>{_dedup_shared(body)}</main>"
+        f"{footer}</body></html>\n"
     )
 
 
@@ -396,71 +515,34 @@ def run_page(result: BacktestResult, run_id: str | None = None) -> str:
     ]
     charts = [
         chart(equity_chart(eq, bench_name), "chart-equity", 420),
-        chart(drawdown_chart(eq, bench_name), "chart-drawdown"),
-        chart(_rolling_chart(eq, ppy, _risk_free(result, ppy), bench_name), "chart-rolling", 480),
-        chart(_exposure_chart(eq), "chart-exposure"),
-        chart(_weights_chart(result.simulation.weights), "chart-weights", 420),
+        chart(drawdown_chart(eq, bench_name), "chart-drawdown", 420),
+        chart(_rolling_chart(eq, ppy, _risk_free(result, ppy), bench_name), "chart-rolling", 560),
+        chart(_exposure_chart(eq), "chart-exposure", 560),
         chart(_monthly_heatmap(eq), "chart-monthly", 60 + 28 * len(set(eq.index.year)) + 80),
         chart(_distribution_chart(eq, result.metrics["var_95"], bench_name), "chart-returns"),
     ]
+    weights = chart(_weights_chart(result.simulation.weights), "chart-weights", 440)
     metrics_columns: dict[str, dict[str, float] | None] = {"Strategy": result.metrics}
     if result.benchmark_metrics is not None:
         metrics_columns[f"Benchmark ({bench_name})"] = result.benchmark_metrics
+    ann = annualisation(result)
+    basis = (
+        f"Annualised with {ann['periods_per_year']:.1f} bars a year (the data's own); simple "
+        "per-bar returns; Sharpe, Sortino and alpha over the risk-free rate. Hover a metric "
+        "for its definition."
+    )
     body = (
-        f'<section class="grid"><div><h2>Metrics</h2>{_metrics_table(metrics_columns)}</div>'
-        f"<div><h2>Setup</h2>{_meta_table(rules)}<h2>Costs per asset</h2>"
-        f"{_costs_table(result)}</div></section>"
-        f'<section class="grid">{"".join(f"<div>{c}</div>" for c in charts)}</section>'
+        f'<section class="top"><div><h2>Metrics</h2>{metrics_table(metrics_columns)}'
+        f'<p class="note">{html.escape(basis)}</p></div>'
+        f"<div><h2>Setup</h2>{meta_table(rules)}<h2>Costs per asset</h2>"
+        f'<div class="wrap">{_costs_table(result)}</div>'
+        f"{sections.drawdowns_section(result)}</div></section>"
+        f'<section class="grid">{"".join(f"<div>{c}</div>" for c in charts)}'
+        f'<div class="wide">{weights}</div></section>'
+        f"{sections.attribution_section(result, chart)}"
+        f"{sections.returns_section(result, bench_name, chart)}"
+        f"<section>{sections.trading_section(result)}</section>"
+        f"<section>{definitions()}</section>"
     )
     alerts = [line] if (line := bankruptcy_banner(result)) else []
     return page(f"eastwind: {config.name}", header, market.is_synthetic, body, run_id, alerts)
-
-
-def compare_page(results: Sequence[BacktestResult], run_id: str | None = None) -> str:
-    """Return one HTML page comparing runs: metrics side by side, equity curves, correlations."""
-    names = [r.config.name for r in results]
-    values = aligned_values(results)
-    equity = go.Figure()
-    drawdowns = go.Figure()
-    for name in names:
-        curve = values[name].dropna()
-        equity.add_scatter(x=curve.index, y=curve, name=name)
-        drawdowns.add_scatter(x=curve.index, y=m.drawdown(curve.to_numpy(), 1.0), name=name)
-    equity.update_layout(
-        title="Growth of 1 (each run from its initial cash)", updatemenus=log_toggle()
-    )
-    drawdowns.update_layout(title="Drawdown", yaxis_tickformat=".0%")
-    corr = return_correlation(results)
-    heat = go.Figure(
-        go.Heatmap(
-            z=corr.to_numpy(),
-            x=names,
-            y=names,
-            text=[[f"{v:.2f}" for v in row] for row in corr.to_numpy()],
-            texttemplate="%{text}",
-            colorscale="RdBu",
-            zmin=-1.0,
-            zmax=1.0,
-        )
-    )
-    heat.update_layout(title="Correlation of daily returns", yaxis_autorange="reversed")
-    runs = [
-        (
-            r.config.name,
-            f"{r.config.strategy.name} on {r.market.source}, {r.market.index[0].date()} to "
-            f"{r.market.index[-1].date()}, {r.config.path or ''}",
-        )
-        for r in results
-    ]
-    body = (
-        f"<section><h2>Runs</h2>{_meta_table(runs)}</section>"
-        f"<section><h2>Metrics</h2>{_metrics_table({r.config.name: r.metrics for r in results})}"
-        "</section>"
-        f'<section class="grid"><div>{chart(equity, "chart-equity", 460)}</div>'
-        f"<div>{chart(drawdowns, 'chart-drawdown', 460)}</div>"
-        f"<div>{chart(heat, 'chart-correlation', 140 + 40 * len(names))}</div></section>"
-    )
-    header = f"<h1>Scenario comparison</h1><p>{html.escape(', '.join(names))}</p>"
-    synthetic = any(r.market.is_synthetic for r in results)
-    alerts = [f"{r.config.name}: {line}" for r in results if (line := bankruptcy_banner(r))]
-    return page("eastwind: comparison", header, synthetic, body, run_id, alerts)

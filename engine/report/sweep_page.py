@@ -12,6 +12,7 @@ import plotly.graph_objects as go
 
 from engine import metrics as m
 from engine.report.html import chart, log_toggle, page
+from engine.report.tables import METRICS
 from engine.sweep import LOWER_IS_BETTER, ROW_OK, ROW_STATUS, SweepResult, short_name
 
 
@@ -72,7 +73,18 @@ def _walk_forward_chart(result: SweepResult) -> str:
 
 
 def _table_html(frame: pd.DataFrame) -> str:
-    return frame.to_html(index=False, float_format=lambda v: f"{v:.4g}", border=0, escape=True)
+    """The frame as an HTML table: metrics formatted as on run pages (percentages, ratios,
+    money), other numbers to 4 significant digits; wide tables scroll, never overflow."""
+    specs = {spec.key: spec for spec in METRICS}
+    shown = frame.copy()
+    for column in shown.columns:
+        spec = specs.get(str(column))
+        if spec is not None and pd.api.types.is_numeric_dtype(shown[column]):
+            shown[column] = [spec.format(v) for v in shown[column]]
+        elif pd.api.types.is_float_dtype(shown[column]):
+            shown[column] = [f"{v:.4g}" for v in shown[column]]
+    table = shown.to_html(index=False, border=0, escape=True, classes="sweep")
+    return '<div class="wrap">' + table + "</div>"
 
 
 def walk_forward_summary(result: SweepResult) -> pd.DataFrame | None:

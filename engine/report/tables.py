@@ -91,6 +91,67 @@ def _specs() -> tuple[MetricSpec, ...]:
 
 METRICS: tuple[MetricSpec, ...] = _specs()
 
+# What each metric means, as engine/metrics.py defines it; the page shows it as a tooltip
+# on the label and in a footnote list. ppy = bars per year of the data.
+DEFINITIONS: dict[str, str] = {
+    "total_return": "Final value over the initial cash, minus 1.",
+    "cagr": "Growth ** (ppy / bars) - 1: the compound annual rate over the run.",
+    "volatility": "Sample standard deviation of the per-bar returns (ddof 1) times sqrt(ppy).",
+    "sharpe": "Mean excess return over the risk-free rate, over its sample std, times sqrt(ppy).",
+    "sortino": "Mean excess return times sqrt(ppy), over the root mean square of the negative "
+    "excess returns (all bars in the mean).",
+    "calmar": "CAGR over the absolute max drawdown.",
+    "max_drawdown": "Largest fall of the value from its running peak (the initial cash is the "
+    "first peak).",
+    "max_drawdown_days": "Calendar days from the first to the last bar under water of the "
+    "deepest drawdown.",
+    "max_drawdown_recovery_days": "Calendar days from the deepest drawdown's trough to the "
+    "first bar back at the peak; n/a when not recovered.",
+    "longest_drawdown_days": "The longest drawdown, first to last bar under water, calendar days.",
+    "var_95": "Historical value at risk: the 5th percentile of per-bar returns.",
+    "cvar_95": "Mean of the worst 5% of per-bar returns.",
+    "skew": "Bias-corrected sample skewness of the per-bar returns.",
+    "kurtosis": "Bias-corrected sample excess kurtosis of the per-bar returns.",
+    "best_day": "Best per-bar return.",
+    "worst_day": "Worst per-bar return.",
+    "best_month": "Best calendar month, returns compounded within it.",
+    "worst_month": "Worst calendar month, returns compounded within it.",
+    "hit_rate": "Bars with a positive return over bars with a non-zero return.",
+    "beta": "cov(strategy, benchmark) / var(benchmark), per-bar returns.",
+    "alpha": "(1 + mean(r - rf - beta (b - rf))) ** ppy - 1: annualised excess over beta.",
+    "correlation": "Pearson correlation of the per-bar returns with the benchmark's.",
+    "tracking_error": "Sample std of the active return (strategy - benchmark) times sqrt(ppy).",
+    "information_ratio": "Mean active return over its sample std, times sqrt(ppy).",
+    "up_capture": "Strategy CAGR over benchmark CAGR, on the bars the benchmark rose.",
+    "down_capture": "Strategy CAGR over benchmark CAGR, on the bars the benchmark fell.",
+    "turnover": "Traded value over the value before trading, summed and scaled to one year.",
+    "avg_gross_exposure": "Mean of the sum of |position values| over the portfolio value.",
+    "avg_net_exposure": "Mean of the sum of signed position values over the portfolio value.",
+    "n_trades": "Number of fills.",
+    "fees": "Commissions and per-fill charges paid, base currency.",
+    "taxes": "Buy and sell taxes (stamp duty) paid, base currency.",
+    "borrow": "Borrow fees on shorts, per calendar day on the previous close's value.",
+    "slippage": "What fills paid over the quote, base currency.",
+    "fx_costs": "Currency conversion costs on foreign fills, base currency.",
+    "interest": "Interest earned (or paid, when negative) on cash, base currency.",
+    "shortfall": "Value of buys that cash or the leverage cap could not fund.",
+    "shortfall_bars": "Bars on which some buy could not be funded in full.",
+}
+
+
+def annualisation(result: BacktestResult) -> dict[str, object]:
+    """How the metrics were annualised and measured, for metrics.json and the page."""
+    rf = result.config.report.model_dump(mode="json")["risk_free"]
+    return {
+        "periods_per_year": result.metrics["periods_per_year"],
+        "periods_per_year_rule": "bars per year over the calendar span of the data",
+        "returns": "simple per-bar returns of the value curve, the first from the initial cash",
+        "risk_free": rf,
+        "risk_free_per_bar": "(1 + annual rate) ** (1 / periods_per_year) - 1",
+        "volatility": "sample standard deviation (ddof 1) times sqrt(periods_per_year)",
+        "cagr": "growth ** (periods_per_year / bars) - 1",
+    }
+
 
 def _finite(value: float) -> float | None:
     return None if math.isnan(value) else value
@@ -124,6 +185,7 @@ def metrics_document(result: BacktestResult) -> dict[str, object]:
         "base_currency": market.base_currency,
         "risk_free": config.report.model_dump(mode="json")["risk_free"],
         "metrics": {k: _finite(v) for k, v in result.metrics.items()},
+        "annualisation": annualisation(result),
         "bankrupt": None,
     }
     if result.bankruptcy is not None:
@@ -179,13 +241,29 @@ def _dated(frame: pd.DataFrame) -> pd.DataFrame:
 def output_files(result: BacktestResult) -> dict[str, str]:
     """Return the text of every data file of a run, keyed by file name (no run id yet)."""
     sim = result.simulation
-    return {
+    files = {
         "metrics.json": metrics_json(result),
         "equity.csv": equity_frame(result).to_csv(),
         "positions.csv": _dated(sim.positions).to_csv(),
         "weights.csv": _dated(sim.weights).to_csv(),
         "trades.csv": sim.trades.to_csv(index=False),
+        "round_trips.csv": result.round_trips.to_csv(index=False),
     }
+    return files | attribution_files(result)
+
+
+def attribution_files(result: BacktestResult) -> dict[str, str]:
+    """The attribution CSVs: totals and per-bar P&L by asset, and by group when the
+    config names groups of symbols (`engine.attribution`)."""
+    parts, groups = result.attribution, result.config.data.groups
+    files = {
+        "attribution.csv": parts.by_asset(groups).to_csv(),
+        "attribution_daily.csv": parts.daily().to_csv(),
+    }
+    if groups:
+        files["attribution_groups.csv"] = parts.by_group(groups).to_csv()
+        files["attribution_groups_daily.csv"] = parts.daily_groups(groups).to_csv()
+    return files
 
 
 def side_by_side(results: Sequence[BacktestResult]) -> pd.DataFrame:

@@ -15,6 +15,7 @@ from engine.report import METRICS
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "configs" / "demo.yaml"
 OUTPUTS = ("metrics.json", "equity.csv", "positions.csv", "weights.csv", "trades.csv")
+OUTPUTS += ("round_trips.csv", "attribution.csv", "attribution_daily.csv")  # demo: no groups
 OUTPUTS += ("report.html", "run.json")
 
 

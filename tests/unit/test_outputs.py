@@ -97,6 +97,9 @@ def test_run_writes_a_manifest_and_stamps_every_file_with_one_run_id(tmp_path):
     assert set(manifest["files"]) == {"metrics.json", "equity.csv", "positions.csv"} | {
         "weights.csv",
         "trades.csv",
+        "round_trips.csv",  # demo names no symbol groups: no attribution_groups*.csv
+        "attribution.csv",
+        "attribution_daily.csv",
         "report.html",
     }
     # the CSVs stay plain tables for pandas

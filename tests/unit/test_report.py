@@ -31,8 +31,10 @@ RUN_CHARTS = {
     "chart-weights",
     "chart-monthly",
     "chart-returns",
+    "chart-attribution",
+    "chart-yearly",
 }
-COMPARE_CHARTS = {"chart-equity", "chart-drawdown", "chart-correlation"}
+COMPARE_CHARTS = {"chart-equity", "chart-drawdown", "chart-rolling", "chart-correlation"}
 
 
 @pytest.fixture(scope="module")
@@ -148,6 +150,8 @@ def test_compare_with_scenario_folder_writes_table_chart_and_correlations(
     np.testing.assert_allclose(corr, corr.T)
     page = (out / "compare.html").read_text()
     assert all(name in page for name in names)
+    assert "Benchmark (2800.HK)" in page  # the scenarios' benchmark: a line and a column
+    assert "Benchmark (2800.HK)" in pd.read_csv(out / "equity.csv", nrows=1).columns
     for chart in COMPARE_CHARTS:
         assert f'id="{chart}"' in page
     # the side-by-side table is the runs' own metrics
@@ -266,3 +270,18 @@ def test_compare_html_in_headless_chromium_renders_every_chart_offline(tmp_path)
     assert set(seen["rendered"]) == COMPARE_CHARTS
     assert seen["errors"] == []
     assert seen["requests"] == [(out / "compare.html").as_uri()]
+
+
+def test_attribution_csv_with_demo_run_sums_to_total_return_and_page_is_small(demo_report):
+    result, out = demo_report
+    table = pd.read_csv(out / "attribution.csv", index_col="asset")
+    assert table["contribution"].sum() == pytest.approx(result.metrics["total_return"], abs=1e-12)
+    daily = pd.read_csv(out / "attribution_daily.csv", index_col="date", parse_dates=True)
+    np.testing.assert_allclose(daily.sum(), table["pnl"], rtol=1e-9, atol=1e-6)
+    document = json.loads((out / "metrics.json").read_text())
+    assert document["annualisation"]["periods_per_year"] == result.metrics["periods_per_year"]
+    page = (out / "report.html").read_text()
+    assert (out / "report.html").stat().st_size <= 2_000_000
+    for heading in ("Attribution", "Yearly returns", "Trailing returns", "Worst drawdowns"):
+        assert f"<h2>{heading}</h2>" in page
+    assert "Round trips" in page and "Definitions of the metrics" in page
