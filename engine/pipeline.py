@@ -47,7 +47,13 @@ from engine.data.checks import series_ends
 from engine.data.market import asset_info
 from engine.data.synthetic import GRID_START
 from engine.data.warmup import Warmup, check_history, load_start
-from engine.dated_inputs import borrow_on_bars, per_asset, rate_on_bars, simulated_bars
+from engine.dated_inputs import (
+    borrow_on_bars,
+    dividend_arguments,
+    per_asset,
+    rate_on_bars,
+    simulated_bars,
+)
 from engine.errors import BacktestError, ConfigError, DataError, DataWarning
 from engine.resolve import (
     Loc,
@@ -139,7 +145,9 @@ def _load_symbols(
         return market, dict.fromkeys(symbols, GRID_START)
     metadata = {s: m.model_dump(exclude_none=True) for s, m in data.metadata.items()}
     if data.source == "yahoo":
-        cache = YahooCache(resolve(("data", "cache"), data.cache) if data.cache else None)
+        cache = YahooCache(
+            resolve(("data", "cache"), data.cache) if data.cache else None, adjust=data.adjust
+        )
         market = load_yahoo_market(
             symbols,
             start=start,
@@ -181,7 +189,13 @@ def _load_symbols(
         extras={n: SeriesFile(**f.model_dump()) for n, f in data.extras.items()},
     )
     market = load_files_market(
-        spec, symbols, start=start, end=end, base_currency=data.base_currency, metadata=metadata
+        spec,
+        symbols,
+        start=start,
+        end=end,
+        base_currency=data.base_currency,
+        metadata=metadata,
+        adjust=data.adjust,
     )
     return market, {}
 
@@ -573,4 +587,5 @@ def prepare_kernel(config: RunConfig, market: Market) -> KernelMarket:
         base_currency=market.base_currency,
         **rates,
         **costs,
+        **dividend_arguments(config, market),
     )

@@ -55,6 +55,8 @@ class ColumnsConfig(ConfigModel):
     low: str | None = "low"
     close: str = "close"
     volume: str | None = "volume"
+    dividends: str | None = "dividends"  # adjust: price; cash per share beside adjusted prices
+    adj_close: str | None = "adj_close"  # adjust: price; adjusted close beside a raw close
 
 
 class SeriesFileConfig(ConfigModel):
@@ -105,6 +107,12 @@ class DataConfig(ConfigModel):
         default=0.1, description="synthetic: strength of the flow -> next-week return link"
     )
     base_currency: Literal["USD", "HKD"] = "USD"
+    adjust: Literal["total_return", "price"] = Field(
+        default="total_return",
+        description="total_return: closes with dividends folded in (no cash dividends); "
+        "price: split-adjusted, dividend-unadjusted closes plus cash dividends on ex-dates, "
+        "credited to longs less portfolio withholding and charged to shorts",
+    )
     path: str | None = Field(
         default=None,
         description=(

@@ -46,8 +46,12 @@ def utc_today() -> pd.Timestamp:
 class YahooCache:
     """A folder of per-symbol parquet files with the date range each one covers."""
 
-    def __init__(self, folder: Path | str | None = None) -> None:
+    def __init__(self, folder: Path | str | None = None, adjust: str = "total_return") -> None:
         self.folder = Path(folder) if folder else default_cache_dir()
+        # price-only closes and dividends (data.adjust: price) are another basis: own folder
+        self.adjust = adjust
+        if adjust == "price":
+            self.folder = self.folder / "price"
 
     def path(self, symbol: str) -> Path:
         """Return the cache file of `symbol`."""

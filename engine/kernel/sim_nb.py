@@ -14,7 +14,7 @@ this file changes its stamp and recompiles every function in it.
 
 Shapes: T = bars, N = assets, C = currencies, K = portfolios, S = cost segments,
 M = extra charges per fill, P = 1 or K (rows of ``segment``), B = 1 or T (rows of
-``borrow``). Float arrays are float64, integer arrays int64.
+``borrow``), D = 1 or T (rows of ``dividends``). Float arrays are float64, integer arrays int64.
 
 Inputs shared by both drivers, passed as one tuple ``market`` in this order
 (`engine.inputs.KernelMarket.args` builds it once):
@@ -31,6 +31,9 @@ Inputs shared by both drivers, passed as one tuple ``market`` in this order
   own currency and are converted at the bar's fx when charged.
 - ``borrow[B, N]`` annual borrow rate on short value; ``rates[T, N_RATES]`` per-bar
   year fraction, cash credit and debit rates, and the annual risk-free rate (metrics).
+- ``dividends[D, N]`` cash dividend per share on each ex-date bar, in the asset's
+  currency (0 = none); D = 1 means no dividends at all and costs nothing per bar.
+  ``withholding[N]`` the tax rate withheld from dividends received on long positions.
 
 Semantics (DESIGN.md, "Simulation semantics"), per portfolio and bar ``t``; each step is
 one helper below, inlined in this order into `run_portfolio_nb`:
@@ -38,6 +41,14 @@ one helper below, inlined in this order into `run_portfolio_nb`:
 1. `accrue_nb`: over (t-1, t], positive cash earns ``rates[t, RATE_CASH_CREDIT]`` and
    negative cash pays ``rates[t, RATE_CASH_DEBIT]``, times ``rates[t, RATE_YEAR_FRAC]``;
    each short pays ``borrow[t, j]`` on its market value at the previous bar.
+1b. `dividends_nb` (only when D = T): the holder entering the ex-date bar t, i.e. the
+   quantity held at the close of bar t-1, is entitled to ``dividends[t, j]`` per share,
+   settled in cash at bar t before anything trades (a position bought at bar t is not
+   entitled; one sold at bar t is). A long receives it less ``withholding[j]``; a short
+   pays it in full (the lender is owed the dividend, and no tax is withheld from a
+   payment). The amount converts at bar t's fx (the last known rate if bar t has none).
+   A dividend is paid on an ex-date where the asset itself has no price (a holiday of
+   its exchange): entitlement depends on holding, not on trading.
 2. `observe_nb`: last known close and fx are updated; a NaN keeps the previous value, so
    a price gap is valued at the last known price.
 3. `receive_targets_nb`: a non-NaN target at row t replaces any pending target of that
@@ -107,7 +118,10 @@ STAT_SLIPPAGE = 9  # |qty| * exec_price * slippage * fx: what slippage cost vers
 STAT_BORROW = 10  # borrow fees paid on shorts over (t-1, t]
 STAT_INTEREST = 11  # interest credited to cash over (t-1, t]; negative when paid
 STAT_SHORTFALL = 12  # value of orders not executed because cash or leverage could not fund them
-N_STATS = 13
+STAT_DIVIDENDS = 13  # dividends on long positions, before withholding
+STAT_DIVIDENDS_PAID = 14  # dividends paid on short positions (positive)
+STAT_WITHHOLDING = 15  # tax withheld from the dividends of long positions
+N_STATS = 16
 
 # Columns of ``rates[T, N_RATES]``.
 RATE_YEAR_FRAC = 0  # years from the previous bar to this one (0 at bar 0)
@@ -172,7 +186,10 @@ M_FX_COSTS = 15
 M_INTEREST = 16
 M_SHORTFALL = 17
 M_SHORTFALL_BARS = 18
-N_METRICS = 19
+M_DIVIDENDS = 19
+M_DIVIDENDS_PAID = 20
+M_WITHHOLDING = 21
+N_METRICS = 22
 METRIC_NAMES = (
     "total_return",
     "cagr",
@@ -193,6 +210,9 @@ METRIC_NAMES = (
     "interest",
     "shortfall",
     "shortfall_bars",
+    "dividends",
+    "dividends_paid",
+    "withholding",
 )
 
 # Rows of the per-asset scratch array ``work[N_WORK, N]`` of `run_portfolio_nb`.
@@ -319,6 +339,32 @@ def accrue_nb(t, cash, qty, last_px, last_fx, asset_ccy, borrow, rates, stats):
     stats[t, STAT_INTEREST] = interest
     stats[t, STAT_BORROW] = fee
     return cash + (interest - fee)
+
+
+@njit(cache=True, inline="always")
+def dividends_nb(t, cash, qty, dividends, withholding, fx, last_fx, asset_ccy, stats):
+    """Step 1b: settle the cash dividends of ex-date bar `t` on the quantities held
+    entering it; return new cash.
+
+    ``dividends[t, j]`` is per share in the asset's currency; longs receive it less
+    ``withholding[j]``, shorts pay it in full. Converts at ``fx[t]``, else the last rate.
+    """
+    for j in range(qty.shape[0]):
+        per_share = dividends[t, j]
+        if qty[j] == 0.0 or not per_share != 0.0:  # nothing held, or no (or NaN) dividend
+            continue
+        c = asset_ccy[j]
+        rate = fx[t, c] if np.isfinite(fx[t, c]) else last_fx[c]
+        amount = qty[j] * per_share * rate
+        if qty[j] > 0.0:
+            tax = amount * withholding[j]
+            stats[t, STAT_DIVIDENDS] += amount
+            stats[t, STAT_WITHHOLDING] += tax
+            cash += amount - tax
+        else:  # the short seller owes the lender the dividend
+            stats[t, STAT_DIVIDENDS_PAID] -= amount
+            cash += amount
+    return cash
 
 
 @njit(cache=True, inline="always")
@@ -607,7 +653,8 @@ def run_portfolio_nb(
     ``work[N_WORK, N]`` holds the per-asset state rows ``W_*``, ``last_fx[C]`` the last
     known rates, ``seq[N]`` and ``buf[N]`` the order sequence; all are initialised here.
     """
-    close, exec_price, fx, asset_ccy, lot_size, costs, charges, segment, borrow, rates = market
+    close, exec_price, fx, asset_ccy, lot_size, costs, charges, segment, borrow, rates = market[:10]
+    dividends, withholding = market[10:]
     n_bars, n_assets = close.shape
     keep_qty = qty_out.shape[0] == n_bars
     capped = np.isfinite(max_leverage)
@@ -633,6 +680,10 @@ def run_portfolio_nb(
         for c in range(N_STATS):
             stats_out[t, c] = 0.0
         cash = accrue_nb(t, cash, qty, last_px, last_fx, asset_ccy, borrow, rates, stats_out)
+        if dividends.shape[0] > 1:
+            cash = dividends_nb(
+                t, cash, qty, dividends, withholding, fx, last_fx, asset_ccy, stats_out
+            )
         observe_nb(t, close, fx, last_px, last_fx)
         n_pending = receive_targets_nb(t, targets, pending)
         value_pre = mark_nb(t, exec_price, last_px, last_fx, asset_ccy, qty, cash, mark)
@@ -855,6 +906,9 @@ def portfolio_metrics_nb(stats, init_cash, n_trades, ppy, rf_bar, out):
         (M_FX_COSTS, STAT_FX_COSTS),
         (M_INTEREST, STAT_INTEREST),
         (M_SHORTFALL, STAT_SHORTFALL),
+        (M_DIVIDENDS, STAT_DIVIDENDS),
+        (M_DIVIDENDS_PAID, STAT_DIVIDENDS_PAID),
+        (M_WITHHOLDING, STAT_WITHHOLDING),
     ):
         total = 0.0
         for t in range(n):
