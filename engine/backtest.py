@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from engine import metrics as m
+from engine.bootstrap import bootstrap_metrics
 from engine.config import RunConfig, load_config, override_config
 from engine.data import Market
 from engine.errors import StrategyError
@@ -254,6 +255,9 @@ def run(
             ppy,
             rf_bar,
         )
+    metrics |= bootstrap_metrics(
+        simulation.value.to_numpy(), p.init_cash, rf_bar, ppy, config.report.bootstrap
+    )
     if simulation.bankruptcy is not None:
         metrics |= {key: float("nan") for key in m.BANKRUPT_UNDEFINED if key in metrics}
     assert decided is not None
