@@ -256,7 +256,11 @@ def run(
             rf_bar,
         )
     metrics |= bootstrap_metrics(
-        simulation.value.to_numpy(), p.init_cash, rf_bar, ppy, config.report.bootstrap
+        simulation.value.to_numpy(),
+        p.init_cash,
+        rf_bar,
+        ppy,
+        **config.report.bootstrap.model_dump(),
     )
     if simulation.bankruptcy is not None:
         metrics |= {key: float("nan") for key in m.BANKRUPT_UNDEFINED if key in metrics}

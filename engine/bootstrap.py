@@ -27,8 +27,6 @@ import math
 import numpy as np
 import numpy.typing as npt
 
-from engine.config.confidence import BootstrapConfig
-
 PERCENTILES = (5.0, 95.0)
 INTERVAL_METRICS = ("sharpe", "cagr", "volatility", "max_drawdown")
 _CHUNK = 200  # paths resampled at once: memory is chunk x bars
@@ -107,11 +105,16 @@ def bootstrap_metrics(
     init_cash: float,
     rf_bar: npt.NDArray[np.float64],
     ppy: float,
-    settings: BootstrapConfig,
+    *,
+    samples: int = 1000,
+    block: int | str = "auto",
+    seed: int = 0,
 ) -> dict[str, float]:
     """Confidence intervals of a value curve ``[T]`` (from `init_cash`) and its PSR.
 
-    Returns ``psr``, and unless ``settings.samples`` is 0, ``<metric>_p05`` and
+    `samples` paths of mean block length `block` (`block_length`) drawn from `seed`
+    (``report.bootstrap``, `engine.config.confidence.BootstrapConfig`). Returns ``psr``,
+    and unless `samples` is 0, ``<metric>_p05`` and
     ``<metric>_p95`` for each of `INTERVAL_METRICS`, ``bootstrap_block`` and
     ``bootstrap_samples``. A curve that reaches zero has no Sharpe: its Sharpe interval
     and PSR are NaN.
@@ -124,13 +127,13 @@ def bootstrap_metrics(
     wiped = bool((value <= 0.0).any())
     out = {"psr": math.nan if wiped else probabilistic_sharpe(excess)}
     n_bars = len(value)
-    if settings.samples == 0 or n_bars < 2:
+    if samples == 0 or n_bars < 2:
         return out
-    block = block_length(n_bars, settings.block)
-    rng = np.random.default_rng(settings.seed)
+    mean_block = block_length(n_bars, block)
+    rng = np.random.default_rng(seed)
     rows = []
-    for done in range(0, settings.samples, _CHUNK):
-        indices = stationary_indices(rng, n_bars, min(_CHUNK, settings.samples - done), block)
+    for done in range(0, samples, _CHUNK):
+        indices = stationary_indices(rng, n_bars, min(_CHUNK, samples - done), mean_block)
         rows.append(path_metrics(returns[indices], excess[indices], ppy))
     stats = np.concatenate(rows)
     for column, name in enumerate(INTERVAL_METRICS):
@@ -139,6 +142,6 @@ def bootstrap_metrics(
         if name == "sharpe" and wiped:
             low = high = math.nan
         out[f"{name}_p05"], out[f"{name}_p95"] = float(low), float(high)
-    out["bootstrap_block"] = float(block)
-    out["bootstrap_samples"] = float(settings.samples)
+    out["bootstrap_block"] = float(mean_block)
+    out["bootstrap_samples"] = float(samples)
     return out

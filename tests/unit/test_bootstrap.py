@@ -14,7 +14,6 @@ from engine.bootstrap import (
     probabilistic_sharpe,
     stationary_indices,
 )
-from engine.config.confidence import BootstrapConfig
 
 arch_bootstrap = pytest.importorskip("arch.bootstrap")
 
@@ -68,8 +67,7 @@ def _plain_metrics(r: np.ndarray, x: np.ndarray, ppy: float) -> np.ndarray:
 def test_bootstrap_intervals_with_a_seed_equal_arch_apply_and_a_plain_loop(returns):
     rf = np.full(len(returns), 0.0001)
     value = 1e6 * np.cumprod(1.0 + returns)
-    settings = BootstrapConfig(samples=300, block=8, seed=42)
-    ours = bootstrap_metrics(value, 1e6, rf, 252.0, settings)
+    ours = bootstrap_metrics(value, 1e6, rf, 252.0, samples=300, block=8, seed=42)
 
     bs = arch_bootstrap.StationaryBootstrap(8, returns, returns - rf, seed=42)
     paths = bs.apply(lambda r, x: _plain_metrics(r, x, 252.0), 300)
@@ -82,18 +80,18 @@ def test_bootstrap_intervals_with_a_seed_equal_arch_apply_and_a_plain_loop(retur
 
 def test_bootstrap_intervals_contain_the_point_estimate_and_rerun_bit_identically(returns):
     value = 1e6 * np.cumprod(1.0 + returns)
-    first = bootstrap_metrics(value, 1e6, np.zeros(len(value)), 252.0, BootstrapConfig())
-    second = bootstrap_metrics(value, 1e6, np.zeros(len(value)), 252.0, BootstrapConfig())
+    first = bootstrap_metrics(value, 1e6, np.zeros(len(value)), 252.0)
+    second = bootstrap_metrics(value, 1e6, np.zeros(len(value)), 252.0)
     assert first == second
     sharpe = returns.mean() / returns.std(ddof=1) * math.sqrt(252.0)
     assert first["sharpe_p05"] < sharpe < first["sharpe_p95"]
-    other = bootstrap_metrics(value, 1e6, np.zeros(len(value)), 252.0, BootstrapConfig(seed=1))
+    other = bootstrap_metrics(value, 1e6, np.zeros(len(value)), 252.0, seed=1)
     assert other["sharpe_p05"] != first["sharpe_p05"]
 
 
 def test_bootstrap_with_zero_samples_gives_only_the_psr(returns):
     value = 1e6 * np.cumprod(1.0 + returns)
-    out = bootstrap_metrics(value, 1e6, np.zeros(len(value)), 252.0, BootstrapConfig(samples=0))
+    out = bootstrap_metrics(value, 1e6, np.zeros(len(value)), 252.0, samples=0)
     assert list(out) == ["psr"]
 
 
@@ -115,6 +113,6 @@ def test_probabilistic_sharpe_of_symmetric_two_point_returns_is_hand_computed():
 
 def test_bootstrap_of_a_wiped_out_curve_has_no_sharpe_interval():
     value = np.array([1.0, 0.5, 0.0, 0.0])
-    out = bootstrap_metrics(value, 1.0, np.zeros(4), 252.0, BootstrapConfig(samples=50))
+    out = bootstrap_metrics(value, 1.0, np.zeros(4), 252.0, samples=50)
     assert math.isnan(out["psr"]) and math.isnan(out["sharpe_p05"])
     assert out["max_drawdown_p05"] == -1.0
