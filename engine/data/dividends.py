@@ -148,3 +148,14 @@ def dividends_on_bars(per_symbol: dict[str, pd.Series], index: pd.DatetimeIndex)
         np.add.at(column, bars, paid.to_numpy(dtype=np.float64))
         frame[symbol] = column
     return frame
+
+
+def total_return_close(close: pd.DataFrame, dividends: pd.DataFrame) -> pd.DataFrame:
+    """Closes with each cash dividend reinvested at the ex-date close, for measuring a
+    benchmark on price-only data: ``T_t = T_{t-1} * (C_t + D_t) / C_{t-1}`` from the
+    first close on (gaps carry the last close; NaN where `close` is NaN)."""
+    carried = close.ffill()
+    paid = dividends.reindex(index=close.index, columns=close.columns).fillna(0.0)
+    growth = ((carried + paid) / carried.shift(1)).fillna(1.0)
+    first = carried.bfill().iloc[0]
+    return (growth.cumprod() * first).where(close.notna())

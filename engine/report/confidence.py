@@ -1,11 +1,13 @@
 """Report rows for dividend income and the bootstrap's confidence intervals.
 
 Kept apart from `engine.report.tables` so that the metric table's own rows stay in one
-place; `tables._specs` adds these at the end of its groups.
+place; `tables._specs` adds these at the end of its groups, and the HTML page's Setup
+table takes `prices_row`.
 """
 
 from __future__ import annotations
 
+from engine.backtest import BacktestResult
 from engine.bootstrap import INTERVAL_METRICS
 
 _MONEY, _PCT, _RATIO = "{:,.0f}", "{:+.2%}", "{:.2f}"
@@ -37,3 +39,16 @@ def confidence_rows() -> list[tuple[str, str, str, bool]]:
     rows.append(("bootstrap_block", "Bootstrap mean block (bars)", "{:.0f}", False))
     rows.append(("bootstrap_samples", "Bootstrap paths", "{:,.0f}", False))
     return rows
+
+
+def prices_row(result: BacktestResult) -> tuple[str, str]:
+    """The Setup row saying how the prices treat dividends, and the withholding rates."""
+    if result.config.data.adjust != "price":
+        return "Prices", "total-return adjusted (dividends folded into the closes)"
+    market, p = result.market, result.config.portfolio
+    rates: dict[float, list[str]] = {}
+    for symbol in market.symbols:
+        key = (symbol, market.exchange.get(symbol, ""), market.currency[symbol])
+        rates.setdefault(p.asset_costs(*key).withholding, []).append(symbol)
+    held = "; ".join(f"{rate:.0%} {', '.join(symbols)}" for rate, symbols in rates.items())
+    return "Prices", f"price only, cash dividends on ex-dates; withholding on longs: {held}"

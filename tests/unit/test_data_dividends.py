@@ -9,7 +9,12 @@ import pandas as pd
 import pytest
 
 import engine
-from engine.data.dividends import dividends_from_factor, dividends_on_bars, unadjusted_prices
+from engine.data.dividends import (
+    dividends_from_factor,
+    dividends_on_bars,
+    total_return_close,
+    unadjusted_prices,
+)
 from engine.data.files import FileSpec, load_files_market
 from engine.errors import DataError
 
@@ -53,6 +58,14 @@ def test_dividends_on_bars_moves_an_ex_date_without_a_bar_to_the_next_bar():
     np.testing.assert_allclose(frame["A"], [0.0, 0.5, 0.0, 0.0])
     frame = dividends_on_bars({"A": paid}, pd.bdate_range("2024-01-02", periods=6))
     np.testing.assert_allclose(frame["A"], [0.0, 0.5, 0.0, 0.0, 0.25, 0.0])  # on Monday
+
+
+def test_total_return_close_reinvests_each_dividend_at_the_ex_date_close():
+    # 10 -> 11 with $1 paid: x 1.2 = 12; a gap (carried 11) with $0.55 paid: x 1.05;
+    # then 11 -> 12.1: x 1.1, so 12 x 1.05 x 1.1 = 13.86
+    close = pd.DataFrame({"A": [10.0, 11.0, np.nan, 12.1]}, index=DAYS)
+    paid = pd.DataFrame({"A": [0.0, 1.0, 0.55, 0.0]}, index=DAYS)
+    np.testing.assert_allclose(total_return_close(close, paid)["A"], [10.0, 12.0, np.nan, 13.86])
 
 
 def _write(folder: Path, name: str, text: str) -> None:
