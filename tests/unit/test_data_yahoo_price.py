@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from engine.data import yahoo
 from engine.data.yahoo import YahooCache, load_yahoo_market
+from engine.errors import DataWarning
 from tests.unit.test_data_yahoo import yf_frame
 
 EX_DATE = pd.Timestamp("2024-01-10")
@@ -36,13 +38,15 @@ def test_load_yahoo_market_with_price_cache_reads_raw_closes_and_dividends(tmp_p
     network = FakePriceYahoo()
     monkeypatch.setattr(yahoo, "_download_price", network)
     cache = YahooCache(tmp_path, adjust="price")
-    market = load_yahoo_market(
-        ["AAA", "BBB"],
-        start=pd.Timestamp("2024-01-02"),
-        end=pd.Timestamp("2024-01-31"),
-        base_currency="USD",
-        cache=cache,
-    )
+    # the fake serves every weekday: the rows on Martin Luther King Day are dropped
+    with pytest.warns(DataWarning, match=r"2024-01-15"):
+        market = load_yahoo_market(
+            ["AAA", "BBB"],
+            start=pd.Timestamp("2024-01-02"),
+            end=pd.Timestamp("2024-01-31"),
+            base_currency="USD",
+            cache=cache,
+        )
     raw = yf_frame(["AAA"], "2024-01-02", "2024-01-31")[("Close", "AAA")]
     np.testing.assert_array_equal(market.close["AAA"].dropna(), raw[raw.index != "2024-01-15"])
     dividends = market.extras["dividends"]
