@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,8 +19,10 @@ import pandas as pd
 
 from engine import metrics as m
 from engine.attribution import Attribution, attribute
+from engine.bootstrap import bootstrap_metrics
 from engine.config import RunConfig, load_config, override_config
 from engine.data import Market
+from engine.data.dividends import total_return_close
 from engine.errors import StrategyError
 from engine.inputs import KernelMarket
 from engine.kernel.sim_nb import risk_free_per_bar_nb
@@ -198,12 +200,15 @@ def target_weights(config: RunConfig, market: Market) -> pd.DataFrame:
 def benchmark_value(config: RunConfig, prices: Market, index: pd.DatetimeIndex) -> pd.Series:
     """Value of the benchmark basket, rebalanced daily to its weights, from ``init_cash``.
 
-    Returns are in the base currency and carried over gaps; the curve starts at the
+    Returns are in the base currency and carried over gaps, with the dividends
+    reinvested on price-only data (``data.adjust: price``); the curve starts at the
     first bar of `index` with ``init_cash``.
     """
     bench = config.benchmark
     assert bench is not None
     weights = bench.weights or dict.fromkeys(bench.symbols, 1.0 / len(bench.symbols))
+    if "dividends" in prices.extras:  # data.adjust: price: measure its total return
+        prices = replace(prices, close=total_return_close(prices.close, prices.extras["dividends"]))
     close = base_close(prices)
     returns = close.reindex(index, method="ffill").pct_change(fill_method=None).fillna(0.0)
     basket = returns[list(weights)].mul(pd.Series(weights)).sum(axis=1)
@@ -266,6 +271,13 @@ def run(
             ppy,
             rf_bar,
         )
+    metrics |= bootstrap_metrics(
+        simulation.value.to_numpy(),
+        p.init_cash,
+        rf_bar,
+        ppy,
+        **config.report.bootstrap.model_dump(),
+    )
     if simulation.bankruptcy is not None:
         metrics |= {key: float("nan") for key in m.BANKRUPT_UNDEFINED if key in metrics}
     assert decided is not None

@@ -11,6 +11,7 @@ from the config, then turns them into what `engine.inputs.prepare_market` takes:
   Series holding the annual rate of each simulated bar, carried forward from the last
   value on or before the bar.
 - `borrow_on_bars`: each asset's borrow rate plus its rebate spread.
+- `dividend_arguments`: cash dividends (``data.adjust: price``) and withholding rates.
 
 Every failure names the setting's YAML path (`RunConfig.where`): a schedule that starts
 after the first bar (what applied before it is not guessed), a rate file that is missing
@@ -34,7 +35,7 @@ from engine.data import Market
 from engine.data.files import FileSpec, SeriesFile, read_series
 from engine.errors import ConfigError, DataError, DataWarning
 
-__all__ = ["borrow_on_bars", "per_asset", "rate_on_bars", "simulated_bars"]
+__all__ = ["borrow_on_bars", "dividend_arguments", "per_asset", "rate_on_bars", "simulated_bars"]
 
 # A rate series that stops this long before the last bar is carried forward with a warning.
 STALE_AFTER = pd.Timedelta(days=10)
@@ -278,3 +279,16 @@ def borrow_on_bars(
             np.asarray(rate, dtype=np.float64) + np.asarray(spread, dtype=np.float64), len(bars)
         )
     return pd.DataFrame(columns, index=bars)
+
+
+def dividend_arguments(config: RunConfig, market: Market) -> dict[str, Any]:
+    """``dividends`` and ``withholding`` for `prepare_market`: the source's cash dividends
+    with ``data.adjust: price`` (none otherwise), and each asset's withholding rate."""
+    if config.data.adjust != "price" or "dividends" not in market.extras:
+        return {}
+    p = config.portfolio
+    withholding = {
+        s: p.asset_costs(s, market.exchange.get(s, ""), market.currency[s]).withholding
+        for s in market.symbols
+    }
+    return {"dividends": market.extras["dividends"], "withholding": withholding}

@@ -14,6 +14,11 @@ row, segment), where a segment is a run of bars over which no schedule changes, 
 bar -> row index: a rate that changes on a date costs nothing where it does not change.
 Money amounts (``min_fees``, ``fixed_fees``, charge bounds) are in each asset's own
 currency; the kernel converts them at each bar's fx.
+
+Dividends (``dividends``) are cash per share on each ex-date, in the asset's currency,
+for prices that are not total-return adjusted; ``withholding`` is the rate withheld from
+those received on long positions, per asset. Without any dividend the kernel gets one
+row of zeros and its dividend step costs nothing.
 """
 
 from __future__ import annotations
@@ -81,6 +86,8 @@ class KernelMarket:
     segment: npt.NDArray[np.int64]  # (P, T)
     borrow: npt.NDArray[np.float64]  # (B, N)
     rates: npt.NDArray[np.float64]  # (T, N_RATES)
+    dividends: npt.NDArray[np.float64]  # (D, N): D = 1 (no dividends) or T
+    withholding: npt.NDArray[np.float64]  # (N,)
 
     def args(self) -> tuple[Any, ...]:
         """The tuple ``market`` every kernel driver takes first (sim_nb's docstring)."""
@@ -95,6 +102,8 @@ class KernelMarket:
             self.segment,
             self.borrow,
             self.rates,
+            self.dividends,
+            self.withholding,
         )
 
     @property
@@ -107,6 +116,7 @@ class KernelMarket:
         rates = self.rates[start:stop].copy()
         rates[0, nb.RATE_YEAR_FRAC] = 0.0
         borrow = self.borrow[start:stop] if self.borrow.shape[0] > 1 else self.borrow
+        paid = self.dividends[start:stop] if self.dividends.shape[0] > 1 else self.dividends
         return KernelMarket(
             index=self.index[start:stop],
             columns=self.columns,
@@ -120,6 +130,8 @@ class KernelMarket:
             segment=np.ascontiguousarray(self.segment[:, start:stop]),
             borrow=np.ascontiguousarray(borrow),
             rates=rates,
+            dividends=np.ascontiguousarray(paid),
+            withholding=self.withholding,
         )
 
 
@@ -145,6 +157,8 @@ def prepare_market(
     risk_free: Rate = 0.0,
     base_currency: str | None = None,
     year_days: float = 365.0,
+    dividends: pd.DataFrame | None = None,
+    withholding: PerAsset = 0.0,
 ) -> KernelMarket:
     """Validate market, cost and rate inputs and convert them into the kernel's arrays.
 
@@ -209,7 +223,50 @@ def prepare_market(
         segment=segment,
         borrow=borrow,
         rates=rates,
+        dividends=dividend_rows(dividends, index, columns),
+        withholding=withholding_rates(withholding, columns),
     )
+
+
+def dividend_rows(
+    dividends: pd.DataFrame | None, index: pd.Index, columns: pd.Index
+) -> npt.NDArray[np.float64]:
+    """``[T, N]`` cash dividends per share (NaN read as none), or one row of zeros when
+    there are none, so that the kernel skips its dividend step.
+
+    Raises
+    ------
+    SimulationError
+        Naming the symbol and date of a negative or infinite dividend.
+    """
+    none = np.zeros((1, len(columns)), dtype=np.float64)
+    if dividends is None:
+        return none
+    arr = np.nan_to_num(
+        aligned(dividends, index, columns, "dividends").to_numpy(dtype=np.float64),
+        nan=0.0,
+        posinf=np.inf,
+        neginf=-np.inf,
+    )
+    bad = (arr < 0.0) | ~np.isfinite(arr)
+    if bad.any():
+        t, j = np.argwhere(bad)[0]
+        raise SimulationError(
+            f"dividends of {columns[j]} on {index[t]} is {arr[t, j]}; a cash dividend per "
+            "share must be finite and non-negative (0 or NaN for none)"
+        )
+    # bar 0: nothing is held entering the first bar, so nothing there is ever paid
+    if len(index) < 2 or not arr[1:].any():
+        return none
+    return np.ascontiguousarray(arr)
+
+
+def withholding_rates(withholding: PerAsset, columns: pd.Index) -> npt.NDArray[np.float64]:
+    """``[N]`` withholding rates in [0, 1] from a scalar or per-asset values."""
+    rates = per_asset(withholding, columns, "withholding", 1)[0]
+    if np.any(rates > 1.0):
+        raise SimulationError(f"withholding must be a rate in [0, 1], was {rates.max()}")
+    return np.ascontiguousarray(rates)
 
 
 def cost_table(

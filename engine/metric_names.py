@@ -26,6 +26,9 @@ KERNEL_METRICS: tuple[str, ...] = (
     "interest",
     "shortfall",
     "shortfall_bars",
+    "dividends",
+    "dividends_paid",
+    "withholding",
 )
 
 # metrics where a smaller value ranks higher in a sweep
@@ -42,5 +45,7 @@ LOWER_IS_BETTER: frozenset[str] = frozenset(
         "shortfall",
         "shortfall_bars",
         "avg_gross_exposure",
+        "dividends_paid",
+        "withholding",
     }
 )

@@ -46,7 +46,13 @@ from engine.data.checks import on_series_end
 from engine.data.market import asset_info
 from engine.data.synthetic import GRID_START
 from engine.data.warmup import Warmup, check_history, load_start
-from engine.dated_inputs import borrow_on_bars, per_asset, rate_on_bars, simulated_bars
+from engine.dated_inputs import (
+    borrow_on_bars,
+    dividend_arguments,
+    per_asset,
+    rate_on_bars,
+    simulated_bars,
+)
 from engine.errors import ConfigError, DataError
 from engine.resolve import (
     Loc,
@@ -175,7 +181,9 @@ def _load_prices(
     file_extras = {n: e for n, e in data.extras.items() if isinstance(e, SeriesFileConfig)}
     metadata = {s: m.model_dump(exclude_none=True) for s, m in data.metadata.items()}
     if data.source == "yahoo":
-        cache = YahooCache(resolve(("data", "cache"), data.cache) if data.cache else None)
+        cache = YahooCache(
+            resolve(("data", "cache"), data.cache) if data.cache else None, adjust=data.adjust
+        )
         market = load_yahoo_market(
             symbols,
             start=start,
@@ -217,7 +225,13 @@ def _load_prices(
         extras={n: SeriesFile(**f.model_dump()) for n, f in file_extras.items()},
     )
     market = load_files_market(
-        spec, symbols, start=start, end=end, base_currency=data.base_currency, metadata=metadata
+        spec,
+        symbols,
+        start=start,
+        end=end,
+        base_currency=data.base_currency,
+        metadata=metadata,
+        adjust=data.adjust,
     )
     return market, {}
 
@@ -444,4 +458,5 @@ def prepare_kernel(config: RunConfig, market: Market) -> KernelMarket:
         base_currency=market.base_currency,
         **rates,
         **costs,
+        **dividend_arguments(config, market),
     )

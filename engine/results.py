@@ -24,6 +24,9 @@ _COST_COLUMNS = {
     "slippage": nb.STAT_SLIPPAGE,
     "borrow": nb.STAT_BORROW,
     "interest": nb.STAT_INTEREST,
+    "dividends": nb.STAT_DIVIDENDS,
+    "dividends_paid": nb.STAT_DIVIDENDS_PAID,
+    "withholding": nb.STAT_WITHHOLDING,
 }
 
 
@@ -156,7 +159,8 @@ class SimulationResult:
 
     @cached_property
     def costs(self) -> pd.DataFrame:
-        """Per-bar fees, taxes, fx conversion costs, slippage, borrow fees and cash interest."""
+        """Per-bar fees, taxes, fx conversion costs, slippage, borrow fees, cash interest,
+        dividends received by longs (before withholding), paid by shorts, and withheld."""
         data = {name: self.stats[:, col] for name, col in _COST_COLUMNS.items()}
         return pd.DataFrame(data, index=self.index)
 

@@ -344,6 +344,8 @@ def simulate(
     size_type: SizeType = "target_weight",
     base_currency: str | None = None,
     year_days: float = 365.0,
+    dividends: pd.DataFrame | None = None,
+    withholding: PerAsset = 0.0,
 ) -> SimulationResult | BatchResult:
     """Simulate a portfolio that trades to the given targets.
 
@@ -409,6 +411,14 @@ def simulate(
         Code of the base currency; needed only when it cannot be inferred.
     year_days
         Calendar days per year for borrow and cash interest (ACT/365 by default).
+    dividends
+        Cash dividends per share ``[T, N]`` on their ex-dates, in each asset's currency
+        (0 or NaN for none), for a `close` that is not dividend-adjusted. The quantity
+        held entering the ex-date bar receives it (a long) or pays it (a short), in
+        cash, before that bar's trades. None: `close` is taken as total-return adjusted.
+    withholding
+        Tax rate withheld from dividends received on long positions (a scalar or one
+        value per asset, in [0, 1]); shorts pay the full dividend.
 
     Returns
     -------
@@ -443,6 +453,8 @@ def simulate(
         cash_debit_rate=cash_debit_rate,
         base_currency=base_currency,
         year_days=year_days,
+        dividends=dividends,
+        withholding=withholding,
     )
     results = run_portfolios(
         market, targets, init_cash=init_cash, max_leverage=max_leverage, size_type=size_type

@@ -102,6 +102,8 @@ def compare_with_vectorbt(sim: SimulationResult) -> Agreement:
     for column, rule in (
         ("borrow", "borrow fees on short positions"),
         ("interest", "interest on cash"),
+        ("dividends", "cash dividends on long positions"),
+        ("dividends_paid", "cash dividends paid on short positions"),
     ):
         paid = float(costs[column].abs().sum())
         if paid != 0.0:

@@ -23,6 +23,9 @@ class ReferenceResult:
     qty: np.ndarray
     fills: list[dict] = field(default_factory=list)
     fail_bar: int = -1  # the bar the value fell to zero or below
+    dividends: np.ndarray | None = None  # received by longs, before withholding, per bar
+    dividends_paid: np.ndarray | None = None  # paid by shorts, per bar
+    withholding: np.ndarray | None = None  # withheld from longs' dividends, per bar
 
 
 def to_lot(q: float, lot: float) -> float:
@@ -60,6 +63,8 @@ def simulate_reference(
     year_frac,
     init_cash,
     max_leverage,
+    dividends=None,
+    withholding=None,
 ) -> ReferenceResult:
     """Simulate one portfolio.
 
@@ -68,7 +73,14 @@ def simulate_reference(
     ``charges``, a list of (rate, minimum, maximum); money amounts in the asset's
     currency. ``borrow_rate[t][j]``, ``cash_credit[t]``, ``cash_debit[t]`` are annual
     rates for (t-1, t]. ``size_type``: 0 weight, 1 quantity, 2 value. ``max_leverage``:
-    ``math.inf`` for none.
+    ``math.inf`` for none. ``dividends[t][j]`` (optional) is the cash dividend per share
+    of ex-date t in the asset's currency, ``withholding[j]`` the rate withheld from a
+    long's dividend.
+
+    Dividends: whoever holds the asset when bar t begins (the quantity carried from t-1)
+    is entitled; a long is credited the dividend less withholding, a short is debited
+    the whole dividend, both at bar t's fx (the last known rate when bar t has none),
+    before bar t's orders.
 
     Bankruptcy: when the value at a bar's close is zero or below, every position is
     bought or sold back at that close (the last known one), paying its costs, and from
@@ -81,6 +93,7 @@ def simulate_reference(
     last_fx: dict[int, float] = {}
     pending: dict[int, float] = {}
     out = ReferenceResult(np.zeros(n_bars), np.zeros(n_bars), np.zeros((n_bars, n_assets)))
+    out.dividends, out.dividends_paid, out.withholding = (np.zeros(n_bars) for _ in range(3))
 
     def rate_of(j: int) -> float:
         return last_fx.get(int(asset_ccy[j]), math.nan)
@@ -98,6 +111,21 @@ def simulate_reference(
             )
             rate = cash_credit[t] if cash >= 0 else cash_debit[t]
             cash += cash * rate * year_frac[t] - borrow
+        if dividends is not None:
+            for j in range(n_assets):
+                per_share = dividends[t][j]
+                if not qty[j] or math.isnan(per_share) or per_share == 0:
+                    continue
+                today = fx[t][asset_ccy[j]]
+                amount = qty[j] * per_share * (rate_of(j) if math.isnan(today) else today)
+                if qty[j] > 0:
+                    kept_back = amount * withholding[j]
+                    out.dividends[t] += amount
+                    out.withholding[t] += kept_back
+                    cash += amount - kept_back
+                else:
+                    out.dividends_paid[t] -= amount
+                    cash += amount
 
         for c in range(fx.shape[1]):
             if not math.isnan(fx[t][c]):

@@ -32,6 +32,7 @@ def markets(
     leverage: bool = True,
     rates: bool = True,
     open_execution: bool = False,
+    dividends: bool = True,
 ) -> Case:
     """Draw a market of 2..max_bars bars and 1..max_assets assets with optional features."""
     n_bars = draw(st.integers(2, max_bars))
@@ -97,6 +98,11 @@ def markets(
         kwargs["borrow_rate"] = draw(st.sampled_from([0.0, 0.03, 0.5]))
         kwargs["cash_rate"] = draw(st.sampled_from([0.0, 0.04, -0.01]))
         kwargs["cash_debit_rate"] = draw(st.sampled_from([None, 0.08]))
+    if dividends and draw(st.booleans()):
+        # sparse ex-dates, some on bars without a price; about 1% of the first price level
+        paid = np.where(rng.random((n_bars, n_assets)) < 0.1, levels * 0.01, 0.0)
+        kwargs["dividends"] = pd.DataFrame(paid, index=index, columns=columns)
+        kwargs["withholding"] = draw(st.sampled_from([0.0, 0.1, [0.3] * n_assets]))
     if open_execution:
         opens = close * np.exp(rng.normal(0.0, 0.005, close.shape))
         opens[rng.random(close.shape) < 0.05] = np.nan

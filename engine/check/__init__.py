@@ -115,7 +115,7 @@ def _check_one(
         held = run_held_sweep(config)
         report.checks += compare_sweep(config, baseline.get("sweep"), held, metrics, custom)
     if not report.ok:
-        report.cause = cause(result, baseline)
+        report.cause = cause(result, baseline, report)
     return report
 
 

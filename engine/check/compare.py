@@ -5,6 +5,8 @@ A metric holds when ``|current - baseline| <= max(abs, rel * |baseline|)``; unde
 command line's ``--tolerance``, the config's ``check.tolerances``, the config's
 ``check.tolerance`` (its default), then the built-in default (``abs 1e-9, rel 1e-6``;
 exact for the trade count). ``check.metrics`` chooses the metrics held (default: all).
+``check.bounds`` holds a metric within limits on every run (``sharpe_p05: {min: 0}``):
+a value outside them fails whatever the baseline, and its cause says so.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ DEFAULT_TOLERANCE = Tolerance(abs=1e-9, rel=1e-6)
 EXACT = Tolerance(abs=0.0, rel=0.0)
 # counts are integers: any change is drift, unless a tolerance names them
 EXACT_METRICS = frozenset({"n_trades"})
+BOUND_PREFIX = "bound:"  # the name of a ``check.bounds`` check: bound:sharpe_p05
 
 
 @dataclass(frozen=True)
@@ -171,6 +174,7 @@ def compare(
         if metric not in current or metric not in stored:
             check = replace(check, ok=False)
         report.checks.append(check)
+    report.checks += bound_checks(config, current)
     if use_hash:
         now_hash = equity_hash(result)
         report.checks.append(
@@ -186,8 +190,39 @@ def compare(
     return report
 
 
-def cause(result: BacktestResult, baseline: Mapping[str, Any]) -> str:
-    """The most likely cause of a drift: data, then config, then engine version, then code."""
+def bound_checks(config: RunConfig, current: Mapping[str, float | None]) -> list[MetricCheck]:
+    """Check each ``check.bounds`` metric of the run against its limits, whatever the
+    baseline says; an undefined (null) value is outside any bound.
+
+    A bound on a metric the run does not have is a `ConfigError` naming where it was set.
+    """
+    bounds = config.check.bounds if config.check is not None else {}
+    _unknown(config.where(("check", "bounds")), sorted(bounds), set(current))
+    checks = []
+    for metric, bound in sorted(bounds.items()):
+        now = current.get(metric)
+        ok = now is not None
+        if now is not None and bound.min is not None:
+            ok = ok and now >= bound.min
+        if now is not None and bound.max is not None:
+            ok = ok and now <= bound.max
+        limits = [f"min {bound.min:g}"] if bound.min is not None else []
+        limits += [f"max {bound.max:g}"] if bound.max is not None else []
+        checks.append(
+            MetricCheck(config.name, BOUND_PREFIX + metric, None, now, ", ".join(limits), ok)
+        )
+    return checks
+
+
+def cause(result: BacktestResult, baseline: Mapping[str, Any], report: ConfigCheck) -> str:
+    """The most likely cause of a drift: data, then config, then engine version, then code;
+    or, when only bounds failed, the metrics outside their bounds."""
+    if all(c.metric.startswith(BOUND_PREFIX) for c in report.failures):
+        outside = (
+            f"{c.metric.removeprefix(BOUND_PREFIX)} = {c.current} ({c.tolerance})"
+            for c in report.failures
+        )
+        return "outside its bounds: " + "; ".join(outside)
     data = baseline["data"]
     market = result.market
     if data.get("source") != market.source:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from xml.etree import ElementTree as ET
 
-from engine.check.compare import ConfigCheck
+from engine.check.compare import BOUND_PREFIX, ConfigCheck
 
 
 def junit_xml(reports: Sequence[ConfigCheck]) -> str:
@@ -33,6 +33,8 @@ def junit_xml(reports: Sequence[ConfigCheck]) -> str:
                 continue
             if report.missing:
                 message, kind = report.cause, "missing"
+            elif check.metric.startswith(BOUND_PREFIX):
+                message, kind = f"{check.metric}: {check.current} ({check.tolerance})", "bound"
             else:
                 message = (
                     f"{check.metric} drifted: baseline {check.baseline} -> {check.current} "

@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import Field, field_validator, model_validator
 
@@ -88,6 +88,9 @@ class CostConfig(ConfigModel):
     Every setting is a number or a dated schedule; ``borrow_rate`` may also be a rate
     series. ``rebate_spread`` is what a broker keeps of the cash rate on short-sale
     proceeds: each short pays it on its value, on top of its ``borrow_rate``.
+    ``withholding`` is the tax withheld from cash dividends received (``data.adjust:
+    price``). It depends on the investor's tax residence as much as on the market, so
+    no preset sets it: it is 0 unless written (``costs.HKD.withholding: 0.2``).
     """
 
     preset: Literal["hk", "us"] | None = None
@@ -98,6 +101,12 @@ class CostConfig(ConfigModel):
     slippage: DatedRate = 0.0
     borrow_rate: BorrowRate = 0.0
     rebate_spread: DatedAnnual = 0.0
+    withholding: Annotated[float, Field(ge=0.0, le=1.0)] = Field(
+        default=0.0,
+        description="data.adjust: price: tax withheld from dividends received on longs "
+        "(e.g. 0.2 for a mainland investor in HK shares through Stock Connect, 0.3 on US "
+        "dividends for a holder without a treaty rate); shorts pay dividends in full",
+    )
 
     fees_shorthand = field_validator("fees", mode="before")(fee_shorthand)
 
@@ -199,6 +208,7 @@ class AssetCosts:
     slippage: Dated
     borrow_rate: Dated | RateSeriesConfig
     rebate_spread: Dated = 0.0
+    withholding: float = 0.0
 
 
 class CostSettings(Protocol):
@@ -245,6 +255,7 @@ def resolve_costs(layers: Sequence[CostSettings]) -> AssetCosts:
         slippage=costs.slippage,
         borrow_rate=costs.borrow_rate,
         rebate_spread=costs.rebate_spread,
+        withholding=costs.withholding,
     )
 
 

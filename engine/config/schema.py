@@ -30,6 +30,7 @@ from pydantic import (
 )
 
 from engine.config.base import ConfigModel, Loc, Origin, Schedule, locate
+from engine.config.confidence import BootstrapConfig, Bound
 from engine.config.costs import (
     AssetCosts,
     CostConfig,
@@ -71,6 +72,12 @@ class DataConfig(ConfigModel):
         default=0.1, description="synthetic: strength of the flow -> next-week return link"
     )
     base_currency: Literal["USD", "HKD"] = "USD"
+    adjust: Literal["total_return", "price"] = Field(
+        default="total_return",
+        description="total_return: closes with dividends folded in (no cash dividends); "
+        "price: split-adjusted, dividend-unadjusted closes plus cash dividends on ex-dates, "
+        "credited to longs less portfolio withholding and charged to shorts",
+    )
     path: str | None = Field(
         default=None,
         description=(
@@ -262,6 +269,7 @@ class ReportConfig(ConfigModel):
     risk_free: RiskFree = 0.0
     """Annual risk-free rate for Sharpe, Sortino and alpha (e.g. 0.04 for 4%): a number,
     a dated schedule, a rate series, or ``cash`` for the portfolio's ``cash_rate``."""
+    bootstrap: BootstrapConfig = Field(default_factory=BootstrapConfig)
 
 
 class LinearRange(ConfigModel):
@@ -410,13 +418,15 @@ class CheckConfig(ConfigModel):
     """``eastwind check`` settings: which metrics to hold, how tightly, and what else.
 
     ``metrics`` lists the metrics held (default: all); ``tolerance`` is the default for
-    metrics without their own entry in ``tolerances``; ``hash`` compares the equity
+    metrics without their own entry in ``tolerances``; ``bounds`` keeps a metric within
+    limits (``sharpe_p05: {min: 0}``) on every run; ``hash`` compares the equity
     curve's bytes; ``sweep`` holds a sweep config's best rows and walk-forward too.
     """
 
     metrics: Annotated[list[str], Field(min_length=1)] | None = None
     tolerance: Tolerance | None = None
     tolerances: dict[str, Tolerance] = Field(default_factory=dict)
+    bounds: dict[str, Bound] = Field(default_factory=dict)  # held whatever the baseline
     hash: bool = True
     sweep: SweepCheckConfig | None = None
 

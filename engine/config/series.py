@@ -19,6 +19,8 @@ class ColumnsConfig(ConfigModel):
     low: str | None = "low"
     close: str = "close"
     volume: str | None = "volume"
+    dividends: str | None = "dividends"  # adjust: price; cash per share beside adjusted prices
+    adj_close: str | None = "adj_close"  # adjust: price; adjusted close beside a raw close
 
 
 class SeriesFileConfig(ConfigModel):

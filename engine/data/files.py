@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from engine.data import calendars
+from engine.data.dividends import dividends_on_bars, price_only_table
 from engine.data.market import Market, assemble_market, asset_info
 from engine.data.tables import dated, listed, number_column, quoted, read_table
 from engine.errors import DataError, DataWarning
@@ -56,6 +57,8 @@ class Columns:
     low: str | None = "low"
     close: str = "close"
     volume: str | None = "volume"
+    dividends: str | None = "dividends"  # read with data.adjust: price
+    adj_close: str | None = "adj_close"  # read with data.adjust: price
 
 
 @dataclass(frozen=True)
@@ -418,8 +421,13 @@ def load_files_market(
     end: pd.Timestamp,
     base_currency: str,
     metadata: Mapping[str, Mapping[str, object]] | None = None,
+    adjust: str = "total_return",
 ) -> Market:
     """Build a `Market` from user files; see `FileSpec` for the layout.
+
+    With `adjust` ``"price"``, each per-symbol file's prices are made dividend-
+    unadjusted and its cash dividends go to ``market.extras["dividends"]``
+    (`engine.data.dividends`); an index (``^HSI``) is a price series already.
 
     Raises
     ------
@@ -442,6 +450,7 @@ def load_files_market(
     dropped: list[tuple[str, pd.Timestamp]] = []
     wide: tuple[Path, pd.DataFrame] | None = None
     walked: list[list[Path]] = []  # the folders below data.path, listed once when needed
+    paid: dict[str, pd.Series] = {}  # cash dividends per share, with adjust: price
 
     def searched(symbol: str) -> list[Path]:
         if not walked:
@@ -459,6 +468,17 @@ def load_files_market(
             path, columns = _symbol_path(spec, symbol, searched), spec.columns
             numbers = [getattr(columns, n) for n in ("open", "high", "low", "close", "volume")]
             table = dated(read_table(path), columns.date, path, [n for n in numbers if n])
+            if adjust == "price" and not symbol.startswith("^"):
+                others = (columns.open, columns.high, columns.low)
+                table, paid[symbol] = price_only_table(
+                    table, columns.close, others, columns.dividends, columns.adj_close,
+                    f"{path}: {symbol}",
+                )  # fmt: skip
+        if adjust == "price" and wide is not None and not symbol.startswith("^"):
+            raise DataError(
+                f"{path}: data.adjust is price, but a wide file has no dividends; give "
+                "per-symbol files with a dividends column, or set data.adjust: total_return"
+            )
         prices = session_prices(table, columns, path, info[symbol].exchange, symbol)
         _check_range(prices.close, path, symbol, "close")
         if prices.open is not None:
@@ -502,4 +522,7 @@ def load_files_market(
     )
     for dates, path, label, carried in checked:
         check_bars(dates, market.index, path, label, carried=carried)
+    if adjust == "price":
+        dividends = dividends_on_bars(paid, market.index).reindex(columns=market.symbols)
+        market.extras["dividends"] = dividends.fillna(0.0)
     return market

@@ -27,7 +27,12 @@ Rows are held against the exchange's sessions as in the csv source
 half day) keeps its close and has no open; a row on a day the exchange was closed is
 dropped.
 
-`_download` is the only function that touches the network; tests replace it.
+With ``data.adjust: price`` the cache holds another basis in its own folder
+(`YahooCache`): Yahoo's close without dividend adjustment (split-adjusted) and the cash
+dividend of each ex-date (yfinance ``auto_adjust=False, actions=True``).
+
+`_download` and `_download_price` are the only functions that touch the network; tests
+replace them.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ import pandas as pd
 
 from engine.data import calendars
 from engine.data.cache_update import Coverage, TopUp, covered_until
+from engine.data.dividends import dividends_on_bars
 from engine.data.files import Columns, session_prices
 from engine.data.market import Market, assemble_market, asset_info
 from engine.data.yahoo_cache import Range, YahooCache, default_cache_dir, utc_today
@@ -64,6 +70,7 @@ __all__ = [
 ]
 
 FIELDS = ("open", "high", "low", "close", "volume")
+PRICE_FIELDS = (*FIELDS, "dividends")  # data.adjust: price
 OVERLAP = 5  # cached sessions a top-up downloads again to compare
 SEAM_TOLERANCE = 1e-5  # a smaller move fakes a return below 0.001% at the seam
 _NETWORK_FAILURE = re.compile(
@@ -81,7 +88,20 @@ class _Failures(logging.Handler):
 
 
 def _download(symbols: list[str], start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
-    """Download adjusted daily OHLCV with yfinance; `end` is inclusive.
+    """Download adjusted daily OHLCV with yfinance; `end` is inclusive (`_yf_download`)."""
+    return _yf_download(symbols, start, end, adjusted=True)
+
+
+def _download_price(symbols: list[str], start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+    """Download split-adjusted, dividend-unadjusted daily OHLCV and the dividends."""
+    return _yf_download(symbols, start, end, adjusted=False)
+
+
+def _yf_download(
+    symbols: list[str], start: pd.Timestamp, end: pd.Timestamp, adjusted: bool
+) -> pd.DataFrame:
+    """Download daily OHLCV with yfinance, total-return adjusted or not (then with the
+    actions: dividends and splits); `end` is inclusive.
 
     yfinance logs a failed symbol and returns an empty frame; its last logged error is
     raised here instead, as `ConnectionError` when it is the network's, so the caller
@@ -109,8 +129,8 @@ def _download(symbols: list[str], start: pd.Timestamp, end: pd.Timestamp) -> pd.
                 symbols,
                 start=start.strftime("%Y-%m-%d"),
                 end=(end + pd.Timedelta(days=1)).strftime("%Y-%m-%d"),
-                auto_adjust=True,
-                actions=False,
+                auto_adjust=adjusted,
+                actions=not adjusted,
                 group_by="column",
                 progress=False,
                 threads=False,
@@ -126,8 +146,10 @@ def _download(symbols: list[str], start: pd.Timestamp, end: pd.Timestamp) -> pd.
     return frame
 
 
-def split_download(frame: pd.DataFrame, symbols: Iterable[str]) -> dict[str, pd.DataFrame]:
-    """Split a yfinance frame into one ``[dates, FIELDS]`` frame per symbol.
+def split_download(
+    frame: pd.DataFrame, symbols: Iterable[str], fields: tuple[str, ...] = FIELDS
+) -> dict[str, pd.DataFrame]:
+    """Split a yfinance frame into one ``[dates, fields]`` frame per symbol.
 
     Accepts MultiIndex columns in either order (field, ticker) or (ticker, field) and
     flat columns for a single symbol; drops rows where a symbol has no field at all.
@@ -153,7 +175,7 @@ def split_download(frame: pd.DataFrame, symbols: Iterable[str]) -> dict[str, pd.
         missing = [f for f in ("close",) if f not in part.columns]
         if missing:
             raise DataError(f"{symbol}: the download has no {missing[0]} column")
-        part = part.reindex(columns=list(FIELDS)).astype("float64")
+        part = part.reindex(columns=list(fields)).astype("float64")
         index = pd.DatetimeIndex(part.index)
         if index.tz is not None:
             index = index.tz_localize(None)
@@ -176,10 +198,12 @@ def last_completed_session(exchange: str, today: pd.Timestamp) -> pd.Timestamp:
 
 
 def _download_range(
-    symbol: str, start: pd.Timestamp, end: pd.Timestamp
+    symbol: str, start: pd.Timestamp, end: pd.Timestamp, adjust: str = "total_return"
 ) -> tuple[pd.DataFrame | None, str]:
+    price = adjust == "price"
     try:
-        got = split_download(_download([symbol], start, end), [symbol]).get(symbol)
+        frame = (_download_price if price else _download)([symbol], start, end)
+        got = split_download(frame, [symbol], PRICE_FIELDS if price else FIELDS).get(symbol)
     except DataError:
         raise
     except OSError as exc:  # ConnectionError, socket and requests errors
@@ -198,7 +222,9 @@ def _update_one(
     symbol: str, wanted: Range, cache: YahooCache, offline: bool, today: pd.Timestamp
 ) -> Coverage:
     # `_download_range` is looked up on each call, so a test can replace `_download`
-    rules = TopUp(lambda *a: _download_range(*a), "close", SEAM_TOLERANCE, OVERLAP, _missing)
+    rules = TopUp(
+        lambda *a: _download_range(*a, cache.adjust), "close", SEAM_TOLERANCE, OVERLAP, _missing
+    )
     return rules.update(symbol, wanted, cache, offline, today)
 
 
@@ -308,7 +334,8 @@ def load_yahoo_market(
     """Build a `Market` from Yahoo prices (through the cache) and the fx pairs it needs.
 
     The symbols and fx pairs are checked together (`covered_until`): with
-    `allow_partial` the market ends where every one of them is covered.
+    `allow_partial` the market ends where every one of them is covered. A price cache
+    (``cache.adjust == "price"``) also gives ``market.extras["dividends"]``.
     """
     info = {s: asset_info(s, metadata) for s in symbols}
     exchanges = {s: i.exchange for s, i in info.items()}
@@ -338,7 +365,7 @@ def load_yahoo_market(
     for currency, (pair, quote) in pairs.items():
         close = rates[pair].frame["close"].loc[:end].dropna()
         fx[currency] = 1.0 / close if quote == "units_per_base" else close
-    return assemble_market(
+    market = assemble_market(
         closes,
         opens,
         info,
@@ -350,3 +377,7 @@ def load_yahoo_market(
         flat_rows=flat,
         dropped_rows=dropped,
     )
+    if cache.adjust == "price":
+        paid = {s: got.frame["dividends"].loc[start:end].fillna(0.0) for s, got in found.items()}
+        market.extras["dividends"] = dividends_on_bars(paid, market.index)
+    return market

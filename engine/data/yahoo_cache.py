@@ -47,14 +47,23 @@ class YahooCache:
     """A folder of per-symbol parquet files with the date range each one covers.
 
     `required` names the column every file must have (a price cache's ``close``); the
-    akshare source keeps its holdings and indices in caches of this kind too.
+    akshare source keeps its holdings and indices in caches of this kind too. Price-only
+    closes and dividends (``data.adjust: price``) are another basis: they live in a
+    folder of their own, ``price/``.
     """
 
     def __init__(
-        self, folder: Path | str | None = None, required: str = "close", source: str = "yahoo"
+        self,
+        folder: Path | str | None = None,
+        required: str = "close",
+        source: str = "yahoo",
+        adjust: str = "total_return",
     ) -> None:
         self.folder = Path(folder) if folder else default_cache_dir(source)
         self.required = required
+        self.adjust = adjust
+        if adjust == "price":
+            self.folder = self.folder / "price"
 
     def path(self, symbol: str) -> Path:
         """Return the cache file of `symbol`."""

@@ -15,7 +15,7 @@ separate because they are self-contained: they call nothing here.)
 
 Shapes: T = bars, N = assets, C = currencies, K = portfolios, S = cost segments,
 M = extra charges per fill, P = 1 or K (rows of ``segment``), B = 1 or T (rows of
-``borrow``). Float arrays are float64, integer arrays int64.
+``borrow``), D = 1 or T (rows of ``dividends``). Float arrays are float64, integer arrays int64.
 
 Inputs shared by both drivers, passed as one tuple ``market`` in this order
 (`engine.inputs.KernelMarket.args` builds it once):
@@ -32,6 +32,9 @@ Inputs shared by both drivers, passed as one tuple ``market`` in this order
   own currency and are converted at the bar's fx when charged.
 - ``borrow[B, N]`` annual borrow rate on short value; ``rates[T, N_RATES]`` per-bar
   year fraction, cash credit and debit rates, and the annual risk-free rate (metrics).
+- ``dividends[D, N]`` cash dividend per share on each ex-date bar, in the asset's
+  currency (0 = none); D = 1 means no dividends at all and costs nothing per bar.
+  ``withholding[N]`` the tax rate withheld from dividends received on long positions.
 
 Semantics (DESIGN.md, "Simulation semantics"), per portfolio and bar ``t``; each rule is
 one helper below, inlined into `run_portfolio_nb`. Steps 1-4 and 9 read each asset once,
@@ -41,6 +44,14 @@ in `bar_pass_nb`; a bar without orders (most bars) needs nothing else:
    cash earns ``rates[t, RATE_CASH_CREDIT]`` and negative cash pays
    ``rates[t, RATE_CASH_DEBIT]``, times ``rates[t, RATE_YEAR_FRAC]``; each short pays
    ``borrow[t, j]`` on its market value at the previous bar (close and fx).
+1b. `dividends_nb` (only when D = T), after the accrual: the holder entering the
+   ex-date bar t, i.e. the quantity held at the close of bar t-1, is entitled to ``dividends[t, j]`` per share,
+   settled in cash at bar t before anything trades (a position bought at bar t is not
+   entitled; one sold at bar t is). A long receives it less ``withholding[j]``; a short
+   pays it in full (the lender is owed the dividend, and no tax is withheld from a
+   payment). The amount converts at bar t's fx (the last known rate if bar t has none).
+   A dividend is paid on an ex-date where the asset itself has no price (a holiday of
+   its exchange): entitlement depends on holding, not on trading.
 2. `known_nb`, `observe_fx_nb`: last known close and fx are updated; a NaN keeps the
    previous value, so a price gap is valued at the last known price.
 3. A non-NaN target at row t replaces any pending target of that asset (rows whose
@@ -112,7 +123,10 @@ STAT_SLIPPAGE = 9  # |qty| * exec_price * slippage * fx: what slippage cost vers
 STAT_BORROW = 10  # borrow fees paid on shorts over (t-1, t]
 STAT_INTEREST = 11  # interest credited to cash over (t-1, t]; negative when paid
 STAT_SHORTFALL = 12  # value of orders not executed because cash or leverage could not fund them
-N_STATS = 13
+STAT_DIVIDENDS = 13  # dividends on long positions, before withholding
+STAT_DIVIDENDS_PAID = 14  # dividends paid on short positions (positive)
+STAT_WITHHOLDING = 15  # tax withheld from the dividends of long positions
+N_STATS = 16
 
 # Columns of ``rates[T, N_RATES]``.
 RATE_YEAR_FRAC = 0  # years from the previous bar to this one (0 at bar 0)
@@ -177,7 +191,10 @@ M_FX_COSTS = 15
 M_INTEREST = 16
 M_SHORTFALL = 17
 M_SHORTFALL_BARS = 18
-N_METRICS = 19
+M_DIVIDENDS = 19
+M_DIVIDENDS_PAID = 20
+M_WITHHOLDING = 21
+N_METRICS = 22
 METRIC_NAMES = (
     "total_return",
     "cagr",
@@ -198,6 +215,9 @@ METRIC_NAMES = (
     "interest",
     "shortfall",
     "shortfall_bars",
+    "dividends",
+    "dividends_paid",
+    "withholding",
 )
 
 # Rows of the per-asset scratch array ``work[N_WORK, N]`` of `run_portfolio_nb`.
@@ -322,6 +342,32 @@ def borrow_fee_nb(q, px, fx, rate, dt):
     """Step 1: borrow fee of a position of `q` units valued at `px` and `fx` over `dt`
     years; a short (q < 0) pays `rate` on its value at the previous bar's close."""
     return -q * px * fx * rate * dt if q < 0.0 else 0.0
+
+
+@njit(cache=True, inline="always")
+def dividends_nb(t, cash, qty, dividends, withholding, fx, last_fx, asset_ccy, stats):
+    """Step 1b: settle the cash dividends of ex-date bar `t` on the quantities held
+    entering it; return new cash.
+
+    ``dividends[t, j]`` is per share in the asset's currency; longs receive it less
+    ``withholding[j]``, shorts pay it in full. Converts at ``fx[t]``, else the last rate.
+    """
+    for j in range(qty.shape[0]):
+        per_share = dividends[t, j]
+        if qty[j] == 0.0 or not per_share != 0.0:  # nothing held, or no (or NaN) dividend
+            continue
+        c = asset_ccy[j]
+        rate = fx[t, c] if np.isfinite(fx[t, c]) else last_fx[c]
+        amount = qty[j] * per_share * rate
+        if qty[j] > 0.0:
+            tax = amount * withholding[j]
+            stats[t, STAT_DIVIDENDS] += amount
+            stats[t, STAT_WITHHOLDING] += tax
+            cash += amount - tax
+        else:  # the short seller owes the lender the dividend
+            stats[t, STAT_DIVIDENDS_PAID] -= amount
+            cash += amount
+    return cash
 
 
 @njit(cache=True, inline="always")
@@ -691,7 +737,8 @@ def run_portfolio_nb(
     last known rates and those known before the bar, ``seq[N]`` and ``buf[N]`` the order
     sequence; all are initialised here.
     """
-    close, exec_price, fx, asset_ccy, lot_size, costs, charges, segment, borrow, rates = market
+    close, exec_price, fx, asset_ccy, lot_size, costs, charges, segment, borrow, rates = market[:10]
+    dividends, withholding = market[10:]
     n_bars, n_assets = close.shape
     capped = np.isfinite(max_leverage)
     cash = init_cash
@@ -731,6 +778,10 @@ def run_portfolio_nb(
             stats_out[t, STAT_INTEREST] = interest
             stats_out[t, STAT_BORROW] = fee
             cash += interest - fee
+        if dividends.shape[0] > 1:
+            cash = dividends_nb(
+                t, cash, qty, dividends, withholding, fx, prev_fx, asset_ccy, stats_out
+            )
         value_pre = cash + marked
         stats_out[t, STAT_VALUE_PRE] = value_pre
 
@@ -950,6 +1001,7 @@ def portfolio_metrics_nb(stats, init_cash, n_trades, ppy, rf_bar, out):
     net = 0.0
     short_bars = 0
     fees = taxes = borrow = slippage = fx_costs = interest = shortfall = 0.0
+    dividends = dividends_paid = withholding = 0.0
     for t in range(n):  # one pass over the bars, each total summed in bar order
         v = stats[t, STAT_VALUE]
         value[t] = v
@@ -968,6 +1020,9 @@ def portfolio_metrics_nb(stats, init_cash, n_trades, ppy, rf_bar, out):
         fx_costs += stats[t, STAT_FX_COSTS]
         interest += stats[t, STAT_INTEREST]
         shortfall += stats[t, STAT_SHORTFALL]
+        dividends += stats[t, STAT_DIVIDENDS]
+        dividends_paid += stats[t, STAT_DIVIDENDS_PAID]
+        withholding += stats[t, STAT_WITHHOLDING]
     value_metrics_nb(value, init_cash, ppy, rf_bar, out)
     out[M_TURNOVER] = turnover * ppy / n
     out[M_AVG_GROSS] = gross / n
@@ -980,6 +1035,9 @@ def portfolio_metrics_nb(stats, init_cash, n_trades, ppy, rf_bar, out):
     out[M_FX_COSTS] = fx_costs
     out[M_INTEREST] = interest
     out[M_SHORTFALL] = shortfall
+    out[M_DIVIDENDS] = dividends
+    out[M_DIVIDENDS_PAID] = dividends_paid
+    out[M_WITHHOLDING] = withholding
     out[M_SHORTFALL_BARS] = short_bars
 
 

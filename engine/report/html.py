@@ -30,6 +30,7 @@ from engine.config import describe
 from engine.outputs import MANIFEST, RUN_ID_META
 from engine.report import sections
 from engine.report.analysis import rolling_volatility
+from engine.report.confidence import prices_row
 from engine.report.tables import (
     DEFINITIONS,
     METRICS,
@@ -512,6 +513,7 @@ def run_page(result: BacktestResult, run_id: str | None = None) -> str:
         ("Cash rate / FX cost", f"{rate(p.cash_rate, '.2%')} / {rate(p.fx_cost, '.3%')}"),
         ("Rate on negative cash", rate(p.cash_rate if debit is None else debit, ".2%")),
         ("Risk-free rate", rate(config.report.risk_free, ".2%")),
+        prices_row(result),
     ]
     charts = [
         chart(equity_chart(eq, bench_name), "chart-equity", 420),

@@ -16,6 +16,7 @@ import pandas as pd
 
 from engine import metrics as m
 from engine.backtest import BacktestResult
+from engine.report.confidence import confidence_rows, income_rows
 from engine.results import day_label
 
 
@@ -85,7 +86,9 @@ def _specs() -> tuple[MetricSpec, ...]:
         ("shortfall", "Buys not funded", money, True),
         ("shortfall_bars", "Bars with buys not funded", "{:,.0f}", True),
     ]
+    trading += income_rows()
     specs += [MetricSpec(k, label, f, "Trading", key, False) for k, label, f, key in trading]
+    specs += [MetricSpec(k, lb, f, "Confidence", key, False) for k, lb, f, key in confidence_rows()]
     return tuple(specs)
 
 

@@ -59,7 +59,9 @@ def test_costs_with_any_market_are_never_negative(case):
     for column in ("fees", "tax", "fx_cost", "slippage"):
         assert (result.trades[column] >= 0.0).all(), column
     costs = result.costs
-    assert (costs[["fees", "taxes", "fx_costs", "slippage", "borrow"]] >= 0.0).all().all()
+    paid = ["dividends", "dividends_paid", "withholding"]
+    assert (costs[["fees", "taxes", "fx_costs", "slippage", "borrow", *paid]] >= 0.0).all().all()
+    assert (costs["withholding"] <= costs["dividends"] + 1e-12).all()
 
 
 @given(markets(lots=False).filter(lambda c: True), st.sampled_from([1.0, 10.0, 100.0]))
@@ -190,6 +192,8 @@ def _reference_inputs(case: Case) -> dict:
         "year_frac": np.concatenate(([0.0], np.diff(index.normalize()) / pd.Timedelta(days=365))),
         "init_cash": kw["init_cash"],
         "max_leverage": kw.get("max_leverage") or math.inf,
+        "dividends": kw["dividends"].to_numpy() if "dividends" in kw else None,
+        "withholding": np.broadcast_to(np.asarray(kw.get("withholding", 0.0)), (n_assets,)),
     }
 
 
@@ -202,6 +206,8 @@ def test_kernel_with_every_feature_on_agrees_with_the_plain_python_reference(cas
     np.testing.assert_allclose(result.cash, expected.cash, rtol=1e-9, atol=tol)
     np.testing.assert_allclose(result.positions, expected.qty, rtol=1e-9, atol=1e-9)
     assert len(result.trades) == len(expected.fills)
+    for name in ("dividends", "dividends_paid", "withholding"):
+        np.testing.assert_allclose(result.costs[name], getattr(expected, name), atol=tol)
 
 
 LEVER = st.sampled_from([-40.0, -12.0, 4.0, 12.0, 40.0])
