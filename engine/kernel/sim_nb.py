@@ -45,13 +45,14 @@ in `bar_pass_nb`; a bar without orders (most bars) needs nothing else:
    ``rates[t, RATE_CASH_DEBIT]``, times ``rates[t, RATE_YEAR_FRAC]``; each short pays
    ``borrow[t, j]`` on its market value at the previous bar (close and fx).
 1b. `dividends_nb` (only when D = T), after the accrual: the holder entering the
-   ex-date bar t, i.e. the quantity held at the close of bar t-1, is entitled to ``dividends[t, j]`` per share,
-   settled in cash at bar t before anything trades (a position bought at bar t is not
-   entitled; one sold at bar t is). A long receives it less ``withholding[j]``; a short
-   pays it in full (the lender is owed the dividend, and no tax is withheld from a
-   payment). The amount converts at bar t's fx (the last known rate if bar t has none).
-   A dividend is paid on an ex-date where the asset itself has no price (a holiday of
-   its exchange): entitlement depends on holding, not on trading.
+   ex-date bar t, i.e. the quantity held at the close of bar t-1, is entitled to
+   ``dividends[t, j]`` per share, settled in cash at bar t before anything trades (a
+   position bought at bar t is not entitled; one sold at bar t is). A long receives it
+   less ``withholding[j]``; a short pays it in full (the lender is owed the dividend,
+   and no tax is withheld from a payment). The amount converts at bar t's fx (the last
+   known rate if bar t has none). A dividend is paid on an ex-date where the asset
+   itself has no price (a holiday of its exchange): entitlement depends on holding,
+   not on trading.
 2. `known_nb`, `observe_fx_nb`: last known close and fx are updated; a NaN keeps the
    previous value, so a price gap is valued at the last known price.
 3. A non-NaN target at row t replaces any pending target of that asset (rows whose
