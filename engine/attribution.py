@@ -17,10 +17,16 @@ close (so ``q[t-1]`` is what was held into bar ``t``):
   * year_fraction[t]`` for a short. The kernel records only the bar's total
   (``STAT_BORROW``); the per-asset parts sum to it (a test holds them to it).
 
+- ``dividends``, ``dividends_paid``, ``withholding`` (prices that are not total-return
+  adjusted, ``data.adjust: price``): on an ex-date, ``q[t-1] * D[t, j] * X[t]``
+  received by a long less the withholding on it, or paid in full by a short (the
+  kernel's step 1b).
+
 Cash interest belongs to no asset: ``interest[t]`` is the kernel's ``STAT_INTEREST``.
-On every bar, ``sum_j (price + fx - fees - taxes - fx_costs - slippage - borrow) +
-interest`` is the change in portfolio value (the first bar's from the initial cash), so
-the contributions over the initial cash sum to the total return, up to float rounding.
+On every bar, ``sum_j (price + fx + dividends - fees - taxes - fx_costs - slippage -
+borrow - dividends_paid - withholding) + interest`` is the change in portfolio value
+(the first bar's from the initial cash), so the contributions over the initial cash sum
+to the total return, up to float rounding.
 A bankrupt run's closing fills are fills of its last bar; after it nothing moves.
 """
 
@@ -40,8 +46,20 @@ from engine.results import SimulationResult
 
 Array = npt.NDArray[np.float64]
 
-COMPONENTS = ("price", "fx", "fees", "taxes", "fx_costs", "slippage", "borrow")
-COSTS = ("fees", "taxes", "fx_costs", "slippage", "borrow")  # subtracted from the P&L
+COMPONENTS = (
+    "price",
+    "fx",
+    "dividends",
+    "fees",
+    "taxes",
+    "fx_costs",
+    "slippage",
+    "borrow",
+    "dividends_paid",
+    "withholding",
+)
+# subtracted from the P&L
+COSTS = ("fees", "taxes", "fx_costs", "slippage", "borrow", "dividends_paid", "withholding")
 CASH = "cash"  # the row of cash interest in the tables
 
 
@@ -74,8 +92,8 @@ class Attribution:
 
     @cached_property
     def pnl(self) -> Array:
-        """``[T, N]`` net P&L of each asset: price + fx - costs - borrow."""
-        out = self.parts["price"] + self.parts["fx"]
+        """``[T, N]`` net P&L of each asset: price + fx + dividends - costs."""
+        out = self.parts["price"] + self.parts["fx"] + self.parts["dividends"]
         for name in COSTS:
             out = out - self.parts[name]
         return out
@@ -180,6 +198,23 @@ def borrow_by_asset(sim: SimulationResult, market: KernelMarket) -> Array:
     return np.where(short_value > 0.0, short_value * borrow * years[:, None], 0.0)
 
 
+def dividends_by_asset(held: Array, rate: Array, market: KernelMarket) -> dict[str, Array]:
+    """``[T, N]`` dividends received by longs (before tax), paid by shorts, and withheld,
+    of the quantities `held` into each bar at each bar's rate (the kernel's step 1b)."""
+    shape = held.shape
+    if market.dividends.shape[0] <= 1:  # no dividends: the kernel skips the step
+        zero = np.zeros(shape)
+        return {"dividends": zero, "dividends_paid": zero.copy(), "withholding": zero.copy()}
+    per_share = np.nan_to_num(market.dividends, nan=0.0)
+    amount = np.where((held != 0.0) & (per_share != 0.0), held * per_share * rate, 0.0)
+    received = np.where(held > 0.0, amount, 0.0)
+    return {
+        "dividends": received,
+        "dividends_paid": np.where(held < 0.0, -amount, 0.0),
+        "withholding": received * market.withholding[None, :],
+    }
+
+
 def attribute(sim: SimulationResult, market: KernelMarket) -> Attribution:
     """Split the P&L of a simulated portfolio by asset and source (module docstring).
 
@@ -211,5 +246,6 @@ def attribute(sim: SimulationResult, market: KernelMarket) -> Attribution:
         np.add.at(parts[name], (bars, assets), rec[field])
     np.add.at(parts["slippage"], (bars, assets), rec["slippage"])
     parts["borrow"] = borrow_by_asset(sim, market)
+    parts.update(dividends_by_asset(held, rate, market))
     interest = np.array(sim.stats[:, nb.STAT_INTEREST], dtype=np.float64)
     return Attribution(sim.index, sim.columns, sim.init_cash, parts, interest)

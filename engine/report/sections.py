@@ -61,25 +61,38 @@ def _note(text: str) -> str:
 
 # --- attribution ----------------------------------------------------------------------
 
-_ATTRIBUTION_HEAD = ("Price", "FX", "Fees", "Taxes", "FX cost", "Slippage", "Borrow")
+_ATTRIBUTION_HEAD = {
+    "price": "Price",
+    "fx": "FX",
+    "dividends": "Dividends",
+    "fees": "Fees",
+    "taxes": "Taxes",
+    "fx_costs": "FX cost",
+    "slippage": "Slippage",
+    "borrow": "Borrow",
+    "dividends_paid": "Dividends paid",
+    "withholding": "Withholding",
+}
+_DIVIDEND_PARTS = ("dividends", "dividends_paid", "withholding")  # shown when a run has any
 _ATTRIBUTION_NOTE = (
     "P&L in the base currency. Price: the held quantity's move at the previous fx rate, "
     "and each fill's move from its quote to the close. FX: the currency's move on the held "
     "value. Costs (fees, taxes, fx conversion, slippage against the quote, borrow on "
-    "shorts) are subtracted. Contribution = P&L / initial cash; the rows, cash interest "
+    "shorts; with price-only closes, dividends paid on shorts and tax withheld from those "
+    "received) are subtracted. Contribution = P&L / initial cash; the rows, cash interest "
     "included, sum to the total return."
 )
 
 
-def _attribution_rows(frame: pd.DataFrame, init_cash: float) -> list[list[str]]:
+def _attribution_rows(frame: pd.DataFrame, components: tuple[str, ...]) -> list[list[str]]:
     rows = []
     for name, row in frame.iterrows():
         label = "Cash interest" if name == CASH else html.escape(str(name))
-        cells = [money(row[c]) for c in COMPONENTS]
+        cells = [money(row[c]) for c in components]
         rows.append([label, *cells, money(row["interest"]), money(row["pnl"])])
         rows[-1].append(pct(row["contribution"]))
     total = frame[["pnl", "contribution"]].sum()
-    sums = [money(frame[c].sum()) for c in (*COMPONENTS, "interest")]
+    sums = [money(frame[c].sum()) for c in (*components, "interest")]
     rows.append(
         ["<b>Total</b>", *sums, money(total["pnl"]), f"<b>{pct(total['contribution'])}</b>"]
     )
@@ -91,16 +104,17 @@ def attribution_section(result: BacktestResult, chart: Chart) -> str:
     parts = result.attribution
     groups = result.config.data.groups
     init = result.config.portfolio.init_cash
-    head = ("", *_ATTRIBUTION_HEAD, "Interest", "P&L", "Contribution")
     by_asset = parts.by_asset()
+    shown = tuple(c for c in COMPONENTS if c not in _DIVIDEND_PARTS or by_asset[c].to_numpy().any())
+    head = ("", *(_ATTRIBUTION_HEAD[c] for c in shown), "Interest", "P&L", "Contribution")
     html_parts = [
         "<h2>Attribution</h2>",
-        table(("Asset", *head[1:]), _attribution_rows(by_asset, init)),
+        table(("Asset", *head[1:]), _attribution_rows(by_asset, shown)),
     ]
     if groups:
         html_parts.append("<h3>By group</h3>")
         html_parts.append(
-            table(("Group", *head[1:]), _attribution_rows(parts.by_group(groups), init))
+            table(("Group", *head[1:]), _attribution_rows(parts.by_group(groups), shown))
         )
     html_parts.append(_note(_ATTRIBUTION_NOTE))
     daily = parts.daily_groups(groups) if groups else parts.daily()

@@ -2,7 +2,7 @@
 
 Every market `tests/strategies.py` draws (gaps, late listings, two currencies with fx
 gaps, board lots, fee schedules, taxes, slippage, leverage caps, borrow and interest,
-open execution), and levered targets that go bankrupt.
+dividends with withholding, open execution), and levered targets that go bankrupt.
 """
 
 from __future__ import annotations
@@ -54,6 +54,9 @@ def test_attribution_with_any_market_sums_to_the_change_in_value_on_every_bar(ca
         ("taxes", sim_nb.STAT_TAXES),
         ("fx_costs", sim_nb.STAT_FX_COSTS),
         ("slippage", sim_nb.STAT_SLIPPAGE),
+        ("dividends", sim_nb.STAT_DIVIDENDS),
+        ("dividends_paid", sim_nb.STAT_DIVIDENDS_PAID),
+        ("withholding", sim_nb.STAT_WITHHOLDING),
     ):
         np.testing.assert_allclose(parts.parts[name].sum(axis=1), sim.stats[:, column], atol=tol)
 

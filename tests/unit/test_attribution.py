@@ -62,6 +62,30 @@ def test_attribution_with_open_execution_measures_price_from_the_quote_to_the_cl
     assert sim.value.iloc[-1] == pytest.approx(1200.0)
 
 
+def test_attribution_of_dividends_books_them_on_the_asset_less_withholding_by_hand():
+    index = pd.date_range("2024-01-01", periods=3)
+    close = pd.DataFrame({"L": [10.0, 10.0, 10.0], "S": [20.0, 20.0, 20.0]}, index=index)
+    fx = pd.DataFrame({"HKD": [0.1, 0.1, 0.2]}, index=index)
+    weights = pd.DataFrame({"L": [0.5, np.nan, np.nan], "S": [-0.5, np.nan, np.nan]}, index=index)
+    dividends = pd.DataFrame({"L": [0.0, 1.0, 0.0], "S": [0.0, 0.0, 2.0]}, index=index)
+    sim, parts = _one(
+        close, weights, fx=fx, currency={"L": "HKD", "S": "USD"}, base_currency="USD",
+        dividends=dividends, withholding=[0.2, 0.0],
+    )  # fmt: skip
+    # 500 L (HKD 10 at 0.1) and -25 S (USD 20): L pays HKD 1 a share on bar 1 at 0.1 = 50
+    # USD, 10 withheld; the short pays USD 2 a share on bar 2 = 50
+    np.testing.assert_allclose(parts.parts["dividends"][:, 0], [0.0, 50.0, 0.0], atol=1e-9)
+    np.testing.assert_allclose(parts.parts["withholding"][:, 0], [0.0, 10.0, 0.0], atol=1e-9)
+    np.testing.assert_allclose(parts.parts["dividends_paid"][:, 1], [0.0, 0.0, 50.0], atol=1e-9)
+    value = sim.value.to_numpy()
+    change = np.diff(np.concatenate(([1000.0], value)))
+    np.testing.assert_allclose(parts.pnl.sum(axis=1) + parts.interest, change, atol=1e-9)
+    stats = sim.stats
+    np.testing.assert_allclose(
+        parts.parts["dividends"].sum(), stats[:, sim_nb.STAT_DIVIDENDS].sum()
+    )
+
+
 def test_attribution_with_cash_interest_books_it_on_the_cash_row():
     index = pd.date_range("2024-01-01", periods=3)
     close = pd.DataFrame({"A": [10.0, 10.0, 10.0]}, index=index)
