@@ -9,8 +9,10 @@ interrupted sweep never replaces a finished one: it goes to ``<out>/partial/``.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from engine.backtest import BacktestResult
 from engine.outputs import (
@@ -24,14 +26,6 @@ from engine.outputs import (
     write_atomic,
     write_set,
 )
-from engine.report.html import compare_page, run_page
-from engine.report.sweep_page import (
-    ranked_rows,
-    results_parquet,
-    sweep_page,
-    sweep_tables,
-    walk_forward_summary,
-)
 from engine.report.tables import (
     METRICS,
     MetricSpec,
@@ -43,7 +37,31 @@ from engine.report.tables import (
     return_correlation,
     side_by_side,
 )
-from engine.sweep import ROW_NOT_RUN, SweepResult
+
+if TYPE_CHECKING:
+    from engine.report.sweep_page import ranked_rows, walk_forward_summary
+    from engine.sweep import SweepResult
+
+# The HTML pages (plotly) and the sweep's pages load on first use, so that commands
+# which write no page (``run --no-html``, ``check``) do not import plotly.
+_LAZY = {
+    "html": "engine.report.html",
+    "sweep_page": "engine.report.sweep_page",
+    "notebook": "engine.report.notebook",
+    "ranked_rows": "engine.report.sweep_page",
+    "walk_forward_summary": "engine.report.sweep_page",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'engine.report' has no attribute {name!r}")
+    loaded = importlib.import_module(module)
+    value = loaded if module.rsplit(".", 1)[1] == name else getattr(loaded, name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "COMPARE_FILES",
@@ -87,6 +105,8 @@ def write_run(result: BacktestResult, out: Path, html: bool = True) -> list[Path
     run_id = run_id_of(files)
     files["metrics.json"] = metrics_json(result, run_id)
     if html:
+        from engine.report.html import run_page
+
         files["report.html"] = run_page(result, run_id)
     manifest = {"command": "run", "name": result.config.name, "run_id": run_id, "complete": True}
     return write_set(out, files, manifest, RUN_FILES)
@@ -94,6 +114,8 @@ def write_run(result: BacktestResult, out: Path, html: bool = True) -> list[Path
 
 def write_comparison(results: Sequence[BacktestResult], out: Path) -> list[Path]:
     """Write the side-by-side metrics, aligned equity, correlations, compare.html, run.json."""
+    from engine.report.html import compare_page
+
     files: dict[str, str | bytes] = {
         "metrics.csv": side_by_side(results).to_csv(),
         "equity.csv": aligned_values(results).rename_axis("date").to_csv(),
@@ -113,6 +135,9 @@ def write_sweep(result: SweepResult, out: Path) -> list[Path]:
     an interrupted one goes to ``out/partial/`` without sweep.html, so the results of an
     earlier finished sweep in `out` stay whole. The paths returned say which.
     """
+    from engine.report.sweep_page import results_parquet, sweep_page, sweep_tables
+    from engine.sweep import ROW_NOT_RUN
+
     files: dict[str, str | bytes] = dict(sweep_tables(result))
     run_id = run_id_of(files)
     files["results.parquet"] = results_parquet(result, run_id)
