@@ -21,6 +21,7 @@ import argparse
 import datetime as dt
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -45,15 +46,22 @@ def _cases(out: str) -> dict[str, list[str]]:
     }
 
 
-def timed(command: list[str], root: Path, cache: Path) -> float:
-    """Return the wall time of one run of `command` in `root` (which must succeed)."""
+def timed(command: list[str], root: Path, cache: Path) -> tuple[float, float]:
+    """Return the wall and CPU (user + system) seconds of one run of `command` in `root`.
+
+    CPU time counts what the process itself did, so it moves less than the wall time
+    when other work shares the cores.
+    """
     env = {**os.environ, "PYTHONPATH": str(root), "NUMBA_CACHE_DIR": str(cache)}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, check=False)
     elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(command[1:])} failed in {root}:\n{done.stderr}")
-    return elapsed
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    return elapsed, cpu
 
 
 def versions() -> str:
@@ -80,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     roots = [ROOT] + ([args.compare.resolve()] if args.compare else [])
     print(versions())
-    times: dict[tuple[Path, str], list[float]] = {}
+    times: dict[tuple[Path, str], list[tuple[float, float]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         cases = _cases(str(Path(tmp) / "out"))
         cold = cases["run (warm)"]
@@ -96,11 +104,16 @@ def main(argv: list[str] | None = None) -> int:
     names = ["import engine", "validate", "run --no-html (warm)", "run (warm)", "run (cold)"]
     for root in roots:
         print(f"\n{root}")
-        print(f"{'case':24s} {'min':>7s} {'median':>7s} {'max':>7s}  runs")
+        print(f"{'seconds':24s}  wall: min  median     max    CPU: min  median")
         for name in names:
-            t = times[(root, name)]
-            print(f"{name:24s} {min(t):7.2f} {statistics.median(t):7.2f} {max(t):7.2f}  {len(t)}")
-    warm, cold_t = times[(ROOT, "run (warm)")], times[(ROOT, "run (cold)")]
+            wall = [w for w, _ in times[(root, name)]]
+            cpu = [c for _, c in times[(root, name)]]
+            print(
+                f"{name:24s} {min(wall):10.2f} {statistics.median(wall):7.2f} {max(wall):7.2f}"
+                f"   {min(cpu):9.2f} {statistics.median(cpu):7.2f}  ({len(wall)} runs)"
+            )
+    warm = [w for w, _ in times[(ROOT, "run (warm)")]]
+    cold_t = [w for w, _ in times[(ROOT, "run (cold)")]]
     print(
         f"\ntargets (issue 18): warm median {statistics.median(warm):.2f} s "
         f"(< {WARM_TARGET} s), cold median {statistics.median(cold_t):.2f} s (< {COLD_TARGET} s)"
