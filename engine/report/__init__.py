@@ -10,6 +10,7 @@ interrupted sweep never replaces a finished one: it goes to ``<out>/partial/``.
 from __future__ import annotations
 
 import importlib
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -45,6 +46,8 @@ if TYPE_CHECKING:
 # The HTML pages (plotly) and the sweep's pages load on first use, so that commands
 # which write no page (``run --no-html``, ``check``) do not import plotly.
 _LAZY = {
+    "compare_page": "engine.report.html",
+    "run_page": "engine.report.html",
     "html": "engine.report.html",
     "sweep_page": "engine.report.sweep_page",
     "notebook": "engine.report.notebook",
@@ -61,6 +64,11 @@ def __getattr__(name: str) -> Any:
     value = loaded if module.rsplit(".", 1)[1] == name else getattr(loaded, name)
     globals()[name] = value
     return value
+
+
+def _lazy(name: str) -> Any:
+    """`name` of this package as an attribute: loaded on first use, or as patched."""
+    return getattr(sys.modules[__name__], name)
 
 
 __all__ = [
@@ -105,24 +113,20 @@ def write_run(result: BacktestResult, out: Path, html: bool = True) -> list[Path
     run_id = run_id_of(files)
     files["metrics.json"] = metrics_json(result, run_id)
     if html:
-        from engine.report.html import run_page
-
-        files["report.html"] = run_page(result, run_id)
+        files["report.html"] = _lazy("run_page")(result, run_id)
     manifest = {"command": "run", "name": result.config.name, "run_id": run_id, "complete": True}
     return write_set(out, files, manifest, RUN_FILES)
 
 
 def write_comparison(results: Sequence[BacktestResult], out: Path) -> list[Path]:
     """Write the side-by-side metrics, aligned equity, correlations, compare.html, run.json."""
-    from engine.report.html import compare_page
-
     files: dict[str, str | bytes] = {
         "metrics.csv": side_by_side(results).to_csv(),
         "equity.csv": aligned_values(results).rename_axis("date").to_csv(),
         "correlation.csv": return_correlation(results).to_csv(),
     }
     run_id = run_id_of(files)
-    files["compare.html"] = compare_page(results, run_id)
+    files["compare.html"] = _lazy("compare_page")(results, run_id)
     names = [r.config.name for r in results]
     manifest = {"command": "compare", "name": names, "run_id": run_id, "complete": True}
     return write_set(out, files, manifest, COMPARE_FILES)

@@ -123,7 +123,7 @@ def test_write_run_when_rendering_fails_leaves_no_file_behind(tmp_path, monkeypa
     def broken(*_args: object) -> str:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(report.html, "run_page", broken)  # the page loads on first use
+    monkeypatch.setattr(report, "run_page", broken)
     with pytest.raises(RuntimeError):
         report.write_run(result, tmp_path / "out")
     assert not (tmp_path / "out").exists()
