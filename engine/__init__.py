@@ -26,9 +26,10 @@ from engine.errors import (
 )
 
 if TYPE_CHECKING:
-    from engine.backtest import BacktestResult, load_market, run
+    from engine.backtest import BacktestResult, run
     from engine.config import RunConfig, load_config
     from engine.data import Market
+    from engine.pipeline import load_market
     from engine.results import BatchResult, SimulationResult
     from engine.simulation import Charge, simulate
 
@@ -37,7 +38,7 @@ __version__ = "0.1.0"
 # public name -> the module that defines it, imported when the name is first used
 _LAZY = {
     "BacktestResult": "engine.backtest",
-    "load_market": "engine.backtest",
+    "load_market": "engine.pipeline",  # the same function, without importing numba
     "run": "engine.backtest",
     "RunConfig": "engine.config",
     "load_config": "engine.config",

@@ -395,10 +395,10 @@ def _strategies(args: argparse.Namespace) -> int:
 
 
 def _data(args: argparse.Namespace) -> int:
-    from engine.backtest import load_market
     from engine.config import load_config
     from engine.data.checks import bad_prints, series_ends
     from engine.data.coverage import coverage, series_coverage
+    from engine.pipeline import load_market  # not engine.backtest: no numba to show data
 
     overrides = list(args.set or [])
     if args.action == "fetch":  # filling the cache is the point: a short one is a failure

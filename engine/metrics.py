@@ -87,6 +87,15 @@ def _arr(x: npt.ArrayLike) -> Array:
     return np.asarray(x, dtype=np.float64)
 
 
+def _kernel_array(x: npt.ArrayLike) -> Array:
+    """`x` as a C-ordered, writable float64 array, the one layout the kernels are given.
+
+    numba compiles a kernel once per argument type, and a read-only array (pandas hands
+    out read-only views) is another type than a writable one: one layout, one compile.
+    """
+    return np.require(x, dtype=np.float64, requirements=["C", "W"])
+
+
 def _scalar(x: Array | float) -> float | Array:
     return float(x) if np.ndim(x) == 0 else x
 
@@ -95,7 +104,7 @@ def _rf_bars(risk_free: float | npt.ArrayLike, ppy: float, n: int) -> Array:
     """Per-bar risk-free returns: an annual scalar converted, or an array taken as is."""
     if np.ndim(risk_free) == 0:
         return np.full(n, rf_per_bar(float(risk_free), ppy), dtype=np.float64)
-    return np.ascontiguousarray(risk_free, dtype=np.float64)
+    return _kernel_array(risk_free)
 
 
 def returns_from_value(value: npt.ArrayLike, init_cash: float) -> Array:
@@ -126,7 +135,7 @@ def _value_columns(
     rf = np.zeros(len(v)) if rf_bar is None else rf_bar
     out = np.full((columns.shape[1], nb.N_METRICS), np.nan)
     for k in range(columns.shape[1]):
-        nb.value_metrics_nb(np.ascontiguousarray(columns[:, k]), float(init_cash), ppy, rf, out[k])
+        nb.value_metrics_nb(_kernel_array(columns[:, k]), float(init_cash), float(ppy), rf, out[k])
     return out
 
 
@@ -167,7 +176,7 @@ def _return_stats(
     r = _arr(returns)
     columns = r.reshape(len(r), -1)
     rf = _rf_bars(risk_free, ppy, len(r))
-    stats = [nb.return_stats_nb(np.ascontiguousarray(c), rf, ppy)[which] for c in columns.T]
+    stats = [nb.return_stats_nb(_kernel_array(c), rf, float(ppy))[which] for c in columns.T]
     return float(stats[0]) if r.ndim == 1 else np.asarray(stats)
 
 
@@ -196,7 +205,7 @@ def simulation_metrics(
     """
     out = np.full(nb.N_METRICS, np.nan)
     nb.portfolio_metrics_nb(
-        np.ascontiguousarray(sim.stats),
+        _kernel_array(sim.stats),
         float(sim.init_cash),
         float(len(sim.records)),
         float(ppy),
@@ -223,7 +232,7 @@ def drawdown_episodes(value: pd.Series, init_cash: float) -> pd.DataFrame:
     ``recovery_days`` NaN for a drawdown the curve has not recovered from.
     """
     first, valley, last, recovery, depth = drawdown_episodes_nb(
-        _arr(value.to_numpy()), float(init_cash)
+        _kernel_array(value.to_numpy()), float(init_cash)
     )
     index = pd.DatetimeIndex(value.index)
     recovered = recovery >= 0

@@ -43,6 +43,7 @@ symbols requested, as with real data. Every market built here is labelled synthe
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -145,12 +146,14 @@ def _garch(rng: np.random.Generator, n: int, annual_vol: float) -> np.ndarray:
     long_run = (annual_vol / np.sqrt(_DAYS)) ** 2
     omega = (1.0 - GARCH_ALPHA - GARCH_BETA) * long_run
     cap = VARIANCE_CAP * long_run
-    out = np.empty(n, dtype=np.float64)
-    var = long_run
-    for t in range(n):
-        out[t] = np.sqrt(var) * shocks[t]
-        var = min(omega + GARCH_BETA * var + GARCH_ALPHA * out[t] ** 2, cap)
-    return out
+    # Python floats, not numpy scalars: the same IEEE arithmetic at a third of the cost
+    out = []
+    var = float(long_run)
+    for shock in shocks.tolist():
+        x = math.sqrt(var) * shock
+        out.append(x)
+        var = min(omega + GARCH_BETA * var + GARCH_ALPHA * x**2, cap)
+    return np.array(out, dtype=np.float64)
 
 
 @lru_cache(maxsize=32)
@@ -193,6 +196,15 @@ def _suspensions(rng: np.random.Generator, n: int, per_year: float) -> np.ndarra
     return halted
 
 
+def _ar1(noise: np.ndarray, phi: float) -> np.ndarray:
+    """The AR(1) ``x[t] = phi x[t-1] + sqrt(1 - phi^2) noise[t]`` from ``x[0] = 0``."""
+    scale = math.sqrt(1.0 - phi * phi)
+    out = [0.0]
+    for shock in noise[1:].tolist():  # Python floats: see `_garch`
+        out.append(phi * out[-1] + scale * shock)
+    return np.array(out, dtype=np.float64)
+
+
 @dataclass(frozen=True)
 class _Paths:
     """One asset's latent series on the whole grid; flows only for Hong Kong stocks."""
@@ -221,20 +233,14 @@ def _paths(seed: int, symbol: str, exchange: str, flow_link: float) -> _Paths:
     flows = turnover = None
     if region == "HK":
         frng = _rng(seed, f"flow:{symbol}")
-        signal = np.zeros(n)
-        noise = frng.normal(size=n)
-        for t in range(1, n):  # persistent latent demand, AR(1)
-            signal[t] = 0.9 * signal[t - 1] + np.sqrt(1 - 0.81) * noise[t]
+        signal = _ar1(frng.normal(size=n), 0.9)  # persistent latent demand
         daily_idio = p.idio_vol / np.sqrt(_DAYS)
         effect = flow_link * daily_idio * signal
         for k in range(1, FLOW_HORIZON + 1):  # today's demand moves the next week's prices
             log_ret[k:] += effect[:-k] / FLOW_HORIZON
         flows = pd.Series(300.0 * (signal + 1.5 * frng.normal(size=n)), index=grid)
         trng = _rng(seed, f"turnover:{symbol}")
-        activity = np.zeros(n)
-        shocks = trng.normal(size=n)
-        for t in range(1, n):  # traded value clusters like volatility does
-            activity[t] = 0.95 * activity[t - 1] + np.sqrt(1 - 0.9025) * shocks[t]
+        activity = _ar1(trng.normal(size=n), 0.95)  # traded value clusters like volatility
         turnover = pd.Series(trng.uniform(800.0, 8000.0) * np.exp(0.4 * activity), index=grid)
 
     level = np.exp(np.cumsum(log_ret)) * _rng(seed, f"level:{symbol}").uniform(20.0, 400.0)

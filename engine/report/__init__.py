@@ -9,8 +9,11 @@ interrupted sweep never replaces a finished one: it goes to ``<out>/partial/``.
 
 from __future__ import annotations
 
+import importlib
+import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -26,15 +29,6 @@ from engine.outputs import (
     write_atomic,
     write_set,
 )
-from engine.report.compare_page import benchmark_values, compare_page
-from engine.report.html import run_page
-from engine.report.sweep_page import (
-    ranked_rows,
-    results_parquet,
-    sweep_page,
-    sweep_tables,
-    walk_forward_summary,
-)
 from engine.report.tables import (
     METRICS,
     MetricSpec,
@@ -46,7 +40,38 @@ from engine.report.tables import (
     return_correlation,
     side_by_side,
 )
-from engine.sweep import ROW_NOT_RUN, SweepResult
+
+if TYPE_CHECKING:
+    from engine.report.sweep_page import ranked_rows, walk_forward_summary
+    from engine.sweep import SweepResult
+
+# The HTML pages (plotly) and the sweep's pages load on first use, so that commands
+# which write no page (``run --no-html``, ``check``) do not import plotly.
+_LAZY = {  # name -> "module" (the module itself) or "module:attribute"
+    "run_page": "engine.report.html:run_page",
+    "html": "engine.report.html",
+    "sweep_page": "engine.report.sweep_page",
+    "notebook": "engine.report.notebook",
+    "ranked_rows": "engine.report.sweep_page:ranked_rows",
+    "walk_forward_summary": "engine.report.sweep_page:walk_forward_summary",
+}
+
+
+def __getattr__(name: str) -> Any:
+    target = _LAZY.get(name)
+    if target is None:
+        raise AttributeError(f"module 'engine.report' has no attribute {name!r}")
+    module, _, attribute = target.partition(":")
+    loaded = importlib.import_module(module)
+    value = getattr(loaded, attribute) if attribute else loaded
+    globals()[name] = value
+    return value
+
+
+def _lazy(name: str) -> Any:
+    """`name` of this package as an attribute: loaded on first use, or as patched."""
+    return getattr(sys.modules[__name__], name)
+
 
 __all__ = [
     "COMPARE_FILES",
@@ -91,7 +116,7 @@ def write_run(result: BacktestResult, out: Path, html: bool = True) -> list[Path
     run_id = run_id_of(files)
     files["metrics.json"] = metrics_json(result, run_id)
     if html:
-        files["report.html"] = run_page(result, run_id)
+        files["report.html"] = _lazy("run_page")(result, run_id)
     manifest = {"command": "run", "name": result.config.name, "run_id": run_id, "complete": True}
     return write_set(out, files, manifest, RUN_FILES)
 
@@ -99,6 +124,9 @@ def write_run(result: BacktestResult, out: Path, html: bool = True) -> list[Path
 def write_comparison(results: Sequence[BacktestResult], out: Path) -> list[Path]:
     """Write the side-by-side metrics, aligned equity (with each distinct benchmark's
     growth of 1), correlations, compare.html and run.json."""
+    # plotly, on first use; the module shares its name with the page function
+    from engine.report.compare_page import benchmark_values, compare_page
+
     files: dict[str, str | bytes] = {
         "metrics.csv": side_by_side(results).to_csv(),
         "equity.csv": pd.concat([aligned_values(results), benchmark_values(results)], axis=1)
@@ -120,6 +148,9 @@ def write_sweep(result: SweepResult, out: Path) -> list[Path]:
     an interrupted one goes to ``out/partial/`` without sweep.html, so the results of an
     earlier finished sweep in `out` stay whole. The paths returned say which.
     """
+    from engine.report.sweep_page import results_parquet, sweep_page, sweep_tables
+    from engine.sweep import ROW_NOT_RUN
+
     files: dict[str, str | bytes] = dict(sweep_tables(result))
     run_id = run_id_of(files)
     files["results.parquet"] = results_parquet(result, run_id)

@@ -13,10 +13,12 @@ import base64
 import hashlib
 import html
 import json
+import pkgutil
 import re
 from collections.abc import Sequence
 from functools import lru_cache
 from importlib import resources
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -126,15 +128,35 @@ def _short_dates(x: list[object]) -> list[object]:
     return x
 
 
+@lru_cache(maxsize=1)
+def _template_json() -> dict[str, Any]:
+    """The report's plotly template as the plain dict a figure's JSON carries.
+
+    Read from the JSON file plotly ships it in: building it as a plotly object first
+    imports and checks a few hundred classes, about a third of a second. The same
+    content ``update_layout(template=...)`` writes, keys in another order.
+    """
+    try:
+        raw = pkgutil.get_data("plotly", f"package_data/templates/{_TEMPLATE}.json")
+    except OSError:
+        raw = None
+    if raw is None:  # a plotly that keeps its templates elsewhere
+        template: dict[str, Any] = go.Layout(template=_TEMPLATE).to_plotly_json()["template"]
+        return template
+    return dict(json.loads(raw))
+
+
 def chart(fig: go.Figure, div_id: str, height: int = 380) -> str:
     """Return `fig` as an HTML fragment in the report's style (plotly.js not included).
 
     Long x axes and the template are shared blocks: `page` keeps the first copy of each.
+    The template goes into the figure's JSON, not through ``update_layout``: plotly
+    deep-copies a template several times on each assignment, which made these copies
+    most of the time a report took to write. The page shows the same.
     """
     if fig.layout.updatemenus:  # the Linear/Log buttons sit at the left, the title between
         fig.update_layout(title_x=0.5, title_xanchor="center")
     fig.update_layout(
-        template=_TEMPLATE,
         height=height,
         margin={"l": 60, "r": 20, "t": 50, "b": 40},
         legend={"orientation": "h", "y": -0.15},
@@ -147,7 +169,7 @@ def chart(fig: go.Figure, div_id: str, height: int = 380) -> str:
             trace["x"] = _shared(_short_dates(x), blocks)
         if "y" in trace:
             trace["y"] = _single(trace["y"])
-    spec["layout"]["template"] = _shared(spec["layout"].get("template", {}), blocks)
+    spec["layout"]["template"] = _shared(_template_json(), blocks)
     config = {"displaylogo": False, "responsive": True}
     return (
         "".join(blocks)
@@ -258,7 +280,7 @@ def _exposure_chart(eq: pd.DataFrame) -> go.Figure:
 def _weights_chart(weights: pd.DataFrame) -> go.Figure:
     """Stacked realised weights: longs stack above zero, shorts below."""
     fig = go.Figure()
-    palette = pio.templates[_TEMPLATE].layout.colorway or ("#1f77b4",)
+    palette = _template_json()["layout"].get("colorway") or ("#1f77b4",)
     for i, symbol in enumerate(weights.columns):
         w = weights[symbol].fillna(0.0)
         color = palette[i % len(palette)]

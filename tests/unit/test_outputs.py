@@ -287,7 +287,7 @@ def _fake_package(folder: Path, name: str) -> Path:
 
 @pytest.mark.parametrize(
     ("command", "package"),
-    [("validate", "pydantic"), ("run", "numba"), ("run", "exchange_calendars")],
+    [("validate", "pydantic"), ("run", "numba"), ("run", "plotly")],  # plotly: the report
 )
 def test_ctrl_c_during_an_import_exits_130_with_one_line(tmp_path, command, package):
     fake = _fake_package(tmp_path / "fake", package)
