@@ -16,10 +16,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 
 import numpy as np
-from bench_w1 import make_inputs
+from bench_w1 import best_of, make_inputs
 from numba import njit
 
 
@@ -45,16 +44,6 @@ def floor_nb(close, weights, rebalance, init_cash, fee):
                 held += new * px
         value[t] = cash + held
     return value
-
-
-def best_of(fn, repeat: int) -> float:
-    """The fastest of `repeat` wall times of `fn`, in seconds."""
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def main(argv: list[str] | None = None) -> int:
