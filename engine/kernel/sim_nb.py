@@ -1153,15 +1153,15 @@ def schedule_nb(
     return over, over_gross
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def targets_nb(
     raw, keep, on_change, lag, decide, first, closing, limit, out, rows_out, over_out, gross_out
 ):
     """`schedule_nb` for K portfolios given their decisions ``raw[K, T0, N]``: writes
     ``out[K, T, N]``, ``rows_out[K, T]``, ``over_out[K]`` and ``gross_out[K]``."""
     unused = np.empty((1, 1, 1), dtype=np.float64)
-    for k in prange(raw.shape[0]):
-        rows = np.empty((2, raw.shape[2]), dtype=np.float64)
+    rows = np.empty((2, raw.shape[2]), dtype=np.float64)
+    for k in range(raw.shape[0]):  # serial: cheap next to a simulation, and compiles fast
         over, gross = schedule_nb(
             RULE_GIVEN, raw[k], unused, 0, 0, 0.0, 0.0, keep, on_change, lag, decide, first,
             closing, limit, rows, out[k], rows_out[k],
