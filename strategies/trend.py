@@ -65,11 +65,12 @@ class Trend(Strategy[TrendParams]):
     ) -> npt.NDArray[np.float64]:
         """Weights of many parameter sets; each average or past return is computed once."""
         out = np.empty((len(params), len(market.index), len(market.symbols)))
+        rule = cls.decision_rule(market, params)
         for k, p in enumerate(params):
-            assert isinstance(p, TrendParams)
-            rule = cls.decision_rule(market, [p])
-            assert rule is not None
-            out[k] = decide(rule, 0)
+            # a batch that mixes signals has no one rule: each set is its own
+            one = rule if rule is not None else cls.decision_rule(market, [p])
+            assert one is not None
+            out[k] = decide(one, k if rule is not None else 0)
         return out
 
     @classmethod

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from engine.data.cache_update import Coverage, TopUp, covered_until
+from engine.data.cache_update import Coverage, TopUp, covered_until, why_missing
 from engine.data.yahoo import last_completed_session
 from engine.data.yahoo_cache import YahooCache, utc_today
 from engine.errors import DataError
@@ -192,20 +192,14 @@ def download(
 
 def _missing(dataset: Dataset) -> object:
     def message(key: str, cache: YahooCache, cause: str) -> str:
-        if cause == "offline":
-            how, fix = "(offline)", "run `eastwind data fetch CONFIG` with network"
-        elif cause.startswith("no network: "):
-            how = f"and no network to download it ({cause.removeprefix('no network: ')})"
-            fix = "connect and run `eastwind data fetch CONFIG`"
-        else:
-            how = f"and {cause}"
-            fix = (
-                "check that it is a southbound (Stock Connect) stock"
-                if dataset is HOLDINGS
-                else f"check the code (indices: {', '.join(INDEX_SYMBOLS)})"
-                if dataset is INDEX
-                else "retry later"
-            )
+        how, fix = why_missing(
+            cause,
+            "check that it is a southbound (Stock Connect) stock"
+            if dataset is HOLDINGS
+            else f"check the code (indices: {', '.join(INDEX_SYMBOLS)})"
+            if dataset is INDEX
+            else "retry later",
+        )
         return (
             f"{key}: no akshare {dataset.name} data in the cache {cache.folder}, {how}; {fix}, "
             "or run offline on synthetic data with --data synthetic"

@@ -50,6 +50,18 @@ class Coverage:
         return self.covered[0] > self.wanted[0] or self.covered[1] < self.wanted[1]
 
 
+def why_missing(cause: str, otherwise: str) -> tuple[str, str]:
+    """How a download that a cache needed failed, and what fixes it, in the words every
+    downloading source's message uses: offline, no network, or `cause` itself (then the
+    source's own fix, `otherwise`)."""
+    if cause == "offline":
+        return "(offline)", "run `eastwind data fetch CONFIG` with network"
+    if cause.startswith("no network: "):
+        how = f"and no network to download it ({cause.removeprefix('no network: ')})"
+        return how, "connect and run `eastwind data fetch CONFIG`"
+    return f"and {cause}", otherwise
+
+
 def seam_moved(cached: pd.DataFrame, got: pd.DataFrame, column: str, tolerance: float) -> bool:
     """Whether `column` of `got` moved by more than `tolerance` on the dates it shares
     with `cached` (True when they share no value: the seam cannot be vouched for)."""

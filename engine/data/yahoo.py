@@ -45,7 +45,7 @@ from collections.abc import Iterable, Mapping
 import pandas as pd
 
 from engine.data import calendars
-from engine.data.cache_update import Coverage, TopUp, covered_until
+from engine.data.cache_update import Coverage, TopUp, covered_until, why_missing
 from engine.data.dividends import dividends_on_bars
 from engine.data.files import Columns, session_prices
 from engine.data.market import Market, assemble_market, asset_info
@@ -229,14 +229,7 @@ def _update_one(
 
 
 def _missing(symbol: str, cache: YahooCache, cause: str) -> str:
-    if cause == "offline":
-        how, fix = "(offline)", "run `eastwind data fetch CONFIG` with network"
-    elif cause.startswith("no network: "):
-        how = f"and no network to download it ({cause.removeprefix('no network: ')})"
-        fix = "connect and run `eastwind data fetch CONFIG`"
-    else:
-        how = f"and {cause}"
-        fix = "check the symbol, run `eastwind data fetch CONFIG` with network"
+    how, fix = why_missing(cause, "check the symbol, run `eastwind data fetch CONFIG` with network")
     return (
         f"{symbol}: not in the cache {cache.folder}, {how}; {fix}, or run offline on "
         "synthetic data with --data synthetic"
