@@ -76,9 +76,12 @@ def _table_html(frame: pd.DataFrame) -> str:
     """The frame as an HTML table: metrics formatted as on run pages (percentages, ratios,
     money), other numbers to 4 significant digits; wide tables scroll, never overflow."""
     specs = {spec.key: spec for spec in METRICS}
+    specs["return"] = specs["total_return"]
     shown = frame.copy()
     for column in shown.columns:
-        spec = specs.get(str(column))
+        # a walk-forward fold's train_<metric> and test_<metric> read as the metric
+        name = str(column).removeprefix("train_").removeprefix("test_")
+        spec = specs.get(str(column)) or specs.get(name)
         if spec is not None and pd.api.types.is_numeric_dtype(shown[column]):
             shown[column] = [spec.format(v) for v in shown[column]]
         elif pd.api.types.is_float_dtype(shown[column]):

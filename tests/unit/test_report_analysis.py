@@ -134,3 +134,14 @@ def test_vendored_plotly_bundle_registers_every_trace_type_the_pages_draw():
     assert used >= {"scatter", "bar", "heatmap", "histogram"}
     assert used <= registered, used - registered
     assert "v4.1.1" in bundle[:300]  # the version plotly's Python package embeds
+
+
+def test_sweep_fold_table_formats_train_and_test_metrics_as_the_metric():
+    from engine.report.sweep_page import _table_html
+
+    folds = pd.DataFrame(
+        {"fast": [10], "train_sharpe": [0.71461], "test_sharpe": [1.48213], "test_return": [0.0312]}
+    )
+    page = _table_html(folds)
+    assert "+3.12%" in page  # test_return reads as total_return
+    assert "0.71" in page and "0.71461" not in page and "1.48" in page
