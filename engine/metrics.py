@@ -210,6 +210,7 @@ def simulation_metrics(
         float(len(sim.records)),
         float(ppy),
         _rf_bars(rf_bar, ppy, len(sim.index)),
+        True,  # a result's unused columns are zeros (`run_portfolios`)
         out,
     )
     return {name: float(out[i]) for i, name in enumerate(nb.METRIC_NAMES)}

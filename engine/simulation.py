@@ -238,7 +238,8 @@ def run_portfolios(
     counts = [nb.record_slots_nb(args, rows[p]) for p in range(k)]
     rec_start = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
     records = np.zeros(int(rec_start[-1]), dtype=nb.TRADE_DTYPE)
-    stats = np.empty((k, n_bars, nb.N_STATS), dtype=np.float64)  # each bar zeroes its row
+    # each bar zeroes its row's columns in use; the rules' columns stay 0 when unused
+    stats = np.zeros((k, n_bars, nb.N_STATS), dtype=np.float64)
     rec_count = np.zeros(k, dtype=np.int64)
     status = np.zeros(k, dtype=np.int64)
     fail_bar = np.full(k, -1, dtype=np.int64)

@@ -166,6 +166,7 @@ STAT_DRAWDOWN_CUTTING = 22  # 1 while the drawdown rule is cutting (state at the
 STAT_STOP_LOSSES = 23  # stop-losses triggered at this bar's close
 STAT_TAKE_PROFITS = 24  # take-profits triggered at this bar's close
 N_STATS = 25
+N_BASE_STATS = 16  # columns written on every run; the rest only by a run using a rule
 
 # Columns of ``rates[T, N_RATES]``.
 RATE_YEAR_FRAC = 0  # years from the previous bar to this one (0 at bar 0)
@@ -407,8 +408,8 @@ def scaled_nb(q, scale, lot, unit_value, value_pre):
 @njit(cache=True, inline="always")
 def fill_nb(portfolio, t, j, d, px, fx, costs, charges, s, imp, qty, entry, stats, records, r):
     """Fill one order of signed size `d` at quote `px`, its price moved by slippage and
-    the impact fraction `imp`; update `qty`, `entry`, ``stats[t]`` and ``records[r]``.
-    Returns the change in cash."""
+    the impact fraction `imp`; update `qty`, `entry` (unless empty: no stops), ``stats[t]``
+    and ``records[r]``. Returns the change in cash."""
     cost = costs[s, j]
     slip = cost.slippage
     move = slip + imp
@@ -419,14 +420,16 @@ def fill_nb(portfolio, t, j, d, px, fx, costs, charges, s, imp, qty, entry, stat
     fxc = cost.fx_cost * traded
     slip_cost = abs(d) * px * slip * fx
     imp_cost = abs(d) * px * imp * fx
-    entry[j] = entry_after_nb(qty[j], d, entry[j], fill)
+    if entry.shape[0] > 0:  # tracked for stops only
+        entry[j] = entry_after_nb(qty[j], d, entry[j], fill)
     qty[j] += d
     stats[t, STAT_TRADED] += traded
     stats[t, STAT_FEES] += fee
     stats[t, STAT_TAXES] += tax
     stats[t, STAT_FX_COSTS] += fxc
     stats[t, STAT_SLIPPAGE] += slip_cost
-    stats[t, STAT_IMPACT] += imp_cost
+    if imp_cost != 0.0:  # an unused column is never written (`N_BASE_STATS`)
+        stats[t, STAT_IMPACT] += imp_cost
     rec = records[r]
     rec["portfolio"] = portfolio
     rec["bar"] = t
@@ -685,7 +688,7 @@ def limit_weights_nb(t, w, max_weight, groups, group_limits, net_band, scale, st
         stats[t, STAT_CUT_DRAWDOWN] += cut
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def target_step_nb(t, limited_on, rules, scale, want, fresh, limited, stopped, w, pending, stats):
     """Step 3 under trading rules: this bar's target row (``fresh``) and, with limits,
     the limited weights of every asset, made pending. Returns how many assets' targets
@@ -721,7 +724,7 @@ def target_step_nb(t, limited_on, rules, scale, want, fresh, limited, stopped, w
     return n_new
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def stops_nb(t, close, qty, entry, stop_loss, take_profit, stopped, pending, stats):
     """Stop-loss and take-profit at the close of bar `t`, on each held asset's average
     entry price: a trigger makes its target 0 (an exit at its next tradable bar) and
@@ -730,8 +733,13 @@ def stops_nb(t, close, qty, entry, stop_loss, take_profit, stopped, pending, sta
     n_new = 0
     for j in range(qty.shape[0]):
         q = qty[j]
-        if stopped[j] == STOP_EXITING and q == 0.0:
-            stopped[j] = STOP_OUT
+        if stopped[j] == STOP_EXITING:
+            if q == 0.0:
+                stopped[j] = STOP_OUT
+            elif np.isnan(pending[j]):  # the exit filled in part (cash scaled it): retry
+                pending[j] = 0.0
+                n_new += 1
+            continue
         if q == 0.0 or stopped[j] != 0.0:
             continue
         px = close[t, j]
@@ -755,8 +763,10 @@ def stops_nb(t, close, qty, entry, stop_loss, take_profit, stopped, pending, sta
 @njit(cache=True, inline="always")
 def rules_of_nb(market):
     """Which trading rules `market` carries: (participation cap, limits or drawdown
-    rule, stops, drawdown rule)."""
-    volume_cap, _, max_weight, _, group_limits, net_band, drawdown, stops = market[12:]
+    rule, stops, drawdown rule, any rule or impact at all). Without any, the stats
+    columns from `N_BASE_STATS` on are neither zeroed nor written nor read."""
+    costs = market[5]
+    volume_cap, impact, max_weight, _, group_limits, net_band, drawdown, stops = market[12:]
     capped = volume_cap.shape[0] > 1
     dd_on = np.isfinite(drawdown[DD_TRIGGER])
     limited = dd_on or group_limits.shape[0] > 0
@@ -765,17 +775,21 @@ def rules_of_nb(market):
     for j in range(max_weight.shape[0]):
         limited = limited or np.isfinite(max_weight[j])
         stopping = stopping or np.isfinite(stops[0, j]) or np.isfinite(stops[1, j])
-    return capped, limited, stopping, dd_on
+    extended = capped or limited or stopping or impact.shape[0] > 1
+    for s in range(costs.shape[0]):
+        for j in range(costs.shape[1]):
+            extended = extended or costs[s, j].half_spread != 0.0
+    return capped, limited, stopping, dd_on, extended
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def record_slots_nb(market, target_rows):
     """Trade records one portfolio needs: one per non-NaN target plus N closing fills of
     a bankruptcy; with a participation cap or trading rules an order can fill over
     several bars or come from a rule, so then at most N fills a bar, plus N."""
     n_bars = target_rows.shape[0]
     n_assets = market[0].shape[1]
-    capped, limited, stopping, _ = rules_of_nb(market)
+    capped, limited, stopping, _, _ = rules_of_nb(market)
     if capped or limited or stopping:
         return n_bars * n_assets + n_assets
     count = 0
@@ -1118,7 +1132,7 @@ def run_portfolio_nb(
     dividends, withholding, volume_cap, impact = market[10:14]
     max_weight, groups, group_limits, net_band, drawdown, stops = market[14:]
     rules = (max_weight, groups, group_limits, net_band)
-    _, limited_on, stopping, dd_on = rules_of_nb(market)
+    _, limited_on, stopping, dd_on, extended = rules_of_nb(market)
     ruled = limited_on or stopping
     n_bars, n_assets = close.shape
     capped = np.isfinite(max_leverage)
@@ -1133,7 +1147,7 @@ def run_portfolio_nb(
     want = work[W_WANT]
     limited = work[W_LIMITED]
     fresh = work[W_FRESH]
-    entry = work[W_ENTRY]
+    entry = work[W_ENTRY] if stopping else work[W_ENTRY, :0]  # empty: not tracked
     stopped = work[W_STOPPED]
     last_fx = fx_work[0]
     prev_fx = fx_work[1]
@@ -1144,7 +1158,7 @@ def run_portfolio_nb(
         want[j] = np.nan
         limited[j] = np.nan
         fresh[j] = 0.0
-        entry[j] = np.nan
+        work[W_ENTRY, j] = np.nan
         stopped[j] = 0.0
     for c in range(last_fx.shape[0]):
         last_fx[c] = np.nan
@@ -1157,8 +1171,13 @@ def run_portfolio_nb(
     cutting = False
     retarget = False  # the drawdown rule changed state at the previous bar's close
 
+    if extended:  # the rules' columns, zeroed once (a bar zeroes the others)
+        for t in range(n_bars):
+            for c in range(N_BASE_STATS, N_STATS):
+                stats_out[t, c] = 0.0
+    watching = dd_on or stopping  # a rule to check at each close
     for t in range(n_bars):
-        for c in range(N_STATS):
+        for c in range(N_BASE_STATS):  # constant bounds: the stores are unrolled
             stats_out[t, c] = 0.0
         observe_fx_nb(t, fx, last_fx, prev_fx)
         dt = rates[t, RATE_YEAR_FRAC]
@@ -1167,7 +1186,7 @@ def run_portfolio_nb(
             t, close, exec_price, targets, new_targets, asset_ccy, borrow, dt, prev_fx,
             last_fx, qty, last_px, pending, ruled, want, fresh,
         )  # fmt: skip
-        if ruled and (new_targets or retarget):  # step 3 under limits and stops
+        if ruled and (new_targets or retarget):  # step 3b: limits and stops
             scale = drawdown[DD_FRACTION] if cutting else 1.0
             n_new += target_step_nb(
                 t, limited_on, rules, scale, want, fresh, limited, stopped, work[W_LIMIT],
@@ -1239,7 +1258,7 @@ def run_portfolio_nb(
         # one sum is not finite when any of its terms is inf or NaN
         amounts = (
             value + stats_out[t, STAT_GROSS] + value_pre + stats_out[t, STAT_TRADED]
-            + stats_out[t, STAT_SHORTFALL] + stats_out[t, STAT_UNFILLED]
+            + stats_out[t, STAT_SHORTFALL]
         )  # fmt: skip
         if not np.isfinite(amounts):
             status = STATUS_NOT_FINITE
@@ -1250,33 +1269,34 @@ def run_portfolio_nb(
                 qty, entry, cash, stats_out, records, r,
             )  # fmt: skip
             value = close_bar_nb(t, qty, last_px, last_fx, asset_ccy, cash, stats_out)
+        if watching:
+            if dd_on:  # the drawdown rule, on the bar's closing value
+                if not cutting:
+                    peak = max(peak, value)
+                    if value <= peak * (1.0 - drawdown[DD_TRIGGER]):
+                        cutting = True
+                        trough = value
+                        retarget = True
+                else:
+                    trough = min(trough, value)
+                    if value >= trough * (1.0 + drawdown[DD_RECOVERY]):
+                        cutting = False
+                        peak = value
+                        retarget = True
+                stats_out[t, STAT_DRAWDOWN_CUTTING] = 1.0 if cutting else 0.0
+            if stopping:
+                n_pending += stops_nb(
+                    t, close, qty, entry, stops[0], stops[1], stopped, pending, stats_out
+                )
         if status != STATUS_OK:
             fail_bar = t
             for u in range(t + 1, n_bars):  # flat from here: nothing trades or accrues
-                for c in range(N_STATS):
+                for c in range(N_BASE_STATS):
                     stats_out[u, c] = 0.0
                 stats_out[u, STAT_VALUE] = value
                 stats_out[u, STAT_CASH] = cash
                 stats_out[u, STAT_VALUE_PRE] = value
             break
-        if dd_on:  # the drawdown rule, on the bar's closing value
-            if not cutting:
-                peak = max(peak, value)
-                if value <= peak * (1.0 - drawdown[DD_TRIGGER]):
-                    cutting = True
-                    trough = value
-                    retarget = True
-            else:
-                trough = min(trough, value)
-                if value >= trough * (1.0 + drawdown[DD_RECOVERY]):
-                    cutting = False
-                    peak = value
-                    retarget = True
-            stats_out[t, STAT_DRAWDOWN_CUTTING] = 1.0 if cutting else 0.0
-        if stopping:
-            n_pending += stops_nb(
-                t, close, qty, entry, stops[0], stops[1], stopped, pending, stats_out
-            )
     return r, status, fail_bar
 
 
@@ -1293,7 +1313,9 @@ def simulate_one_nb(
     is not read); `max_leverage` is inf for no cap (buys limited by cash). Writes
     ``stats_out[T, N_STATS]`` and the fills into ``records`` from slot 0, tagged with
     `portfolio`; ``records`` needs `record_slots_nb` slots (`positions_nb` turns them
-    into quantities held). Returns
+    into quantities held). Without any trading rule or impact (`rules_of_nb`) only the
+    first `N_BASE_STATS` columns of ``stats_out`` are written, and it may have only
+    those. Returns
     (records used, status, the bar the status was set or -1).
     """
     n_assets = market[0].shape[1]
@@ -1405,7 +1427,7 @@ def value_metrics_nb(value, init_cash, ppy, rf_bar, out):
 
 
 @njit(cache=True)
-def portfolio_metrics_nb(stats, init_cash, n_trades, ppy, rf_bar, out):
+def portfolio_metrics_nb(stats, init_cash, n_trades, ppy, rf_bar, extended, out):
     """Write every metric of `METRIC_NAMES` of one portfolio's ``stats[T, N_STATS]``.
 
     `rf_bar` is ``[T]``, the risk-free return of each bar (`risk_free_per_bar_nb`).
@@ -1416,7 +1438,8 @@ def portfolio_metrics_nb(stats, init_cash, n_trades, ppy, rf_bar, out):
     counts the bars with a shortfall; `M_UNFILLED` sums what the participation cap held
     back at each bar (a remainder waiting three bars counts three times) and
     `M_UNFILLED_BARS` counts those bars; the cuts of the limits are sums of weight;
-    `M_DRAWDOWN_BARS` counts the bars the drawdown rule was cutting.
+    `M_DRAWDOWN_BARS` counts the bars the drawdown rule was cutting. Without
+    `extended` the columns from `N_BASE_STATS` on are not read and those metrics are 0.
     """
     n = stats.shape[0]
     value = np.empty(n, dtype=np.float64)
@@ -1450,6 +1473,8 @@ def portfolio_metrics_nb(stats, init_cash, n_trades, ppy, rf_bar, out):
         dividends += stats[t, STAT_DIVIDENDS]
         dividends_paid += stats[t, STAT_DIVIDENDS_PAID]
         withholding += stats[t, STAT_WITHHOLDING]
+        if not extended:
+            continue
         impact += stats[t, STAT_IMPACT]
         if stats[t, STAT_UNFILLED] > 0.0:
             unfilled += stats[t, STAT_UNFILLED]
@@ -1664,12 +1689,15 @@ def measure_one_nb(
     (``metrics_out[k]``) and, when ``values_out`` has a row per portfolio, its value
     curve. Returns (status, the bar the status was set or -1)."""
     n_bars = targets.shape[0]
-    stats = np.empty((n_bars, N_STATS), dtype=np.float64)  # each bar zeroes its row
+    extended = rules_of_nb(market)[4]
+    # each bar zeroes its row; without a rule the rules' columns are never touched, and
+    # a narrower array halves the memory a bar writes and the metrics read
+    stats = np.empty((n_bars, N_STATS if extended else N_BASE_STATS), dtype=np.float64)
     records = np.empty(record_slots_nb(market, target_rows), dtype=TRADE_DTYPE)
     used, status, fail_bar = simulate_one_nb(
         market, p, targets, target_rows, size_type, init_cash, max_leverage, k, stats, records
     )
-    portfolio_metrics_nb(stats, init_cash, used, ppy, rf_bar, metrics_out[k])
+    portfolio_metrics_nb(stats, init_cash, used, ppy, rf_bar, extended, metrics_out[k])
     if values_out.shape[0] > k:
         for t in range(n_bars):
             values_out[k, t] = stats[t, STAT_VALUE]
