@@ -81,7 +81,10 @@ def export_data(config: RunConfig, out: Path, offline: bool = False) -> list[Pat
             extras[extra] = {"file": name, "column": "value"}
     document = config.model_dump(mode="json", exclude_unset=True)
     data = document["data"]
-    for key in ("cache", "allow_partial", "pattern", "wide"):
+    # the keys set below go last in the same order on every export: exporting the
+    # exported config writes the same config.yaml
+    dropped = ("cache", "allow_partial", "pattern", "wide")
+    for key in (*dropped, "source", "path", "files", "fx", "extras", "columns"):
         data.pop(key, None)
     data.update(
         source="csv",

@@ -23,8 +23,8 @@ from engine.data.market import Market
 
 
 def coverage(market: Market) -> pd.DataFrame:
-    """Return one row per symbol: exchange, first, last, rows, gaps, flat and dropped rows,
-    and rows with a known volume."""
+    """Return one row per symbol: exchange, first, last, rows, gaps, rows with a known
+    volume, flat and dropped rows."""
     flat = pd.Series([s for s, _ in market.flat_rows], dtype=object).value_counts()
     dropped = pd.Series([s for s, _ in market.dropped_rows], dtype=object).value_counts()
     rows = []
@@ -48,13 +48,13 @@ def coverage(market: Market) -> pd.DataFrame:
                 "last": last.date(),
                 "rows": len(prices),
                 "gaps": len(expected.difference(prices.index)),
-                "flat": int(flat.get(symbol, 0)),
-                "dropped": int(dropped.get(symbol, 0)),
                 "volume": (
                     "-"
                     if market.volume is None
                     else _with_volume(market.volume[symbol].loc[prices.index])
                 ),
+                "flat": int(flat.get(symbol, 0)),
+                "dropped": int(dropped.get(symbol, 0)),
             }
         )
     return pd.DataFrame(rows)
