@@ -394,3 +394,29 @@ def test_real_hk_and_us_files_load_with_their_volume(symbol, folder) -> None:
         else:
             assert got == float(raw[day.strftime("%Y-%m-%d")]["volume"]), day
     assert (market.volume[symbol].dropna() > 0).mean() > 0.99
+
+
+# --- the simulator reads it ----------------------------------------------------------------
+
+
+def test_synthetic_volume_caps_fills_at_the_participation_rate() -> None:
+    import engine
+
+    market = synthetic_market(["QQQ", "NVDA"], "2024-01-02", "2024-03-28")
+    weights = pd.DataFrame(0.5, index=market.index, columns=market.symbols)
+
+    result = engine.simulate(
+        market.close,
+        weights,
+        volume=market.volume,
+        participation=0.01,
+        init_cash=1e12,  # far beyond 1% of a day's volume: every order is cut
+        lot_size=market.lot_size,
+    )
+
+    trades = result.trades
+    volume = market.volume.stack().rename("volume")
+    traded = trades.join(volume, on=["date", "symbol"])
+    assert len(traded) == 2 * len(market.index)
+    np.testing.assert_array_equal(traded["qty"], np.floor(0.01 * traded["volume"]))
+    assert (result.risk["unfilled"] > 0).all()
