@@ -456,8 +456,13 @@ def _data(args: argparse.Namespace) -> int:
     for found in bad_prints(market):
         console.print(f"suspect {found.kind}: {found.message}", highlight=False, soft_wrap=True)
     console.print(
+        "volume: rows with a known traded volume (- : the source has none); a row without "
+        "one is not volume-capped",
+        highlight=False,
+    )
+    console.print(
         "flat: zero-volume rows with open = high = low = close on a session (a half day): "
-        "priced at the close, no open",
+        "priced at the close, no open, volume unknown",
         highlight=False,
     )
     console.print("dropped: rows on days the exchange was closed", highlight=False)

@@ -6,11 +6,12 @@ bit: prices (the benchmark's too), fx rates and extra series are written on the 
 the run uses, with every float in its shortest exact form, so reading them back
 gives the same float64 values.
 
-Files: ``<SYMBOL>.csv`` (date, open, close), ``fx_<CURRENCY>.csv`` (date, close: the
-price of one unit in the base currency), ``extra_<name>.csv`` (date and a value
-column, or one column per symbol), and ``config.yaml``. An extra that a source derived
-(akshare's southbound series, already lagged to the bar where it is published) is
-written as the values the strategy saw.
+Files: ``<SYMBOL>.csv`` (date, open, close, and volume when the symbol has a known
+volume on some bar: an unknown one, a flat row's, is an empty cell),
+``fx_<CURRENCY>.csv`` (date, close: the price of one unit in the base currency),
+``extra_<name>.csv`` (date and a value column, or one column per symbol), and
+``config.yaml``. An extra that a source derived (akshare's southbound series, already
+lagged to the bar where it is published) is written as the values the strategy saw.
 """
 
 from __future__ import annotations
@@ -51,12 +52,17 @@ def export_data(config: RunConfig, out: Path, offline: bool = False) -> list[Pat
     files: dict[str, str] = {}
     names: dict[str, str] = {}
     priced = [market] + ([bench] if bench is not None else [])
+    traded = False  # some file has a volume column
     for part in priced:
         for symbol in part.symbols:
             if symbol in names:
                 continue
-            frame = pd.DataFrame({"open": part.open[symbol], "close": part.close[symbol]})
-            frame = frame.dropna(how="all")
+            columns = {"open": part.open[symbol], "close": part.close[symbol]}
+            if part.volume is not None and part.volume[symbol].notna().any():
+                columns["volume"] = part.volume[symbol]
+                traded = True
+            frame = pd.DataFrame(columns)
+            frame = frame.dropna(how="all", subset=["open", "close"])
             names[symbol] = f"{symbol}.csv"
             files[names[symbol]] = _csv(frame)
     fx: dict[str, Any] = {}
@@ -75,7 +81,10 @@ def export_data(config: RunConfig, out: Path, offline: bool = False) -> list[Pat
             extras[extra] = {"file": name, "column": "value"}
     document = config.model_dump(mode="json", exclude_unset=True)
     data = document["data"]
-    for key in ("cache", "allow_partial", "pattern", "wide"):
+    # the keys set below go last in the same order on every export: exporting the
+    # exported config writes the same config.yaml
+    dropped = ("cache", "allow_partial", "pattern", "wide")
+    for key in (*dropped, "source", "path", "files", "fx", "extras", "columns"):
         data.pop(key, None)
     data.update(
         source="csv",
@@ -83,7 +92,13 @@ def export_data(config: RunConfig, out: Path, offline: bool = False) -> list[Pat
         files=names,
         fx=fx,
         extras=extras,
-        columns={"date": "date", "open": "open", "high": None, "low": None, "volume": None},
+        columns={
+            "date": "date",
+            "open": "open",
+            "high": None,
+            "low": None,
+            "volume": "volume" if traded else None,
+        },
     )
     if "benchmark" in document:
         document["benchmark"].pop("source", None)

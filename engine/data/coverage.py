@@ -5,7 +5,8 @@ and last price on which it has no price: a suspension or a missing row. Exchange
 without a known calendar fall back to the market's own dates. ``flat`` counts the
 symbol's flat zero-volume rows on sessions (priced at their close, no open: a Hong Kong
 half day), ``dropped`` its rows on days its exchange was closed (see
-`engine.data.files`).
+`engine.data.files`), ``volume`` its priced rows with a known volume (finite and above
+0; ``-`` when the source has no volume).
 
 `series_coverage` counts, for each fx and extra series, the bars it has a value on and
 the bars before its first and after its last value (fx is already carried forward, so
@@ -14,6 +15,7 @@ only its bars before the first rate show).
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from engine.data import calendars
@@ -21,7 +23,8 @@ from engine.data.market import Market
 
 
 def coverage(market: Market) -> pd.DataFrame:
-    """Return one row per symbol: exchange, first, last, rows, gaps, flat and dropped rows."""
+    """Return one row per symbol: exchange, first, last, rows, gaps, rows with a known
+    volume, flat and dropped rows."""
     flat = pd.Series([s for s, _ in market.flat_rows], dtype=object).value_counts()
     dropped = pd.Series([s for s, _ in market.dropped_rows], dtype=object).value_counts()
     rows = []
@@ -45,11 +48,21 @@ def coverage(market: Market) -> pd.DataFrame:
                 "last": last.date(),
                 "rows": len(prices),
                 "gaps": len(expected.difference(prices.index)),
+                "volume": (
+                    "-"
+                    if market.volume is None
+                    else _with_volume(market.volume[symbol].loc[prices.index])
+                ),
                 "flat": int(flat.get(symbol, 0)),
                 "dropped": int(dropped.get(symbol, 0)),
             }
         )
     return pd.DataFrame(rows)
+
+
+def _with_volume(volume: pd.Series) -> int:
+    """Rows with a known volume: finite and above 0 (NaN or 0 is unknown)."""
+    return int(((volume > 0) & np.isfinite(volume)).sum())
 
 
 def series_coverage(market: Market) -> pd.DataFrame:

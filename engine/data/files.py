@@ -14,7 +14,10 @@ source and the yahoo one (`session_prices`):
   Kong's half-day sessions (24 and 31 December, Lunar New Year's Eve) and a few other
   sessions, is a real session with a real close: the close is kept, priced and traded,
   and only the open, which is unknown, is NaN, so an order filled at the open waits for
-  the next bar. Such rows are listed on the market (``flat_rows``).
+  the next bar. Such rows are listed on the market (``flat_rows``). Their volume is
+  NaN (unknown), not 0: such a bar is not volume-capped.
+- The ``volume`` column (shares traded) goes to ``Market.volume``; a file without it
+  has NaN volume (unknown), and a wide file has none.
 - An exchange exchange-calendars does not know, and dates outside 2000-2035, have no
   known sessions: every row there counts as a session.
 """
@@ -33,7 +36,7 @@ import pandas as pd
 
 from engine.data import calendars
 from engine.data.dividends import dividends_on_bars, price_only_table
-from engine.data.market import Market, assemble_market, asset_info
+from engine.data.market import Market, assemble_market, asset_info, check_volume
 from engine.data.tables import dated, listed, number_column, quoted, read_table
 from engine.errors import DataError, DataWarning
 
@@ -134,21 +137,29 @@ def flat_rows(table: pd.DataFrame, columns: Columns) -> pd.DatetimeIndex:
 class SessionPrices:
     """One symbol's prices held against its exchange's sessions (see the module docstring).
 
-    ``close`` and ``open`` (None when the file has no open) have no row on a day the
-    exchange was closed; ``flat`` lists the flat rows on sessions (close kept, open NaN)
-    and ``dropped`` the rows with a price on closed days, which were removed.
+    ``close``, ``open`` (None when the file has no open) and ``volume`` (None when it
+    has no volume) have no row on a day the exchange was closed; ``flat`` lists the flat
+    rows on sessions (close kept, open and volume NaN) and ``dropped`` the rows with a
+    price on closed days, which were removed.
     """
 
     close: pd.Series
     open: pd.Series | None
     flat: pd.DatetimeIndex
     dropped: pd.DatetimeIndex
+    volume: pd.Series | None = None
 
 
 def session_prices(
     table: pd.DataFrame, columns: Columns, path: Path | str, exchange: str, symbol: str
 ) -> SessionPrices:
-    """Return the close and open of a dated OHLCV table, held against `exchange`'s sessions.
+    """Return the close, open and volume of a dated OHLCV table, held against
+    `exchange`'s sessions.
+
+    Raises
+    ------
+    DataError
+        Naming the file, the symbol and the date of a negative or infinite volume.
 
     Warns
     -----
@@ -163,9 +174,12 @@ def session_prices(
     session = calendars.is_session(exchange, index)
     priced = close.notna().to_numpy() | (opened.notna().to_numpy() if opened is not None else False)
     dropped = index[~session & priced]
-    if len(dropped) and columns.volume is not None and columns.volume in table.columns:
-        volume = number_column(table, columns.volume, path).to_numpy()
-        traded = index[~session & priced & (volume > 0)]
+    volume = None
+    if columns.volume is not None and columns.volume in table.columns:
+        volume = number_column(table, columns.volume, path)
+        check_volume(f"{path}: {symbol}", volume[session])
+    if len(dropped) and volume is not None:
+        traded = index[~session & priced & (volume.to_numpy() > 0)]
         if len(traded):
             warnings.warn(
                 f"{path}: {len(traded)} row(s) with volume fall on days {exchange} was "
@@ -180,11 +194,15 @@ def session_prices(
     if opened is not None and len(flat):
         opened = opened.copy()
         opened.loc[flat] = np.nan
+    if volume is not None and len(flat):
+        volume = volume.copy()
+        volume.loc[flat] = np.nan  # unknown: a half day's zero says nothing of its trading
     return SessionPrices(
         close=close[session],
         open=opened[session] if opened is not None else None,
         flat=flat,
         dropped=dropped,
+        volume=volume[session] if volume is not None else None,
     )
 
 
@@ -428,6 +446,8 @@ def load_files_market(
     With `adjust` ``"price"``, each per-symbol file's prices are made dividend-
     unadjusted and its cash dividends go to ``market.extras["dividends"]``
     (`engine.data.dividends`); an index (``^HSI``) is a price series already.
+    Each file's ``volume`` column, when it has one, goes to ``market.volume`` (NaN for a
+    file without it); a wide file, or ``columns.volume`` None, gives no volume.
 
     Raises
     ------
@@ -446,6 +466,7 @@ def load_files_market(
     info = {s: asset_info(s, metadata) for s in symbols}
     closes: dict[str, pd.Series] = {}
     opens: dict[str, pd.Series] = {}
+    volumes: dict[str, pd.Series] = {}
     flat: list[tuple[str, pd.Timestamp]] = []
     dropped: list[tuple[str, pd.Timestamp]] = []
     wide: tuple[Path, pd.DataFrame] | None = None
@@ -486,6 +507,8 @@ def load_files_market(
         closes[symbol] = prices.close
         if prices.open is not None:
             opens[symbol] = prices.open
+        if prices.volume is not None:
+            volumes[symbol] = prices.volume
         flat += [(symbol, d) for d in prices.flat if start <= d <= end]
         dropped += [(symbol, d) for d in prices.dropped if start <= d <= end]
 
@@ -519,6 +542,7 @@ def load_files_market(
         extras=extras,
         flat_rows=flat,
         dropped_rows=dropped,
+        volumes=None if wide is not None or spec.columns.volume is None else volumes,
     )
     for dates, path, label, carried in checked:
         check_bars(dates, market.index, path, label, carried=carried)

@@ -106,6 +106,13 @@ class Market:
     strategies see and the simulation, benchmark and metrics do not (None: no warm-up).
     ``closing`` maps a symbol whose series ends early to its last date, where a position
     in it is closed at its last price (``data.on_series_end: close``).
+    ``volume`` is ``[T, N]`` like ``close``: shares traded on each bar, NaN where the
+    volume is unknown: a bar the asset did not trade, a symbol whose file has no volume
+    column, an index, and every flat row (a half day's zero-volume row says nothing about
+    the day's trading, so it is not read as 0). A bar with unknown volume is not
+    volume-capped (``portfolio.participation``) and is left out of the impact model's
+    trailing average volume. None when the source has no volume at all (a wide file,
+    ``data.columns.volume: null``, akshare's indices, a tidy frame without a volume column).
     """
 
     close: pd.DataFrame
@@ -122,6 +129,14 @@ class Market:
     groups: dict[str, list[str]] = field(default_factory=dict)
     start: pd.Timestamp | None = None
     closing: dict[str, pd.Timestamp] = field(default_factory=dict)
+    volume: pd.DataFrame | None = None
+
+    def __post_init__(self) -> None:
+        volume = self.volume
+        if volume is not None and not (
+            volume.index.equals(self.close.index) and volume.columns.equals(self.close.columns)
+        ):
+            raise ValueError("Market.volume must have the dates and symbols of Market.close")
 
     @property
     def index(self) -> pd.DatetimeIndex:
@@ -189,17 +204,19 @@ class Market:
             groups={g: m for g, m in self.groups.items() if set(m) <= set(cols)},
             start=self.start,
             closing={s: d for s, d in self.closing.items() if s in cols},
+            volume=None if self.volume is None else self.volume.loc[rows, cols],
         )
 
     def to_frame(self) -> pd.DataFrame:
-        """Return prices as a tidy frame: one row per (date, symbol) with open and close."""
-        tidy = pd.concat(
-            {
-                "close": self.close.stack(future_stack=True),
-                "open": self.open.stack(future_stack=True),
-            },
-            axis=1,
-        )
+        """Return prices as a tidy frame: one row per (date, symbol) with open and close,
+        and volume when the market has it."""
+        columns = {
+            "close": self.close.stack(future_stack=True),
+            "open": self.open.stack(future_stack=True),
+        }
+        if self.volume is not None:
+            columns["volume"] = self.volume.stack(future_stack=True)
+        tidy = pd.concat(columns, axis=1)
         tidy.index.names = ["date", "symbol"]
         return tidy.dropna(how="all").reset_index()
 
@@ -212,7 +229,8 @@ def market_from_frame(
     metadata: Mapping[str, Mapping[str, object]] | None = None,
     source: str = "frame",
 ) -> Market:
-    """Build a `Market` from a tidy frame with columns date, symbol, close and optionally open.
+    """Build a `Market` from a tidy frame with columns date, symbol, close and optionally
+    open and volume (shares; without the column the market has no volume).
 
     The inverse of `Market.to_frame`: metadata comes from the built-in table and
     `metadata` overrides; foreign currencies need `fx` series.
@@ -225,12 +243,14 @@ def market_from_frame(
         row = frame[frame.duplicated(["date", "symbol"])].iloc[0]
         raise DataError(f"{row['symbol']}: date {row['date'].date()} appears twice")
     symbols = list(dict.fromkeys(frame["symbol"]))
-    closes, opens = {}, {}
+    closes, opens, volumes = {}, {}, {}
     for symbol, rows in frame.groupby("symbol", sort=False):
         rows = rows.set_index("date").sort_index()
         closes[symbol] = rows["close"].astype(np.float64)
         if "open" in rows:
             opens[symbol] = rows["open"].astype(np.float64)
+        if "volume" in rows:
+            volumes[symbol] = rows["volume"].astype(np.float64)
     dates = frame["date"]
     return assemble_market(
         {s: closes[s] for s in symbols},
@@ -241,7 +261,19 @@ def market_from_frame(
         source=source,
         start=dates.min(),
         end=dates.max(),
+        volumes=volumes if "volume" in frame.columns else None,
     )
+
+
+def check_volume(label: str, volume: pd.Series) -> None:
+    """Raise `DataError` naming `label` (a file and symbol) and the date of the first
+    volume that is negative or infinite; NaN (unknown) is allowed."""
+    bad = volume[(volume < 0) | np.isinf(volume)]
+    if len(bad):
+        raise DataError(
+            f"{label}: volume on {bad.index[0].date()} is {bad.iloc[0]}; volume is a number "
+            "of shares, 0 or more (leave the cell empty when it is unknown)"
+        )
 
 
 def check_series(symbol: str, prices: pd.Series, field_name: str = "close") -> None:
@@ -277,6 +309,7 @@ def assemble_market(
     extras: Mapping[str, pd.DataFrame | pd.Series] | None = None,
     flat_rows: list[tuple[str, pd.Timestamp]] | None = None,
     dropped_rows: list[tuple[str, pd.Timestamp]] | None = None,
+    volumes: Mapping[str, pd.Series] | None = None,
 ) -> Market:
     """Align per-symbol series on the union of their dates within [start, end] and check them.
 
@@ -298,12 +331,16 @@ def assemble_market(
         (symbol, date) rows read as flat on a session: close kept, open already NaN.
     dropped_rows
         (symbol, date) rows on days the exchange was closed, already removed.
+    volumes
+        Symbol -> shares traded, on that symbol's dates; a symbol without one has NaN
+        volume, and the flat rows have NaN. None: the source has no volume (the market's
+        ``volume`` is None).
 
     Raises
     ------
     DataError
         For a start after the end, a symbol with no price in the window, a currency
-        with no fx series, or invalid prices.
+        with no fx series, invalid prices, or a negative or infinite volume.
 
     Warns
     -----
@@ -351,6 +388,20 @@ def assemble_market(
     for name, series in (extras or {}).items():
         aligned_extras[name] = series.reindex(index)
 
+    volume = None
+    if volumes is not None:
+        for symbol, series in volumes.items():
+            check_volume(symbol, series.loc[start:end])
+        empty = pd.Series(np.nan, index=index, dtype=np.float64)
+        volume = pd.DataFrame(
+            {s: volumes[s].reindex(index) if s in volumes else empty for s in closes},
+            index=index,
+            dtype=np.float64,
+        )
+        for symbol, day in flat_rows or []:
+            if day in index:
+                volume.at[day, symbol] = np.nan
+
     market = Market(
         close=close,
         open=opened,
@@ -363,6 +414,7 @@ def assemble_market(
         exchange={s: info[s].exchange for s in closes},
         flat_rows=sorted(flat_rows or []),
         dropped_rows=sorted(dropped_rows or []),
+        volume=volume,
     )
     warn_bad_prints(bad_prints(market))
     return market

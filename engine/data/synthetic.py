@@ -34,6 +34,14 @@ Daily log returns on one weekday grid (2000-01-03 .. 2035-12-31)::
   sets the strength (0 removes the link). ``traded_value`` (HKD millions, per HK
   stock) is the day's turnover, persistent around a stock-specific level, so flows can
   be normalised by it.
+- Volume (shares per session) is the day's traded value over its close. The value moves
+  around a per-asset level: for a Hong Kong stock the ``traded_value`` series above, for
+  a US ETF (QQQ, SPY) a level drawn once between USD 10 and 25 billion a day, for another
+  US stock between USD 5 and 30 billion (a mega cap's), each clustered by a persistent
+  lognormal activity. On top of it the day's turnover reacts to the size of its move (a
+  three-deviation day trades about twice as much as a typical one) with lognormal
+  noise. An index (``^HSI``, a lot size of 0) has no volume (NaN). Volume draws from
+  streams of its own: the prices are those of a source without volume, bit for bit.
 
 Every component is seeded from a SHA-256 of (seed, component name) and generated on the
 whole grid, so a symbol's series on a date depends on neither the window nor the other
@@ -81,6 +89,15 @@ CALM_DRIFT = 0.03
 EARNINGS_EVERY = 63
 EARNINGS_SIZE = 2.5
 EARNINGS_CLIP = 3.5
+# Volume: the day's traded value is its level x exp(VOLUME_MOVE x (|move| in daily
+# deviations, at most VOLUME_MOVE_CAP, less its mean) + VOLUME_NOISE x a normal draw).
+US_ETFS = frozenset({"QQQ", "SPY"})
+US_ETF_VALUE = (10e9, 25e9)  # USD a day
+US_STOCK_VALUE = (5e9, 30e9)
+VOLUME_ACTIVITY = 0.4  # log deviation of the persistent activity (AR(1), 0.95)
+VOLUME_MOVE = 0.35
+VOLUME_MOVE_CAP = 6.0
+VOLUME_NOISE = 0.15
 
 
 @dataclass(frozen=True)
@@ -213,7 +230,7 @@ class _Paths:
     opened: np.ndarray
     keep: np.ndarray
     flows: pd.Series | None
-    turnover: pd.Series | None
+    turnover: pd.Series | None  # HKD millions a day
 
 
 @lru_cache(maxsize=32)
@@ -252,10 +269,32 @@ def _paths(seed: int, symbol: str, exchange: str, flow_link: float) -> _Paths:
     return _Paths(level, opened, keep, flows, turnover)
 
 
+@lru_cache(maxsize=32)
+def _volume(seed: int, symbol: str, exchange: str, flow_link: float) -> np.ndarray | None:
+    """Shares traded on each grid day (NaN where not traded); None for an index."""
+    if symbol.startswith("^") or asset_info(symbol).lot_size == 0:
+        return None
+    paths = _paths(seed, symbol, exchange, flow_link)
+    n = len(_grid())
+    vrng = _rng(seed, f"volume:{symbol}")
+    if paths.turnover is not None:
+        level = paths.turnover.to_numpy() * 1e6
+    else:
+        low, high = US_ETF_VALUE if symbol in US_ETFS else US_STOCK_VALUE
+        typical = math.exp(vrng.uniform(math.log(low), math.log(high)))
+        level = typical * np.exp(VOLUME_ACTIVITY * _ar1(vrng.normal(size=n), 0.95))
+    returns = np.diff(np.log(paths.level), prepend=np.log(paths.level[0]))
+    size = np.minimum(np.abs(returns) / np.std(returns), VOLUME_MOVE_CAP)
+    react = VOLUME_MOVE * (size - np.mean(size)) + VOLUME_NOISE * vrng.normal(size=n)
+    shares = np.maximum(np.rint(level * np.exp(react) / paths.level), 1.0)
+    return np.where(paths.keep, shares, np.nan)
+
+
 def _asset(
     seed: int, symbol: str, exchange: str, flow_link: float, sessions: pd.DatetimeIndex
-) -> tuple[pd.Series, pd.Series, pd.DataFrame | None]:
-    """Return close, open and (HK only) flows of one asset on the given sessions."""
+) -> tuple[pd.Series, pd.Series, pd.DataFrame | None, pd.Series | None]:
+    """Return close, open, (HK only) flows and (not for an index) volume of one asset on
+    the given sessions."""
     grid = _grid()
     paths = _paths(seed, symbol, exchange, flow_link)
     keep = paths.keep
@@ -266,7 +305,9 @@ def _asset(
         flows = pd.concat(
             {"flow": paths.flows.where(keep), "traded": paths.turnover.where(keep)}, axis=1
         ).reindex(sessions)
-    return close, open_, flows
+    shares = _volume(seed, symbol, exchange, flow_link)
+    volume = None if shares is None else pd.Series(shares, index=grid).reindex(sessions)
+    return close, open_, flows, volume
 
 
 def synthetic_holdings(
@@ -361,13 +402,15 @@ def synthetic_market(
         raise DataError(f"base currency {base_currency!r} is not supported; use USD or HKD")
 
     info = {s: asset_info(s) for s in symbols}
-    closes, opens, flows, traded = {}, {}, {}, {}
+    closes, opens, volumes, flows, traded = {}, {}, {}, {}, {}
     for symbol in symbols:
         exchange = info[symbol].exchange
         mic = exchange if exchange in ("XHKG", "XNYS", "XNAS") else "XNYS"
         sessions = calendars.sessions(mic, start_ts - pd.Timedelta(days=7), end_ts)
-        close, opened, flow = _asset(seed, symbol, exchange, flow_link, sessions)
+        close, opened, flow, volume = _asset(seed, symbol, exchange, flow_link, sessions)
         closes[symbol], opens[symbol] = close, opened
+        if volume is not None:
+            volumes[symbol] = volume
         if flow is not None:
             flows[symbol], traded[symbol] = flow["flow"], flow["traded"]
     hkd_in_usd = pd.Series(1.0 / _usdhkd(seed), index=_grid())
@@ -386,4 +429,5 @@ def synthetic_market(
         start=start_ts,
         end=end_ts,
         extras=extras,
+        volumes=volumes,
     )

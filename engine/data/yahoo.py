@@ -24,8 +24,9 @@ what the cache lacks. The rules:
 
 Rows are held against the exchange's sessions as in the csv source
 (`engine.data.files.session_prices`): a flat zero-volume row on a session (a Hong Kong
-half day) keeps its close and has no open; a row on a day the exchange was closed is
-dropped.
+half day) keeps its close and has no open, and its volume is NaN (unknown); a row on a
+day the exchange was closed is dropped. The cached volume (shares, as Yahoo reports it:
+split-adjusted) goes to ``Market.volume``.
 
 With ``data.adjust: price`` the cache holds another basis in its own folder
 (`YahooCache`): Yahoo's close without dividend adjustment (split-adjusted) and the cash
@@ -346,12 +347,14 @@ def load_yahoo_market(
         today=today,
     )
     end = covered_until([*found.values(), *rates.values()], cache, allow_partial) or end
-    closes, opens, flat, dropped = {}, {}, [], []
+    closes, opens, volumes, flat, dropped = {}, {}, {}, [], []
     for symbol, got in found.items():
         exchange = info[symbol].exchange
         frame = got.frame.loc[start:end]
         prices = session_prices(frame, Columns(), f"yahoo {symbol}", exchange, symbol)
         closes[symbol], opens[symbol] = prices.close, prices.open
+        if prices.volume is not None:
+            volumes[symbol] = prices.volume
         flat += [(symbol, d) for d in prices.flat]
         dropped += [(symbol, d) for d in prices.dropped]
     fx = {}
@@ -369,6 +372,7 @@ def load_yahoo_market(
         end=end,
         flat_rows=flat,
         dropped_rows=dropped,
+        volumes=volumes,
     )
     if cache.adjust == "price":
         paid = {s: got.frame["dividends"].loc[start:end].fillna(0.0) for s, got in found.items()}
