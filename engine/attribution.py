@@ -243,7 +243,7 @@ def attribute(sim: SimulationResult, market: KernelMarket) -> Attribution:
         parts[name] = np.zeros((n_bars, n_assets))
     rec = sim.records
     bars, assets = rec["bar"], rec["asset"]
-    impact = rec["impact"] if "impact" in (rec.dtype.names or ()) else np.zeros(len(rec))
+    impact = rec["impact"]
     # a fill gains its quantity's value at the close less what it paid at the quote:
     # value - slippage - impact is qty * quote * fx, the fill's value at the quote
     at_close = rec["qty"] * px[bars, assets] * rate[bars, assets]

@@ -445,11 +445,6 @@ def prepare_kernel(config: RunConfig, market: Market) -> KernelMarket:
     costs = cost_arguments(config, market)
     rates = rate_arguments(config, market)
     risk = risk_arguments(config) | liquidity_arguments(config, market)
-    import inspect  # SHIM until the kernel lands on main: drop arguments it lacks
-
-    known = inspect.signature(prepare_market).parameters
-    costs = {k: v for k, v in costs.items() if k in known}
-    risk = {k: v for k, v in risk.items() if k in known}
     market = market.after_warmup()
     exec_price = market.open if p.execution == "open" else None
     if exec_price is not None and market.closing:  # closed out at the last close
