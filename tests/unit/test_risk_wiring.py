@@ -117,7 +117,7 @@ def test_sweep_over_limits_and_participation_equals_each_single_run(tmp_path):
     sweep = {
         "params": {
             "portfolio.limits.max_weight": [0.2, 0.3],
-            "portfolio.participation": [0.01, 1.0],
+            "portfolio.participation": [0.0001, 1.0],
         }
     }
     path = _write(tmp_path, {"costs": {"XHKG": {"impact": 1.0}}}, sweep)
@@ -125,24 +125,22 @@ def test_sweep_over_limits_and_participation_equals_each_single_run(tmp_path):
     payload, _, _, _ = sw.plan(config, load_market(config))
     assert len(payload.groups) == 4  # one set of kernel arrays per portfolio combination
     table = sw.run_sweep(config).table
-    assert table["max_weight"].nunique() == 2
-    for row in table.itertuples():
+    assert table["limits.max_weight"].nunique() == 2
+    for _, row in table.iterrows():
+        cap, share = row["limits.max_weight"], row["participation"]
         single = engine.run(
             load_config(
                 path,
-                [
-                    f"portfolio.limits.max_weight={row.max_weight}",
-                    f"portfolio.participation={row.participation}",
-                ],
+                [f"portfolio.limits.max_weight={cap}", f"portfolio.participation={share}"],
             )
         )
         for name in METRIC_NAMES:
-            got, expected = getattr(row, name), single.metrics[name]
+            got, expected = row[name], single.metrics[name]
             assert got == pytest.approx(expected, rel=1e-9, abs=1e-12, nan_ok=True), name
-    # the limits bite: a 20% cap cuts more than a 30% cap, and 1% of volume holds back more
-    by = table.set_index(["max_weight", "participation"])
+    # the limits bite: a 20% cap cuts more than a 30% cap, and 0.01% of volume holds back more
+    by = table.set_index(["limits.max_weight", "participation"])
     assert by.loc[(0.2, 1.0), "cut_name"] > by.loc[(0.3, 1.0), "cut_name"]
-    assert by.loc[(0.3, 0.01), "unfilled"] > by.loc[(0.3, 1.0), "unfilled"]
+    assert by.loc[(0.3, 0.0001), "unfilled"] > by.loc[(0.3, 1.0), "unfilled"]
 
 
 def test_run_with_limits_writes_risk_csv_and_shows_the_rows_it_used(tmp_path, capsys):
