@@ -16,7 +16,7 @@ import pandas as pd
 
 from engine.config import RunConfig
 
-_MONEY, _BOOK, _COUNT = "{:,.0f}", "{:.1%}", "{:,.0f}"
+_MONEY, _BOOK, _COUNT = "{:,.0f}", "{:,.1%}", "{:,.0f}"
 
 
 def risk_rows() -> list[tuple[str, str, str, bool]]:
