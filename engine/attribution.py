@@ -7,11 +7,12 @@ close (so ``q[t-1]`` is what was held into bar ``t``):
 - ``price``: the held quantity's move at the previous rate,
   ``q[t-1] * (P[t] - P[t-1]) * X[t-1]``, plus, for each fill of the bar, its quantity's
   move from the quote it traded at to the close, ``d * (P[t] - quote) * X[t]``. The fill
-  price includes slippage; the price part is measured against the quote, and slippage
-  is a cost.
+  price includes slippage and impact; the price part is measured against the quote, and
+  both are costs.
 - ``fx``: the currency's move on the held value, ``q[t-1] * P[t] * (X[t] - X[t-1])``.
-- ``fees``, ``taxes``, ``fx_costs``, ``slippage``: the costs of the bar's fills, as the
-  kernel charged them (``SimulationResult.records``).
+- ``fees``, ``taxes``, ``fx_costs``, ``slippage``, ``impact``: the costs of the bar's
+  fills, as the kernel charged them (``SimulationResult.records``); ``impact`` is the
+  half-spread and the square-root impact, which move the fill price like slippage.
 - ``borrow``: the fee the kernel charged on the short, recomputed per asset with its
   rule (``engine/kernel/sim_nb.py``, step 1): ``-q[t-1] * P[t-1] * X[t-1] * borrow[t, j]
   * year_fraction[t]`` for a short. The kernel records only the bar's total
@@ -24,7 +25,7 @@ close (so ``q[t-1]`` is what was held into bar ``t``):
 
 Cash interest belongs to no asset: ``interest[t]`` is the kernel's ``STAT_INTEREST``.
 On every bar, ``sum_j (price + fx + dividends - fees - taxes - fx_costs - slippage -
-borrow - dividends_paid - withholding) + interest`` is the change in portfolio value
+impact - borrow - dividends_paid - withholding) + interest`` is the change in portfolio value
 (the first bar's from the initial cash), so the contributions over the initial cash sum
 to the total return, up to float rounding.
 A bankrupt run's closing fills are fills of its last bar; after it nothing moves.
@@ -54,12 +55,16 @@ COMPONENTS = (
     "taxes",
     "fx_costs",
     "slippage",
+    "impact",
     "borrow",
     "dividends_paid",
     "withholding",
 )
 # subtracted from the P&L
-COSTS = ("fees", "taxes", "fx_costs", "slippage", "borrow", "dividends_paid", "withholding")
+COSTS = (
+    *("fees", "taxes", "fx_costs", "slippage", "impact"),
+    *("borrow", "dividends_paid", "withholding"),
+)
 CASH = "cash"  # the row of cash interest in the tables
 
 
@@ -234,17 +239,19 @@ def attribute(sim: SimulationResult, market: KernelMarket) -> Attribution:
     price = np.where(holding, held * (px - px_before) * rate_before, 0.0)
     fx = np.where(holding, held * px * (rate - rate_before), 0.0)
     parts = {"price": price, "fx": fx}
-    for name in ("fees", "taxes", "fx_costs", "slippage"):
+    for name in ("fees", "taxes", "fx_costs", "slippage", "impact"):
         parts[name] = np.zeros((n_bars, n_assets))
     rec = sim.records
     bars, assets = rec["bar"], rec["asset"]
+    impact = rec["impact"]
     # a fill gains its quantity's value at the close less what it paid at the quote:
-    # value - slippage is qty * quote * fx, the fill's value without the slippage
+    # value - slippage - impact is qty * quote * fx, the fill's value at the quote
     at_close = rec["qty"] * px[bars, assets] * rate[bars, assets]
-    np.add.at(price, (bars, assets), at_close - (rec["value"] - rec["slippage"]))
+    np.add.at(price, (bars, assets), at_close - (rec["value"] - rec["slippage"] - impact))
     for name, field in (("fees", "fees"), ("taxes", "tax"), ("fx_costs", "fx_cost")):
         np.add.at(parts[name], (bars, assets), rec[field])
     np.add.at(parts["slippage"], (bars, assets), rec["slippage"])
+    np.add.at(parts["impact"], (bars, assets), impact)
     parts["borrow"] = borrow_by_asset(sim, market)
     parts.update(dividends_by_asset(held, rate, market))
     interest = np.array(sim.stats[:, nb.STAT_INTEREST], dtype=np.float64)

@@ -78,7 +78,7 @@ def _metric_table(title: str, columns: dict[str, dict[str, float] | None], key_o
     for spec in METRICS:
         if key_only and not spec.key_metric:
             continue
-        if not any(d is not None and spec.key in d for d in columns.values()):
+        if not spec.shown(columns.values()):
             continue
         cells = [spec.format(d[spec.key]) if d and spec.key in d else "" for d in columns.values()]
         table.add_row(spec.label, *cells)

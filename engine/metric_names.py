@@ -29,6 +29,16 @@ KERNEL_METRICS: tuple[str, ...] = (
     "dividends",
     "dividends_paid",
     "withholding",
+    "impact",
+    "unfilled",
+    "unfilled_bars",
+    "cut_name",
+    "cut_group",
+    "cut_net",
+    "cut_drawdown",
+    "drawdown_bars",
+    "stop_losses",
+    "take_profits",
 )
 
 # metrics where a smaller value ranks higher in a sweep
@@ -47,5 +57,14 @@ LOWER_IS_BETTER: frozenset[str] = frozenset(
         "avg_gross_exposure",
         "dividends_paid",
         "withholding",
+        "impact",
+        "unfilled",
+        "unfilled_bars",
+        "cut_name",
+        "cut_group",
+        "cut_net",
+        "cut_drawdown",
+        "drawdown_bars",
+        "stop_losses",
     }
 )

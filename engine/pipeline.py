@@ -64,6 +64,7 @@ from engine.resolve import (
     warmup_of,
     weights_array,
 )
+from engine.risk_inputs import liquidity_arguments, risk_arguments
 from engine.sources import (
     akshare_extras,
     benchmark_from,
@@ -387,7 +388,7 @@ def cost_arguments(config: RunConfig, market: Market) -> dict[str, Any]:
         "charges": charges,
         **{
             name: setting(name, (name,), {s: getattr(c, name) for s, c in costs.items()})
-            for name in ("buy_tax", "sell_tax", "slippage")
+            for name in ("buy_tax", "sell_tax", "slippage", "half_spread")
         },
         "borrow_rate": borrow_on_bars(
             costs, config, market, lambda s, name: p.cost_origin(*keys[s], (name,))
@@ -433,7 +434,7 @@ def rate_arguments(config: RunConfig, market: Market) -> dict[str, Any]:
 def prepare_kernel(config: RunConfig, market: Market) -> KernelMarket:
     """The kernel's arrays for `market` from ``market.start`` on, under the config's
     portfolio and report settings (costs and rates by date, `cost_arguments` and
-    `rate_arguments`).
+    `rate_arguments`; limits, stops, participation and impact, `engine.risk_inputs`).
 
     A series that ends early (``Market.closing``) trades at its close on its last bar
     whatever ``portfolio.execution`` says: the position is closed at its last price.
@@ -443,6 +444,7 @@ def prepare_kernel(config: RunConfig, market: Market) -> KernelMarket:
     p = config.portfolio
     costs = cost_arguments(config, market)
     rates = rate_arguments(config, market)
+    risk = risk_arguments(config) | liquidity_arguments(config, market)
     market = market.after_warmup()
     exec_price = market.open if p.execution == "open" else None
     if exec_price is not None and market.closing:  # closed out at the last close
@@ -459,4 +461,5 @@ def prepare_kernel(config: RunConfig, market: Market) -> KernelMarket:
         **rates,
         **costs,
         **dividend_arguments(config, market),
+        **risk,
     )

@@ -416,7 +416,24 @@ def warmup_of(config: RunConfig, strategy: ResolvedStrategy) -> Warmup:
             except ValidationError:
                 continue
             history = max(history, strategy.history(params))
-    return Warmup.of(setting, history, max(lags))
+    warmup = Warmup.of(setting, history, max(lags))
+    window = _impact_window(config)
+    if setting is None and window and isinstance(warmup.load, int) and warmup.load < window:
+        # sigma and ADV of the first simulated bars from the bars before them; loaded when
+        # the source has them, never required (they are NaN, and impact 0, without)
+        warmup = Warmup(load=window, required=warmup.required)
+    return warmup
+
+
+def _impact_window(config: RunConfig) -> int:
+    """``portfolio.impact_window`` (the longest swept) when any asset may pay impact, else 0."""
+    p = config.portfolio
+    grids = config.sweep.grids() if config.sweep is not None else {}
+    swept = any(key.split(".")[-1] == "impact" for key in grids)
+    if not swept and p.impact == 0.0 and all(c.impact == 0.0 for c in p.costs.values()):
+        return 0
+    windows = [v for v in grids.get("portfolio.impact_window", []) if isinstance(v, int)]
+    return max([p.impact_window, *windows])
 
 
 def strategy_params(config: RunConfig, strategy: ResolvedStrategy) -> Any:

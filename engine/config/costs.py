@@ -88,9 +88,11 @@ class CostConfig(ConfigModel):
     Every setting is a number or a dated schedule; ``borrow_rate`` may also be a rate
     series. ``rebate_spread`` is what a broker keeps of the cash rate on short-sale
     proceeds: each short pays it on its value, on top of its ``borrow_rate``.
-    ``withholding`` is the tax withheld from cash dividends received (``data.adjust:
-    price``). It depends on the investor's tax residence as much as on the market, so
-    no preset sets it: it is 0 unless written (``costs.HKD.withholding: 0.2``).
+    ``half_spread`` and ``impact`` (the square-root model's k) are market impact; no
+    preset sets them. ``withholding`` is the tax withheld from cash dividends received
+    (``data.adjust: price``). It depends on the investor's tax residence as much as on
+    the market, so no preset sets it: it is 0 unless written
+    (``costs.HKD.withholding: 0.2``).
     """
 
     preset: Literal["hk", "us"] | None = None
@@ -99,6 +101,16 @@ class CostConfig(ConfigModel):
     buy_tax: DatedRate = 0.0
     sell_tax: DatedRate = 0.0
     slippage: DatedRate = 0.0
+    half_spread: DatedRate = Field(
+        default=0.0,
+        description="half the bid-ask spread, a fraction of the quote paid on every fill "
+        "like slippage (no quote data: set it per market, e.g. costs.XHKG.half_spread)",
+    )
+    impact: Annotated[float, Field(ge=0.0)] = Field(
+        default=0.0,
+        description="k of the square-root impact model: a fill of d shares moves its price "
+        "by k * sigma * sqrt(d / ADV) (needs volume; portfolio.impact_window bars)",
+    )
     borrow_rate: BorrowRate = 0.0
     rebate_spread: DatedAnnual = 0.0
     withholding: Annotated[float, Field(ge=0.0, le=1.0)] = Field(
@@ -209,6 +221,8 @@ class AssetCosts:
     borrow_rate: Dated | RateSeriesConfig
     rebate_spread: Dated = 0.0
     withholding: float = 0.0
+    half_spread: Dated = 0.0
+    impact: float = 0.0
 
 
 class CostSettings(Protocol):
@@ -256,6 +270,8 @@ def resolve_costs(layers: Sequence[CostSettings]) -> AssetCosts:
         borrow_rate=costs.borrow_rate,
         rebate_spread=costs.rebate_spread,
         withholding=costs.withholding,
+        half_spread=costs.half_spread,
+        impact=costs.impact,
     )
 
 

@@ -39,6 +39,7 @@ from engine.config.costs import (
     resolve_costs,
 )
 from engine.config.dated import CashRate, DatedRate, OptionalCashRate, RiskFree
+from engine.config.risk import DrawdownConfig, LimitsConfig, StopsConfig, check_risk_names
 from engine.config.series import (
     AkshareSeriesConfig,
     AssetMetadataConfig,
@@ -179,6 +180,8 @@ class PortfolioConfig(CostConfig):
     gross exposure (sum of |weights| at a bar) exceeds ``max_leverage``, or
     ``max_gross`` without a leverage cap, are an error; within it, ``max_leverage``
     still scales orders so that costs and drift keep the book under the cap.
+    ``participation``, ``limits``, ``drawdown`` and ``stops`` are the kernel's risk
+    rules (`engine.config.risk`; README "Risk limits, stops, participation and impact").
     """
 
     init_cash: Annotated[
@@ -202,6 +205,15 @@ class PortfolioConfig(CostConfig):
         ),
     ] = 10.0
     lots: bool = True
+    impact_window: Annotated[int, Field(ge=2, le=1000)] = Field(
+        default=20, description="bars before each bar (not itself) for impact's sigma and ADV"
+    )
+    participation: Annotated[float, Field(gt=0.0, le=1.0)] | None = Field(
+        default=None, description="largest fraction of a bar's volume one asset may trade"
+    )
+    limits: LimitsConfig | None = None
+    drawdown: DrawdownConfig | None = None
+    stops: StopsConfig | None = None
 
     @field_validator("init_cash")
     @classmethod
@@ -456,6 +468,12 @@ class RunConfig(ConfigModel):
         if held is not None and held.walk_forward and sweep.walk_forward is None:
             raise ValueError("check.sweep.walk_forward needs sweep.walk_forward")
         return check
+
+    @model_validator(mode="after")
+    def _risk_names(self) -> RunConfig:
+        p = self.portfolio
+        check_risk_names(p.limits, p.stops, self.data.symbol_list, self.data.groups)
+        return self
 
     @classmethod
     def from_mapping(

@@ -100,6 +100,7 @@ __all__ = [
 RUN_FILES = ("metrics.json", "equity.csv", "positions.csv", "weights.csv", "trades.csv")
 RUN_FILES += ("round_trips.csv", "attribution.csv", "attribution_daily.csv")
 RUN_FILES += ("attribution_groups.csv", "attribution_groups_daily.csv", "report.html")
+RUN_FILES += ("risk.csv",)
 COMPARE_FILES = ("metrics.csv", "equity.csv", "correlation.csv", "compare.html")
 SWEEP_FILES = ("results.csv", "results.parquet", "walk_forward.csv", "walk_forward_equity.csv")
 SWEEP_FILES += ("sweep.html",)

@@ -33,6 +33,7 @@ from engine.outputs import MANIFEST, RUN_ID_META
 from engine.report import sections
 from engine.report.analysis import rolling_volatility
 from engine.report.confidence import prices_row
+from engine.report.risk import risk_setup_rows
 from engine.report.tables import (
     DEFINITIONS,
     METRICS,
@@ -354,7 +355,7 @@ def metrics_table(columns: dict[str, dict[str, float] | None]) -> str:
     head = "".join(f"<th>{html.escape(name)}</th>" for name in columns)
     rows, group = [], None
     for spec in METRICS:
-        if not any(d is not None and spec.key in d for d in columns.values()):
+        if not spec.shown(columns.values()):
             continue
         if spec.group != group:
             group = spec.group
@@ -434,6 +435,11 @@ def _costs_table(result: BacktestResult) -> str:
             borrow = cell(c.borrow_rate, ".2%")
             if c.rebate_spread != 0.0:
                 borrow += f" + spread {cell(c.rebate_spread, '.2%')}"
+        slippage = cell(c.slippage, ".3%")
+        if not _is_zero(c.half_spread):
+            slippage += f"<br>+ half-spread {cell(c.half_spread, '.3%')}"
+        if c.impact != 0.0:
+            slippage += f"<br>+ impact k {c.impact:g} ({p.impact_window} bars)"
         fee = cell(c.fee_rate, ".3%")
         if not _is_zero(c.fee_minimum):
             fee += f"<br>min {ccy} {cell(c.fee_minimum, 'g')}"
@@ -445,7 +451,7 @@ def _costs_table(result: BacktestResult) -> str:
             charges or "-",
             cell(c.buy_tax, ".3%"),
             cell(c.sell_tax, ".3%"),
-            cell(c.slippage, ".3%"),
+            slippage,
             borrow,
         )
         lot = f"{market.lot_size.get(symbol, 1):g}" if p.lots else "-"
@@ -536,6 +542,7 @@ def run_page(result: BacktestResult, run_id: str | None = None) -> str:
         ("Rate on negative cash", rate(p.cash_rate if debit is None else debit, ".2%")),
         ("Risk-free rate", rate(config.report.risk_free, ".2%")),
         prices_row(result),
+        *risk_setup_rows(config),
     ]
     charts = [
         chart(equity_chart(eq, bench_name), "chart-equity", 420),

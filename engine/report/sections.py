@@ -69,15 +69,17 @@ _ATTRIBUTION_HEAD = {
     "taxes": "Taxes",
     "fx_costs": "FX cost",
     "slippage": "Slippage",
+    "impact": "Impact",
     "borrow": "Borrow",
     "dividends_paid": "Dividends paid",
     "withholding": "Withholding",
 }
-_DIVIDEND_PARTS = ("dividends", "dividends_paid", "withholding")  # shown when a run has any
+# shown when a run has any
+_OPTIONAL_PARTS = ("dividends", "dividends_paid", "withholding", "impact")
 _ATTRIBUTION_NOTE = (
     "P&L in the base currency. Price: the held quantity's move at the previous fx rate, "
     "and each fill's move from its quote to the close. FX: the currency's move on the held "
-    "value. Costs (fees, taxes, fx conversion, slippage against the quote, borrow on "
+    "value. Costs (fees, taxes, fx conversion, slippage and impact against the quote, borrow on "
     "shorts; with price-only closes, dividends paid on shorts and tax withheld from those "
     "received) are subtracted. Contribution = P&L / initial cash; the rows, cash interest "
     "included, sum to the total return."
@@ -105,7 +107,7 @@ def attribution_section(result: BacktestResult, chart: Chart) -> str:
     groups = result.config.data.groups
     init = result.config.portfolio.init_cash
     by_asset = parts.by_asset()
-    shown = tuple(c for c in COMPONENTS if c not in _DIVIDEND_PARTS or by_asset[c].to_numpy().any())
+    shown = tuple(c for c in COMPONENTS if c not in _OPTIONAL_PARTS or by_asset[c].to_numpy().any())
     head = ("", *(_ATTRIBUTION_HEAD[c] for c in shown), "Interest", "P&L", "Contribution")
     html_parts = [
         "<h2>Attribution</h2>",
@@ -263,6 +265,7 @@ def trading_section(result: BacktestResult, max_rows: int = 200) -> str:
         '<div class="scroll">' + table((*head2, "Return", "Days"), rows, numeric_from=4) + "</div>"
     )
     fills = result.trades.tail(max_rows)
+    impact = "impact" in fills.columns and bool(result.trades["impact"].to_numpy().any())
     fill_rows = [
         [
             str(pd.Timestamp(f.date).date()),
@@ -276,6 +279,7 @@ def trading_section(result: BacktestResult, max_rows: int = 200) -> str:
             f"{f.tax:,.2f}",
             f"{f.fx_cost:,.2f}",
             f"{f.slippage:,.2f}",
+            *([f"{f.impact:,.2f}"] if impact else []),
         ]
         for f in fills.itertuples()
     ]
@@ -287,6 +291,8 @@ def trading_section(result: BacktestResult, max_rows: int = 200) -> str:
     head3 = ("Date", "Asset", "Side", "Qty", "Price", "FX", "Value", "Fees", "Tax", "FX cost")
     parts.append(f"<h3>Fills{more}</h3>")
     parts.append(
-        '<div class="scroll">' + table((*head3, "Slippage"), fill_rows, numeric_from=3) + "</div>"
+        '<div class="scroll">'
+        + table((*head3, "Slippage", *(["Impact"] if impact else [])), fill_rows, numeric_from=3)
+        + "</div>"
     )
     return "".join(parts)

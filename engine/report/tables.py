@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,6 +17,7 @@ import pandas as pd
 from engine import metrics as m
 from engine.backtest import BacktestResult
 from engine.report.confidence import confidence_rows, income_rows
+from engine.report.risk import RISK_DEFINITIONS, risk_file, risk_rows, when_used
 from engine.results import day_label
 
 
@@ -30,6 +31,12 @@ class MetricSpec:
     group: str
     key_metric: bool = False
     on_benchmark: bool = True
+    when_used: bool = False  # shown only where non-zero (a feature the run may not use)
+
+    def shown(self, columns: Iterable[Mapping[str, float] | None]) -> bool:
+        """Whether a table of `columns` (metrics dicts, None for a blank one) shows it."""
+        values = [d.get(self.key) for d in columns if d is not None and self.key in d]
+        return bool(values) and (not self.when_used or when_used(values))
 
     def format(self, value: float | None) -> str:
         """Return `value` formatted for display, ``n/a`` when it is undefined."""
@@ -81,13 +88,19 @@ def _specs() -> tuple[MetricSpec, ...]:
         ("taxes", "Taxes paid", money, True),
         ("borrow", "Borrow paid", money, True),
         ("slippage", "Slippage cost", money, False),
+        ("impact", "Impact cost (with half-spread)", money, True),
         ("fx_costs", "FX conversion cost", money, False),
         ("interest", "Cash interest", money, False),
         ("shortfall", "Buys not funded", money, True),
         ("shortfall_bars", "Bars with buys not funded", "{:,.0f}", True),
     ]
     trading += income_rows()
-    specs += [MetricSpec(k, label, f, "Trading", key, False) for k, label, f, key in trading]
+    specs += [
+        MetricSpec(k, label, f, "Trading", key, False, when_used=k == "impact")
+        for k, label, f, key in trading
+    ]
+    group = "Limits and liquidity"
+    specs += [MetricSpec(k, lb, f, group, key, False, True) for k, lb, f, key in risk_rows()]
     specs += [MetricSpec(k, lb, f, "Confidence", key, False) for k, lb, f, key in confidence_rows()]
     return tuple(specs)
 
@@ -139,6 +152,7 @@ DEFINITIONS: dict[str, str] = {
     "interest": "Interest earned (or paid, when negative) on cash, base currency.",
     "shortfall": "Value of buys that cash or the leverage cap could not fund.",
     "shortfall_bars": "Bars on which some buy could not be funded in full.",
+    **RISK_DEFINITIONS,
 }
 
 
@@ -252,6 +266,7 @@ def output_files(result: BacktestResult) -> dict[str, str]:
         "trades.csv": sim.trades.to_csv(index=False),
         "round_trips.csv": result.round_trips.to_csv(index=False),
     }
+    files |= risk_file(result.config, getattr(sim, "risk", None))
     return files | attribution_files(result)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import pandas as pd
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -22,8 +23,8 @@ from tests.strategies import Case, markets
 LEVER = st.sampled_from([1.0, -40.0, -12.0, 4.0, 12.0, 40.0])
 
 
-def _run(case: Case, scale: float):
-    kwargs = dict(case.kwargs)
+def _run(case: Case, scale: float, **extra):
+    kwargs = dict(case.kwargs) | extra
     init_cash = kwargs.pop("init_cash")
     cap = kwargs.pop("max_leverage", None)
     market = prepare_market(case.close, **kwargs)
@@ -82,3 +83,30 @@ def test_attribution_of_a_bankrupt_run_is_zero_after_the_failing_bar(case, scale
     assert (parts.pnl[after] == 0.0).all() and (parts.interest[after] == 0.0).all()
     total = parts.by_asset()["pnl"].sum()
     np.testing.assert_allclose(total, sim.stats[-1, sim_nb.STAT_VALUE] - sim.init_cash, atol=1e-6)
+
+
+@given(
+    markets(open_execution=True),
+    LEVER,
+    st.sampled_from([0.1, 1.0, 5.0]),
+    st.sampled_from([0.0, 0.0005, 0.002]),
+    st.integers(0, 2**32 - 1),
+)
+def test_attribution_with_random_impact_sums_to_the_change_in_value_on_every_bar(
+    case, scale, k, half_spread, seed
+):
+    rng = np.random.default_rng(seed)
+    volume = rng.uniform(1e2, 1e6, case.close.shape)
+    volume[rng.random(volume.shape) < 0.1] = 0.0  # unknown volume: left out of the ADV
+    frame = pd.DataFrame(volume, index=case.close.index, columns=case.close.columns)
+    sim, market = _run(
+        case, scale, volume=frame, impact=k, half_spread=half_spread, impact_window=4
+    )
+    parts = attribute(sim, market)
+    value = sim.stats[:, sim_nb.STAT_VALUE]
+    change = np.diff(np.concatenate(([sim.init_cash], value)))
+    tol = 1e-9 * sim.init_cash
+    np.testing.assert_allclose(parts.pnl.sum(axis=1) + parts.interest, change, rtol=0.0, atol=tol)
+    np.testing.assert_allclose(
+        parts.parts["impact"].sum(axis=1), sim.stats[:, sim_nb.STAT_IMPACT], atol=tol
+    )

@@ -37,6 +37,28 @@ def test_attribution_of_a_foreign_long_splits_price_fx_and_slippage_by_hand():
     np.testing.assert_allclose(sim.value, [995.0, 1045.0, 1695.0], atol=1e-9)
 
 
+def test_attribution_with_impact_books_half_spread_and_square_root_impact_by_hand():
+    index = pd.date_range("2024-01-01", periods=3)
+    close = pd.DataFrame({"A": [10.0, 10.0, 11.0]}, index=index)
+    weights = pd.DataFrame({"A": [0.5, np.nan, np.nan]}, index=index)
+    sigma = pd.DataFrame({"A": [0.02, 0.02, 0.02]}, index=index)
+    adv = pd.DataFrame({"A": [10_000.0] * 3}, index=index)
+    sim, parts = _one(
+        close, weights, slippage=0.001, half_spread=0.001, impact=1.0,
+        volatility=sigma, adv=adv,
+    )  # fmt: skip
+    # 50 shares (0.5 * 1000 / 10, from the quote): c = 1 * 0.02 / sqrt(10000) = 0.0002,
+    # so the price moves by 0.001 + 0.001 + 0.0002 * sqrt(50); slippage 50 * 10 * 0.001
+    # = 0.5, impact 50 * 10 * (0.001 + 0.0002 * sqrt(50)) = 0.5 + 0.1 * sqrt(50)
+    impact = 0.5 + 0.1 * np.sqrt(50.0)
+    np.testing.assert_allclose(parts.parts["slippage"][:, 0], [0.5, 0.0, 0.0], atol=1e-12)
+    np.testing.assert_allclose(parts.parts["impact"][:, 0], [impact, 0.0, 0.0], atol=1e-12)
+    np.testing.assert_allclose(parts.parts["price"][:, 0], [0.0, 0.0, 50.0], atol=1e-9)
+    np.testing.assert_allclose(sim.value, 1000.0 - 0.5 - impact + np.array([0, 0, 50.0]))
+    np.testing.assert_allclose(sim.trades["impact"], [impact], atol=1e-12)
+    assert parts.by_asset()["contribution"].sum() == pytest.approx(sim.value.iloc[-1] / 1e3 - 1)
+
+
 def test_attribution_of_a_short_charges_borrow_on_the_previous_close_by_hand():
     index = pd.date_range("2024-01-01", periods=3)  # one calendar day a bar
     close = pd.DataFrame({"US": [100.0, 100.0, 110.0]}, index=index)
