@@ -341,6 +341,7 @@ def simulate_reference(
                     "price": price,
                     "fees": paid,
                     "tax": tax,
+                    "slippage": abs(size) * o["px"] * s * o["fx"],
                     "impact": spread_and_impact,
                 }
             )
