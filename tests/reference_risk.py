@@ -15,6 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 
 MAX_PASSES = 4
+# A limit counts as broken only past this much weight: a book scaled exactly onto a
+# limit can land an ulp over it, and a cut then would be float noise, not a cut.
+SLACK = 1e-12
 
 
 def trailing_liquidity_reference(
@@ -22,24 +25,31 @@ def trailing_liquidity_reference(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Sigma and ADV at each bar from the `window` bars before it (the bar itself excluded).
 
-    Sigma: sample standard deviation (ddof 1) of the simple returns ``close[s] /
-    close[s-1] - 1`` of bars ``s`` in ``[t - window, t - 1]``; a return with either close
-    missing is left out. ADV: mean of the volumes of the same bars, leaving out 0 and
-    NaN. Each needs at least ``max(2, window // 2)`` observations, else NaN.
+    Sigma: sample standard deviation (ddof 1) of the simple returns of bars ``s`` in
+    ``[t - window, t - 1]``, each from the last known close before bar s to bar s's close
+    (a bar without a close has no return; the return after a gap spans the gap). ADV:
+    mean of the volumes of the same bars, leaving out 0 and NaN. Each needs at least
+    ``max(2, window // 2)`` observations, else NaN.
     """
     n_bars, n_assets = close.shape
     need = max(2, window // 2)
     sigma = np.full((n_bars, n_assets), np.nan)
     adv = np.full((n_bars, n_assets), np.nan)
-    for t in range(n_bars):
-        for j in range(n_assets):
+    for j in range(n_assets):
+        bar_return = [math.nan] * n_bars
+        previous = math.nan
+        for s in range(n_bars):
+            if not math.isnan(close[s][j]):
+                bar_return[s] = close[s][j] / previous - 1.0  # NaN before the first close
+                previous = close[s][j]
+        for t in range(n_bars):
             returns, volumes = [], []
             for s in range(max(0, t - window), t):
                 v = volume[s][j]
                 if not math.isnan(v) and v > 0:
                     volumes.append(float(v))
-                if s >= 1 and not math.isnan(close[s][j]) and not math.isnan(close[s - 1][j]):
-                    returns.append(close[s][j] / close[s - 1][j] - 1.0)
+                if not math.isnan(bar_return[s]):
+                    returns.append(bar_return[s])
             if len(returns) >= need:
                 mean = sum(returns) / len(returns)
                 var = sum((r - mean) ** 2 for r in returns) / (len(returns) - 1)
@@ -104,9 +114,9 @@ def _sides(w, members) -> tuple[float, float]:
 def _band(w, members, lo: float, hi: float) -> float:
     """The dominant-side rule: a net above `hi` shrinks the longs, below `lo` the shorts."""
     longs, shorts = _sides(w, members)
-    if longs + shorts > hi:
+    if longs + shorts > hi + SLACK:
         return _scale(w, members, (hi - shorts) / longs, "long")
-    if longs + shorts < lo:
+    if longs + shorts < lo - SLACK:
         return _scale(w, members, (lo - longs) / shorts, "short")
     return 0.0
 
@@ -118,12 +128,12 @@ def _largest_factor(w, groups: list[Group], everyone, net_band) -> float:
     bands.append((everyone, math.inf, net_band or (-math.inf, math.inf)))
     for members, gross_cap, (lo, hi) in bands:
         gross = _gross(w, members)
-        if gross > gross_cap:
+        if gross > gross_cap + SLACK:
             factor = min(factor, gross_cap / gross)
         net = sum(_held(w, j) for j in members)
-        if net > hi:
+        if net > hi + SLACK:
             factor = min(factor, hi / net)
-        if net < lo:
+        if net < lo - SLACK:
             factor = min(factor, lo / net)
     return max(factor, 0.0)
 
@@ -143,7 +153,10 @@ def limit_weights(
     Order: name caps; then passes of (each group: gross, then net; then the portfolio's
     net band) until a pass changes nothing, at most four; if a limit is still broken, one
     common factor for every weight (counted as a net cut); last, the drawdown fraction.
-    Cuts are sums of absolute weight changes.
+    Cuts are sums of absolute weight changes. Reading taken: a limit is broken only when
+    exceeded by more than `SLACK` (1e-12 of the book); with exact comparisons a net band
+    ending at 0, met by one scaling to within an ulp, would be "still broken" after four
+    passes and the common factor ``hi / net = 0 / 1e-17`` would flatten the whole book.
     """
     n = len(want)
     w = [0.0 if stopped[j] else float(want[j]) for j in range(n)]
@@ -158,18 +171,20 @@ def limit_weights(
     def broken() -> bool:
         for g in groups:
             net = sum(_held(w, j) for j in g.members)
-            if _gross(w, g.members) > g.gross or net > g.net[1] or net < g.net[0]:
+            if _gross(w, g.members) > g.gross + SLACK:
+                return True
+            if net > g.net[1] + SLACK or net < g.net[0] - SLACK:
                 return True
         if net_band is not None:
             net = sum(_held(w, j) for j in everyone)
-            return net > net_band[1] or net < net_band[0]
+            return net > net_band[1] + SLACK or net < net_band[0] - SLACK
         return False
 
     for _ in range(MAX_PASSES):
         before = list(w)
         for g in groups:
             gross = _gross(w, g.members)
-            if gross > g.gross:
+            if gross > g.gross + SLACK:
                 cuts.group += _scale(w, g.members, g.gross / gross)
             cuts.group += _band(w, g.members, *g.net)
         if net_band is not None:
