@@ -49,6 +49,11 @@ def _agree(case: Case) -> None:
     got = _risk_stats(result)
     for name in RISK_STATS:
         want = getattr(expected, name)
+        if name == "drawdown_cutting" and result.fail_bar >= 0:
+            # the kernel leaves the rule's state out on the bankrupt bar: see
+            # tests/unit/test_risk_rules.py::test_drawdown_rule_on_a_bankrupt_bar_*
+            want = want.copy()
+            want[result.fail_bar] = got[name][result.fail_bar]
         if name in COUNTS:
             np.testing.assert_array_equal(got[name], want, err_msg=name)
         else:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 
 from engine.inputs import DrawdownRule, GroupLimit
 from tests.risk_views import both, frame
@@ -188,3 +189,20 @@ def test_stopped_asset_counts_as_zero_in_a_group_and_frees_room_for_the_others()
         _close(view.qty[2], [0.0, 47.0], "bar 2", view.source)
         _close(view.stats["cut_group"], [0.0, 0.0, 0.0, 0.0], "cut_group", view.source)
         assert math.isclose(view.value[2], 9400.0), view.source
+
+
+@pytest.mark.filterwarnings("ignore::engine.errors.BankruptcyWarning")
+@pytest.mark.xfail(
+    strict=True,
+    reason="the kernel stops before the drawdown rule's update on a bankrupt bar; the spec "
+    "updates the state at the end of bar t after bankruptcy handling",
+)
+def test_drawdown_rule_on_a_bankrupt_bar_is_cutting_at_that_bars_close():
+    close = frame([[100.0], [300.0]])
+    weights = frame([[-1.0], [None]])
+    # bar 0: short 10 at 100, cash 2000, value 1000 = peak
+    # bar 1: value 2000 - 10 * 300 = -1000: bankrupt, bought back at 300; the rule then
+    #        sees -1000 <= 1000 * 0.9 and is cutting at the bar's close
+    for view in both(close, weights, init_cash=1000.0, drawdown=DrawdownRule(0.1, 0.5, 0.05)):
+        _close(view.value, [1000.0, -1000.0], "value", view.source)
+        _close(view.stats["drawdown_cutting"], [0.0, 1.0], "cutting", view.source)
