@@ -108,3 +108,54 @@ def markets(
         opens[rng.random(close.shape) < 0.05] = np.nan
         kwargs["exec_price"] = opens
     return Case(close, weights, kwargs)
+
+
+@st.composite
+def risk_markets(draw: st.DrawFn, max_bars: int = 40, max_assets: int = 4, **market) -> Case:
+    """A `markets` case with issue 22's settings drawn on top: volume (with NaN and 0
+    rows), participation, half-spread and impact, name, group and net limits, a drawdown
+    rule and stops; each is off in some draws."""
+    from engine.inputs import DrawdownRule, GroupLimit
+
+    case = draw(markets(max_bars=max_bars, max_assets=max_assets, **market))
+    close, kwargs = case.close, dict(case.kwargs)
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    n_bars, n_assets = close.shape
+    columns = list(close.columns)
+    # a bar trades between 0.05x and 5x of what the whole book would buy of one name
+    shares = kwargs["init_cash"] / close.bfill().ffill().to_numpy()
+    volume = (
+        shares
+        * np.exp(rng.normal(0.0, 1.0, (n_bars, n_assets)))
+        * draw(st.sampled_from([0.05, 0.5, 5.0]))
+    )
+    volume[rng.random(volume.shape) < 0.05] = np.nan
+    volume[rng.random(volume.shape) < 0.05] = 0.0
+    if draw(st.booleans()):
+        kwargs["volume"] = pd.DataFrame(volume, index=close.index, columns=columns)
+        kwargs["participation"] = draw(st.sampled_from([None, 0.05, 0.3, 1.0]))
+        kwargs["impact"] = draw(st.sampled_from([0.0, 0.1, 1.0]))
+        kwargs["impact_window"] = draw(st.sampled_from([2, 5, 20]))
+        if "exec_price" in kwargs:
+            kwargs["execution"] = draw(st.sampled_from(["close", "open"]))
+    kwargs["half_spread"] = draw(st.sampled_from([0.0, 0.0005, 0.002]))
+    kwargs["max_weight"] = draw(
+        st.sampled_from([np.inf, 0.15, 0.4]) | st.just([0.1 + 0.2 * j for j in range(n_assets)])
+    )
+    kwargs["net_exposure"] = draw(st.sampled_from([None, (-0.1, 0.1), (0.0, 0.5), (-0.6, 0.0)]))
+    groups = {}
+    for g in range(draw(st.integers(0, 3))):
+        members = [s for s in columns if rng.random() < 0.6] or columns[:1]
+        gross = draw(st.sampled_from([np.inf, 0.3, 0.8]))
+        net = draw(st.sampled_from([(-np.inf, np.inf), (-0.1, 0.1), (0.0, 0.4), (-0.5, 0.0)]))
+        groups[f"g{g}"] = GroupLimit(members, gross=gross, net=net)
+    kwargs["group_limits"] = groups
+    if draw(st.booleans()):
+        kwargs["drawdown"] = DrawdownRule(
+            trigger=draw(st.sampled_from([0.01, 0.03, 0.1])),
+            fraction=draw(st.sampled_from([0.0, 0.3, 0.7])),
+            recovery=draw(st.sampled_from([0.005, 0.02, 0.05])),
+        )
+    kwargs["stop_loss"] = draw(st.sampled_from([np.inf, 0.02, 0.05, [0.03] * n_assets]))
+    kwargs["take_profit"] = draw(st.sampled_from([np.inf, 0.02, 0.08]))
+    return Case(close, case.weights, kwargs)

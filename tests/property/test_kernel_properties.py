@@ -19,6 +19,7 @@ import engine
 from engine.kernel import sim_nb
 from engine.simulation import BankruptcyWarning
 from tests.reference import simulate_reference
+from tests.reference_inputs import reference_inputs
 from tests.strategies import Case, markets
 
 
@@ -135,66 +136,8 @@ def test_fills_with_any_market_never_overshoot_the_target_quantity(case, lot):
         assert low - 1e-9 <= start + q <= high + 1e-9, (date, symbol, start, q, goal)
 
 
-def _in_force(value, index: pd.Index, columns: pd.Index) -> np.ndarray:
-    """A cost setting as ``[T, N]``: a dated schedule looked up by date, else broadcast."""
-    if isinstance(value, pd.DataFrame):
-        return np.array(
-            [value.loc[: index[t], list(columns)].iloc[-1] for t in range(len(index))], float
-        )
-    return np.broadcast_to(np.asarray(value, dtype=float), (len(index), len(columns)))
-
-
 def _reference_inputs(case: Case) -> dict:
-    close = case.close.to_numpy()
-    n_bars, n_assets = close.shape
-    index, columns = case.close.index, case.close.columns
-    kw = case.kwargs
-    if "fx" in kw:
-        fx = np.column_stack([np.ones(n_bars), kw["fx"]["HKD"].to_numpy()])
-        asset_ccy = np.array([1 if kw["currency"][s] == "HKD" else 0 for s in columns])
-    else:
-        fx, asset_ccy = np.ones((n_bars, 1)), np.zeros(n_assets, dtype=int)
-    names = {
-        "fee_rate": "fees",
-        "fee_min": "min_fees",
-        "fee_fixed": "fixed_fees",
-        "buy_tax": "buy_tax",
-        "sell_tax": "sell_tax",
-        "slippage": "slippage",
-        "fx_cost": "fx_cost",
-    }
-    grids = {field: _in_force(kw.get(arg, 0.0), index, columns) for field, arg in names.items()}
-    grids["fx_cost"] = grids["fx_cost"] * (asset_ccy != 0)
-    charges = [
-        tuple(_in_force(getattr(c, f), index, columns) for f in ("rate", "minimum", "maximum"))
-        for c in kw.get("charges", ())
-    ]
-
-    def cost_of(t: int, j: int) -> dict:
-        cost = {field: float(grid[t, j]) for field, grid in grids.items()}
-        cost["charges"] = [(r[t, j], lo[t, j], hi[t, j]) for r, lo, hi in charges]
-        return cost
-
-    credit = np.full(n_bars, kw.get("cash_rate", 0.0))
-    debit = credit if kw.get("cash_debit_rate") is None else np.full(n_bars, kw["cash_debit_rate"])
-    return {
-        "close": close,
-        "exec_price": kw["exec_price"].to_numpy() if "exec_price" in kw else close,
-        "fx": fx,
-        "asset_ccy": asset_ccy,
-        "targets": case.weights.to_numpy(),
-        "size_type": 0,
-        "lot_size": _in_force(kw.get("lot_size", 0.0), index, columns)[0],
-        "cost_of": cost_of,
-        "borrow_rate": _in_force(kw.get("borrow_rate", 0.0), index, columns),
-        "cash_credit": credit,
-        "cash_debit": debit,
-        "year_frac": np.concatenate(([0.0], np.diff(index.normalize()) / pd.Timedelta(days=365))),
-        "init_cash": kw["init_cash"],
-        "max_leverage": kw.get("max_leverage") or math.inf,
-        "dividends": kw["dividends"].to_numpy() if "dividends" in kw else None,
-        "withholding": np.broadcast_to(np.asarray(kw.get("withholding", 0.0)), (n_assets,)),
-    }
+    return reference_inputs(case.close, case.weights, case.kwargs)
 
 
 @given(markets(open_execution=True))
