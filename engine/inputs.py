@@ -282,12 +282,8 @@ def dividend_rows(
     none = np.zeros((1, len(columns)), dtype=np.float64)
     if dividends is None:
         return none
-    arr = np.nan_to_num(
-        aligned(dividends, index, columns, "dividends").to_numpy(dtype=np.float64),
-        nan=0.0,
-        posinf=np.inf,
-        neginf=-np.inf,
-    )
+    arr = aligned(dividends, index, columns, "dividends").to_numpy(dtype=np.float64)
+    arr = np.where(np.isnan(arr), 0.0, arr)
     bad = (arr < 0.0) | ~np.isfinite(arr)
     if bad.any():
         t, j = np.argwhere(bad)[0]
@@ -570,9 +566,7 @@ def per_portfolio(
 def _borrow(borrow_rate: Any, index: pd.Index, columns: pd.Index) -> npt.NDArray[np.float64]:
     """``[T, N]`` rates for a dated schedule, else one ``[1, N]`` row the kernel reuses."""
     bars, values = _cost_setting(borrow_rate, index, columns, "borrow_rate", 1)
-    if bars is None:
-        return values
-    return np.ascontiguousarray(values[_row_of_bar(bars, len(index))])
+    return values if bars is None else np.ascontiguousarray(values[_row_of_bar(bars, len(index))])
 
 
 def _row_of_bar(bars: npt.NDArray[np.int64], n_bars: int) -> npt.NDArray[np.int64]:

@@ -431,6 +431,9 @@ def simulate_reference(
             state_changed = rule.update(out.value[t])
             out.drawdown_cutting[t] = 1.0 if rule.cutting else 0.0
         for j in range(n_assets):
+            if stopped[j] and qty[j] and j not in pending:
+                pending[j] = 0.0  # the exit was scaled down for cash: asked again
+                continue
             if not qty[j] or stopped[j] or math.isnan(close[t][j]):
                 continue
             hit = stop_hit(entry[j], qty[j], close[t][j], stop_loss[j], take_profit[j])

@@ -192,11 +192,6 @@ def test_stopped_asset_counts_as_zero_in_a_group_and_frees_room_for_the_others()
 
 
 @pytest.mark.filterwarnings("ignore::engine.errors.BankruptcyWarning")
-@pytest.mark.xfail(
-    strict=True,
-    reason="the kernel stops before the drawdown rule's update on a bankrupt bar; the spec "
-    "updates the state at the end of bar t after bankruptcy handling",
-)
 def test_drawdown_rule_on_a_bankrupt_bar_is_cutting_at_that_bars_close():
     close = frame([[100.0], [300.0]])
     weights = frame([[-1.0], [None]])
@@ -206,3 +201,19 @@ def test_drawdown_rule_on_a_bankrupt_bar_is_cutting_at_that_bars_close():
     for view in both(close, weights, init_cash=1000.0, drawdown=DrawdownRule(0.1, 0.5, 0.05)):
         _close(view.value, [1000.0, -1000.0], "value", view.source)
         _close(view.stats["drawdown_cutting"], [0.0, 1.0], "cutting", view.source)
+
+
+def test_a_stop_exit_scaled_down_for_cash_is_asked_again_until_it_fills():
+    close = frame([[100.0, 100.0], [112.0, 100.0], [110.0, 100.0], [110.0, 100.0]], "AB")
+    weights = frame([[-1.0, 1.5], [None, None], [None, None], [None, 0.5]], "AB")
+    # bar 0: short 10 A (+1000), buy 15 B (-1500): cash 500, value 1000
+    # bar 1: A 112, short loses 12% >= 10%: stop-loss; value 500 - 1120 + 1500 = 880
+    # bar 2: buying back 10 A costs 1100 > cash 500: scaled to 500 / 110 = 4.5454 A,
+    #        shortfall 600; the exit is asked again
+    # bar 3: B's row sells 10.5 B (0.5 * 900 / 100 = 4.5 kept): cash 1050, then the
+    #        remaining 5.4545 A are bought back for 600: flat in A, cash 450
+    for view in both(close, weights, init_cash=1000.0, stop_loss=0.1):
+        _close(view.stats["stop_losses"], [0.0, 1.0, 0.0, 0.0], "stop_losses", view.source)
+        _close(view.qty[2], [-10.0 + 500.0 / 110.0, 15.0], "bar 2", view.source)
+        _close(view.qty[3], [0.0, 4.5], "bar 3", view.source)
+        _close(view.value, [1000.0, 880.0, 900.0, 900.0], "value", view.source)
