@@ -1473,8 +1473,7 @@ def portfolio_metrics_nb(stats, init_cash, n_trades, ppy, rf_bar, extended, out)
         dividends += stats[t, STAT_DIVIDENDS]
         dividends_paid += stats[t, STAT_DIVIDENDS_PAID]
         withholding += stats[t, STAT_WITHHOLDING]
-        if not extended:
-            continue
+    for t in range(n if extended else 0):  # the rules' columns, only when in use
         impact += stats[t, STAT_IMPACT]
         if stats[t, STAT_UNFILLED] > 0.0:
             unfilled += stats[t, STAT_UNFILLED]
