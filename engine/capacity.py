@@ -117,7 +117,7 @@ def check_multipliers(multipliers: Sequence[float], config: RunConfig) -> tuple[
             ) from None
         if not math.isfinite(value) or value <= 0.0:
             raise ConfigError(
-                f"multiplier {given!r} is not a positive number; each multiple of "
+                f"multiplier {value:g} is not a positive number; each multiple of "
                 "portfolio.init_cash must be above 0, e.g. 1, 10, 100"
             )
         if value * init_cash > MAX_INIT_CASH:
