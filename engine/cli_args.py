@@ -27,7 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="eastwind",
         description="Config-driven portfolio backtesting.",
         epilog="examples:\n  eastwind run configs/demo.yaml\n  eastwind strategies\n"
-        "  eastwind run configs/hk_ai_vs_nasdaq.yaml --data synthetic --set portfolio.lag=2",
+        "  eastwind run configs/hk_ai_vs_nasdaq.yaml --data synthetic --set portfolio.lag=2\n"
+        "  eastwind capacity configs/demo.yaml --data synthetic --multipliers 1,10,100",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", required=True)
