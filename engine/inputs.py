@@ -34,6 +34,8 @@ import pandas as pd
 from engine.errors import SimulationError
 from engine.kernel import sim_nb as nb
 from engine.kernel.inputs_nb import bad_prices_nb
+from engine.trading_rules import DrawdownRule, Execution, GroupLimit, RuleArrays, rule_arrays
+from engine.trading_rules import trailing_liquidity as trailing_liquidity
 
 PerAsset = float | Sequence[float] | Mapping[str, float] | pd.Series | npt.NDArray[np.float64]
 Dated = PerAsset | pd.DataFrame
@@ -62,6 +64,7 @@ COST_ARGUMENTS = {
     "sell_tax": "sell_tax",
     "slippage": "slippage",
     "fx_cost": "fx_cost",
+    "half_spread": "half_spread",
 }
 
 
@@ -88,6 +91,7 @@ class KernelMarket:
     rates: npt.NDArray[np.float64]  # (T, N_RATES)
     dividends: npt.NDArray[np.float64]  # (D, N): D = 1 (no dividends) or T
     withholding: npt.NDArray[np.float64]  # (N,)
+    rules: RuleArrays  # participation, impact, limits, drawdown rule, stops
 
     def args(self) -> tuple[Any, ...]:
         """The tuple ``market`` every kernel driver takes first (sim_nb's docstring)."""
@@ -104,6 +108,7 @@ class KernelMarket:
             self.rates,
             self.dividends,
             self.withholding,
+            *self.rules.args(),
         )
 
     @property
@@ -132,6 +137,7 @@ class KernelMarket:
             rates=rates,
             dividends=np.ascontiguousarray(paid),
             withholding=self.withholding,
+            rules=self.rules.window(start, stop),
         )
 
 
@@ -159,12 +165,27 @@ def prepare_market(
     year_days: float = 365.0,
     dividends: pd.DataFrame | None = None,
     withholding: PerAsset = 0.0,
+    volume: pd.DataFrame | None = None,
+    participation: float | None = None,
+    execution: Execution = "close",
+    half_spread: Dated = 0.0,
+    impact: PerAsset = 0.0,
+    impact_window: int = 20,
+    volatility: pd.DataFrame | None = None,
+    adv: pd.DataFrame | None = None,
+    max_weight: PerAsset = float("inf"),
+    net_exposure: tuple[float, float] | None = None,
+    group_limits: Mapping[str, GroupLimit] | None = None,
+    drawdown: DrawdownRule | None = None,
+    stop_loss: PerAsset = float("inf"),
+    take_profit: PerAsset = float("inf"),
 ) -> KernelMarket:
     """Validate market, cost and rate inputs and convert them into the kernel's arrays.
 
     Arguments are those of `engine.simulate`; `portfolios` is the K that per-portfolio
     ``(K, N)`` cost rows must match; `risk_free` is the annual rate that Sharpe and
-    Sortino measure excess returns against (a scalar or a dated Series).
+    Sortino measure excess returns against (a scalar or a dated Series). The trading
+    rules and liquidity arguments are `engine.trading_rules.rule_arrays`'s.
     """
     close_frame = as_frame(close, "close")
     index, columns = close_frame.index, close_frame.columns
@@ -188,6 +209,7 @@ def prepare_market(
         "sell_tax": sell_tax,
         "slippage": slippage,
         "fx_cost": fx_cost,
+        "half_spread": half_spread,
         **{
             f"charges[{m}].{field}": getattr(c, field)
             for m, c in enumerate(charges)
@@ -225,6 +247,24 @@ def prepare_market(
         rates=rates,
         dividends=dividend_rows(dividends, index, columns),
         withholding=withholding_rates(withholding, columns),
+        rules=rule_arrays(
+            index,
+            columns,
+            close=close_frame,
+            volume=volume,
+            participation=participation,
+            execution=execution,
+            impact=per_asset(impact, columns, "impact", 1)[0],
+            impact_window=impact_window,
+            volatility=volatility,
+            adv=adv,
+            max_weight=per_asset(max_weight, columns, "max_weight", 1, allow_inf=True)[0],
+            net_exposure=net_exposure,
+            group_limits=group_limits or {},
+            drawdown=drawdown,
+            stop_loss=per_asset(stop_loss, columns, "stop_loss", 1, allow_inf=True)[0],
+            take_profit=per_asset(take_profit, columns, "take_profit", 1, allow_inf=True)[0],
+        ),
     )
 
 
@@ -313,8 +353,8 @@ def cost_table(
                 charge_arr[block, :, m, nb.CHARGE_MAX] < charge_arr[block, :, m, nb.CHARGE_MIN]
             ):
                 raise SimulationError(f"charges[{m}]: maximum is below minimum")
-    if np.any(costs["slippage"] >= 1.0):
-        raise SimulationError("slippage must be below 1 (a fraction of the price)")
+    if np.any(costs["slippage"] + costs["half_spread"] >= 1.0):
+        raise SimulationError("slippage plus half_spread must be below 1 (a fraction of the price)")
     bar_segment = np.searchsorted(np.asarray(starts), np.arange(n_bars), side="right") - 1
     segment = (np.arange(rows)[:, None] * n_seg + bar_segment[None, :]).astype(np.int64)
     return costs, charge_arr, np.ascontiguousarray(segment)

@@ -22,11 +22,23 @@ _COST_COLUMNS = {
     "taxes": nb.STAT_TAXES,
     "fx_costs": nb.STAT_FX_COSTS,
     "slippage": nb.STAT_SLIPPAGE,
+    "impact": nb.STAT_IMPACT,
     "borrow": nb.STAT_BORROW,
     "interest": nb.STAT_INTEREST,
     "dividends": nb.STAT_DIVIDENDS,
     "dividends_paid": nb.STAT_DIVIDENDS_PAID,
     "withholding": nb.STAT_WITHHOLDING,
+}
+
+_RISK_COLUMNS = {
+    "cut_name": nb.STAT_CUT_NAME,
+    "cut_group": nb.STAT_CUT_GROUP,
+    "cut_net": nb.STAT_CUT_NET,
+    "cut_drawdown": nb.STAT_CUT_DRAWDOWN,
+    "drawdown_cutting": nb.STAT_DRAWDOWN_CUTTING,
+    "stop_losses": nb.STAT_STOP_LOSSES,
+    "take_profits": nb.STAT_TAKE_PROFITS,
+    "unfilled": nb.STAT_UNFILLED,
 }
 
 
@@ -159,9 +171,19 @@ class SimulationResult:
 
     @cached_property
     def costs(self) -> pd.DataFrame:
-        """Per-bar fees, taxes, fx conversion costs, slippage, borrow fees, cash interest,
+        """Per-bar fees, taxes, fx conversion costs, slippage, impact (half-spread and
+        square-root impact), borrow fees, cash interest,
         dividends received by longs (before withholding), paid by shorts, and withheld."""
         data = {name: self.stats[:, col] for name, col in _COST_COLUMNS.items()}
+        return pd.DataFrame(data, index=self.index)
+
+    @cached_property
+    def risk(self) -> pd.DataFrame:
+        """Per bar, what the trading rules did: the weight each limit cut from the bar's
+        targets (``cut_name``, ``cut_group``, ``cut_net``, ``cut_drawdown``), whether the
+        drawdown rule was cutting at the close, the stops triggered at the close, and
+        the value the participation cap held back (``unfilled``, base currency)."""
+        data = {name: self.stats[:, col] for name, col in _RISK_COLUMNS.items()}
         return pd.DataFrame(data, index=self.index)
 
     @cached_property
@@ -186,6 +208,7 @@ class SimulationResult:
                 "tax": rec["tax"],
                 "fx_cost": rec["fx_cost"],
                 "slippage": rec["slippage"],
+                "impact": rec["impact"],
             }
         )
         return frame

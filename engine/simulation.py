@@ -35,6 +35,7 @@ from engine.inputs import (
 from engine.kernel import sim_nb as nb
 from engine.kernel.inputs_nb import count_targets_nb
 from engine.results import BatchResult, SimulationResult, day_label
+from engine.trading_rules import DrawdownRule, Execution, GroupLimit
 
 __all__ = [
     "MAX_INIT_CASH",
@@ -90,6 +91,11 @@ def _checked_targets(
         )
     if size_type not in SIZE_TYPES:
         raise SimulationError(f"size_type must be one of {sorted(SIZE_TYPES)}, was {size_type!r}")
+    if size_type != "target_weight" and market.rules.limits_on:
+        raise SimulationError(
+            f"limits and the drawdown rule cut target weights; size_type {size_type!r} "
+            "has none (use target_weight, or leave the limits out)"
+        )
     rows = market.portfolio_rows
     if rows not in (1, targets.shape[0]):
         raise SimulationError(f"costs have {rows} portfolio rows for {targets.shape[0]} portfolios")
@@ -226,9 +232,10 @@ def run_portfolios(
 ) -> list[SimulationResult]:
     """Simulate the K portfolios of `targets` ``[K, T, N]`` and keep everything."""
     targets, rows = _checked_targets(market, targets, size_type)
-    k, n_bars, n_assets = targets.shape
+    k, n_bars, _ = targets.shape
     cash, leverage = _portfolio_settings(k, init_cash, max_leverage)
-    counts = rows.sum(axis=1) + n_assets  # + closing fills
+    args = market.args()
+    counts = [nb.record_slots_nb(args, rows[p]) for p in range(k)]
     rec_start = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
     records = np.zeros(int(rec_start[-1]), dtype=nb.TRADE_DTYPE)
     stats = np.empty((k, n_bars, nb.N_STATS), dtype=np.float64)  # each bar zeroes its row
@@ -346,6 +353,20 @@ def simulate(
     year_days: float = 365.0,
     dividends: pd.DataFrame | None = None,
     withholding: PerAsset = 0.0,
+    volume: pd.DataFrame | None = None,
+    participation: float | None = None,
+    execution: Execution = "close",
+    half_spread: Dated = 0.0,
+    impact: PerAsset = 0.0,
+    impact_window: int = 20,
+    volatility: pd.DataFrame | None = None,
+    adv: pd.DataFrame | None = None,
+    max_weight: PerAsset = float("inf"),
+    net_exposure: tuple[float, float] | None = None,
+    group_limits: Mapping[str, GroupLimit] | None = None,
+    drawdown: DrawdownRule | None = None,
+    stop_loss: PerAsset = float("inf"),
+    take_profit: PerAsset = float("inf"),
 ) -> SimulationResult | BatchResult:
     """Simulate a portfolio that trades to the given targets.
 
@@ -419,6 +440,31 @@ def simulate(
     withholding
         Tax rate withheld from dividends received on long positions (a scalar or one
         value per asset, in [0, 1]); shorts pay the full dividend.
+    volume
+        Shares traded per bar ``[T, N]``; NaN or 0 is unknown. Needed by `participation`
+        and by `impact` unless `volatility` and `adv` are given.
+    participation
+        At most this fraction of a bar's volume per asset and bar: the volume of the bar
+        itself with ``execution="close"``, of the bar before with ``"open"`` (the bar's
+        own is not known at its open). The rest of an order waits for later bars and is
+        reported as ``unfilled``. A bar of unknown volume is not capped.
+    half_spread, impact, impact_window, volatility, adv
+        Each fill's price moves against it by ``half_spread + impact * sigma *
+        sqrt(units / ADV)`` on top of `slippage`, reported as ``impact``; sigma (std of
+        close-to-close returns) and ADV (mean known volume) are over the
+        `impact_window` bars before the fill's bar (`engine.inputs.trailing_liquidity`),
+        or the `volatility` and `adv` frames given. `half_spread` is a cost setting
+        like `slippage`; `impact` (k) is a scalar or one value per asset.
+    max_weight, net_exposure, group_limits, drawdown
+        Limits on target weights, applied by the kernel when targets arrive: |weight|
+        at most `max_weight` per name; net weight within `net_exposure` (a band around
+        0); per `engine.inputs.GroupLimit`, the group's gross and net; and, with a
+        `engine.inputs.DrawdownRule`, every weight cut to a fraction during a drawdown.
+        ``result.risk`` reports what each cut, per bar.
+    stop_loss, take_profit
+        Per asset, fractions of the average entry price: a position that loses (gains)
+        that much at a close is closed at its next tradable bar, and the asset waits for
+        the strategy's next target after the exit.
 
     Returns
     -------
@@ -455,6 +501,20 @@ def simulate(
         year_days=year_days,
         dividends=dividends,
         withholding=withholding,
+        volume=volume,
+        participation=participation,
+        execution=execution,
+        half_spread=half_spread,
+        impact=impact,
+        impact_window=impact_window,
+        volatility=volatility,
+        adv=adv,
+        max_weight=max_weight,
+        net_exposure=net_exposure,
+        group_limits=group_limits,
+        drawdown=drawdown,
+        stop_loss=stop_loss,
+        take_profit=take_profit,
     )
     results = run_portfolios(
         market, targets, init_cash=init_cash, max_leverage=max_leverage, size_type=size_type

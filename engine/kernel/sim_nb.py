@@ -35,6 +35,15 @@ Inputs shared by both drivers, passed as one tuple ``market`` in this order
 - ``dividends[D, N]`` cash dividend per share on each ex-date bar, in the asset's
   currency (0 = none); D = 1 means no dividends at all and costs nothing per bar.
   ``withholding[N]`` the tax rate withheld from dividends received on long positions.
+- ``volume_cap[V, N]`` the most units of each asset an order may fill at bar t
+  (participation times the volume known at the fill; inf = no cap); V = 1: no cap.
+  ``impact[I, N]`` the square-root impact coefficient ``k * sigma / sqrt(ADV)`` of each
+  bar (0 = none); I = 1: no impact model (the cost field ``half_spread`` still applies).
+- Trading rules, shared by every portfolio: ``max_weight[N]`` (inf = none);
+  ``groups[G, N]`` (1 = member) with ``group_limits[G, 3]`` (gross, net low, net high;
+  inf bounds = none); ``net_band[2]`` (low <= 0 <= high); ``drawdown[3]`` (`DD_*`:
+  trigger, fraction, recovery; trigger inf = no rule); ``stops[2, N]`` (stop-loss and
+  take-profit fractions of the entry price; inf = none). Limits apply to weights only.
 
 Semantics (DESIGN.md, "Simulation semantics"), per portfolio and bar ``t``; each rule is
 one helper below, inlined into `run_portfolio_nb`. Steps 1-4 and 9 read each asset once,
@@ -59,13 +68,23 @@ in `bar_pass_nb`; a bar without orders (most bars) needs nothing else:
    ``target_rows[t]`` is 0 are not read). A pending target executes at the asset's next
    tradable bar (finite positive execution price and a known fx rate); pending
    *weights* are resolved with the value at the bar where they execute.
+3b. Trading rules (`target_step_nb`), at a bar with a target row or after the drawdown
+   rule changed state: each asset's latest asked weight goes through the limits
+   (`limit_weights_nb`: per-name maximum; groups' gross, then net by scaling the side
+   that breaks it; the portfolio's net band the same way; repeated until nothing
+   moves, at most `_LIMIT_PASSES`, then one common factor; then the drawdown rule's
+   fraction while it cuts). The row's assets, and every other asset whose limited
+   weight moved, get it as target. What each limit cut is a `STAT_CUT_*` column. A
+   stopped asset counts as 0 and ignores its rows until its exit filled.
 4. `mark_price_nb` (`mark_nb` on a bar with orders): value before trading marks each
    asset at its execution price where it trades this bar, at its last known close
    otherwise.
 5. `plan_orders_nb`: target quantity = weight * value_before / (exec_price * fx),
    rounded toward zero to whole board lots (slippage moves the fill price, not the
-   target). Each order is split into the part that reduces the position and the part
-   that opens or increases one.
+   target). With a participation cap an order beyond ``volume_cap[t, j]`` is cut to
+   it in whole lots; its target stays pending for the asset's next tradable bar, and
+   the value held back is `STAT_UNFILLED`. Each order is split into the part that
+   reduces the position and the part that opens or increases one.
 6. `cap_leverage_nb`: with a leverage cap, the increasing parts are scaled by one
    common factor so that gross exposure stays within ``max_leverage`` times the value
    after costs.
@@ -77,6 +96,8 @@ in `bar_pass_nb`; a bar without orders (most bars) needs nothing else:
    price and x the asset's fx: fee = max(fee_rate * v, fee_min * x) + fee_fixed * x
    + sum over charges of clip(rate * v, minimum * x, maximum * x); tax = buy_tax or
    sell_tax times v; conversion cost = fx_cost * v. Short-sale proceeds go to cash.
+   The fill price is the quote moved against the order by slippage + half_spread +
+   ``impact[t, j] * sqrt(|units|)`` (`impact_nb`); the last two are `STAT_IMPACT`.
 9. End-of-bar value = cash + sum(qty * last close * last fx): from `bar_pass_nb` when
    nothing traded, from `close_bar_nb` after fills.
 10. Bankruptcy: a value at or below zero at the end of bar t marks the portfolio
@@ -84,6 +105,14 @@ in `bar_pass_nb`; a bar without orders (most bars) needs nothing else:
     known close, with the costs of step 8 (slippage moves the fill price), and the bar's
     value columns are written again: value = cash, no exposure. From t + 1 on the curve
     is flat at that value: no trading, no interest, no borrow fees.
+10b. Drawdown rule, on the bar's closing value: from a peak (init_cash first), a fall
+    of ``drawdown[DD_TRIGGER]`` starts cutting; while cutting, a rise of
+    ``drawdown[DD_RECOVERY]`` from the lowest value since restores, and the peak
+    starts again from there. A change of state re-applies step 3b at bar t + 1.
+10c. Stops (`stops_nb`): a held asset whose close at bar t is ``stops[0, j]`` below
+    its average entry price (above, for a short) is stopped out, ``stops[1, j]``
+    above (below) takes profit: its target becomes 0, executed at its next tradable
+    bar like any target.
 11. Overflow: a value, exposure, traded value or shortfall that is not finite (inf or
     NaN) at bar t stops the simulation with `STATUS_NOT_FINITE`; the wrapper raises
     instead of returning such a curve. Rows after the failing bar repeat its value.
@@ -127,7 +156,16 @@ STAT_SHORTFALL = 12  # value of orders not executed because cash or leverage cou
 STAT_DIVIDENDS = 13  # dividends on long positions, before withholding
 STAT_DIVIDENDS_PAID = 14  # dividends paid on short positions (positive)
 STAT_WITHHOLDING = 15  # tax withheld from the dividends of long positions
-N_STATS = 16
+STAT_IMPACT = 16  # |qty| * exec_price * (half_spread + impact term) * fx: market impact paid
+STAT_UNFILLED = 17  # value of orders the participation cap held back to later bars
+STAT_CUT_NAME = 18  # sum of |weight| the per-name limit cut from this bar's targets
+STAT_CUT_GROUP = 19  # ... the group limits cut
+STAT_CUT_NET = 20  # ... the portfolio's net band cut
+STAT_CUT_DRAWDOWN = 21  # ... the drawdown rule cut
+STAT_DRAWDOWN_CUTTING = 22  # 1 while the drawdown rule is cutting (state at the bar's end)
+STAT_STOP_LOSSES = 23  # stop-losses triggered at this bar's close
+STAT_TAKE_PROFITS = 24  # take-profits triggered at this bar's close
+N_STATS = 25
 
 # Columns of ``rates[T, N_RATES]``.
 RATE_YEAR_FRAC = 0  # years from the previous bar to this one (0 at bar 0)
@@ -150,6 +188,7 @@ COST_DTYPE = np.dtype(
         ("sell_tax", np.float64),  # rate on the value of sells
         ("slippage", np.float64),  # fractional adverse move of the fill price
         ("fx_cost", np.float64),  # conversion cost rate (0 for base-currency assets)
+        ("half_spread", np.float64),  # fractional move of the fill price, reported as impact
     ],
     align=True,
 )
@@ -167,6 +206,7 @@ TRADE_DTYPE = np.dtype(
         ("tax", np.float64),
         ("fx_cost", np.float64),
         ("slippage", np.float64),
+        ("impact", np.float64),  # half-spread and square-root impact, base currency
     ],
     align=True,
 )
@@ -195,7 +235,17 @@ M_SHORTFALL_BARS = 18
 M_DIVIDENDS = 19
 M_DIVIDENDS_PAID = 20
 M_WITHHOLDING = 21
-N_METRICS = 22
+M_IMPACT = 22
+M_UNFILLED = 23
+M_UNFILLED_BARS = 24
+M_CUT_NAME = 25
+M_CUT_GROUP = 26
+M_CUT_NET = 27
+M_CUT_DRAWDOWN = 28
+M_DRAWDOWN_BARS = 29
+M_STOP_LOSSES = 30
+M_TAKE_PROFITS = 31
+N_METRICS = 32
 METRIC_NAMES = (
     "total_return",
     "cagr",
@@ -219,6 +269,16 @@ METRIC_NAMES = (
     "dividends",
     "dividends_paid",
     "withholding",
+    "impact",
+    "unfilled",
+    "unfilled_bars",
+    "cut_name",
+    "cut_group",
+    "cut_net",
+    "cut_drawdown",
+    "drawdown_bars",
+    "stop_losses",
+    "take_profits",
 )
 
 # Rows of the per-asset scratch array ``work[N_WORK, N]`` of `run_portfolio_nb`.
@@ -231,12 +291,29 @@ W_REDUCE = 5  # the part of the order that moves the position toward zero
 W_SIGNED_VALUE = 6  # signed order value, the sort key of the fill sequence
 W_KEY = 7  # sort keys in fill order
 W_KEY_BUF = 8  # the merge's second buffer of keys
-N_WORK = 9
+W_WANT = 9  # the latest weight the strategy asked for, before limits (NaN: never)
+W_LIMITED = 10  # that weight after the limits, as last made pending
+W_FRESH = 11  # 1 where this bar's target row names the asset
+W_ENTRY = 12  # average fill price of the open position (asset currency), NaN when flat
+W_STOPPED = 13  # 0, or STOP_EXITING after a stop until the exit fills, then STOP_OUT
+W_LIMIT = 14  # scratch: the weights being limited
+N_WORK = 15
+
+# States of ``work[W_STOPPED]``.
+STOP_EXITING = 1.0  # stopped: the exit is pending, target rows are ignored
+STOP_OUT = 2.0  # the exit filled: the asset's next target row is taken again
+
+# Entries of ``market[18]``, the drawdown rule.
+DD_TRIGGER = 0  # cut after a drawdown of this fraction from the peak (inf: no rule)
+DD_FRACTION = 1  # targets are scaled by this while cutting
+DD_RECOVERY = 2  # restore after a rise of this fraction from the trough
 
 _LOT_TOL = 1e-9
 _NOISE = 1e-12
 _RUN = 16  # orders sorted by insertion before merging
 _BOUND_MARGIN = 1e-9  # relative room for rounding when a cost bound decides alone
+_LIMIT_TOL = 1e-12  # weight a limit may be exceeded by before it cuts (float noise)
+_LIMIT_PASSES = 4  # passes of the group and net limits before one common factor decides
 
 
 # --- per-fill rules -------------------------------------------------------------------
@@ -275,13 +352,43 @@ def fee_nb(value, fx, costs, charges, s, j):
 
 
 @njit(cache=True, inline="always")
-def order_cost_nb(d, px, fx, costs, charges, s, j):
-    """Return every cost of an order of `d` units of asset `j` quoted at `px`."""
+def impact_nb(t, j, d, half_spread, impact):
+    """Fractional move of the fill price that an order of `d` units of asset `j` pays at
+    bar `t` beyond slippage: ``half_spread + impact[t, j] * sqrt(|d|)``, where
+    ``impact[t, j] = k * sigma / sqrt(ADV)`` (one row of zeros: no volume model)."""
+    frac = half_spread
+    if impact.shape[0] > 1:
+        c = impact[t, j]
+        if c > 0.0:
+            frac += c * np.sqrt(abs(d))
+    return frac
+
+
+@njit(cache=True, inline="always")
+def order_cost_nb(d, px, fx, costs, charges, s, j, imp):
+    """Return every cost of an order of `d` units of asset `j` quoted at `px`, whose fill
+    price moves by slippage and the impact fraction `imp`."""
     cost = costs[s, j]
-    v = abs(d) * px * (1.0 + cost.slippage) * fx
+    move = cost.slippage + imp
+    v = abs(d) * px * (1.0 + move) * fx
     tax = cost.buy_tax if d > 0.0 else cost.sell_tax
     fee = fee_nb(v, fx, costs, charges, s, j)
-    return fee + (tax + cost.fx_cost) * v + abs(d) * px * cost.slippage * fx
+    return fee + (tax + cost.fx_cost) * v + abs(d) * px * move * fx
+
+
+@njit(cache=True, inline="always")
+def entry_after_nb(q, d, entry, fill):
+    """Average entry price of a position of `q` units at `entry` after a fill of `d` at
+    `fill`: the fill price when it opens or flips, volume-weighted when it grows,
+    unchanged when it shrinks, NaN when it closes."""
+    new = q + d
+    if new == 0.0:
+        return np.nan
+    if q == 0.0 or (q > 0.0) != (new > 0.0):
+        return fill
+    if (d > 0.0) == (q > 0.0):
+        return (abs(q) * entry + abs(d) * fill) / abs(new)
+    return entry
 
 
 @njit(cache=True, inline="always")
@@ -298,23 +405,28 @@ def scaled_nb(q, scale, lot, unit_value, value_pre):
 
 
 @njit(cache=True, inline="always")
-def fill_nb(portfolio, t, j, d, px, fx, costs, charges, s, qty, stats, records, r):
-    """Fill one order of signed size `d` at quote `px`; update `qty`, ``stats[t]`` and
-    ``records[r]``. Returns the change in cash."""
+def fill_nb(portfolio, t, j, d, px, fx, costs, charges, s, imp, qty, entry, stats, records, r):
+    """Fill one order of signed size `d` at quote `px`, its price moved by slippage and
+    the impact fraction `imp`; update `qty`, `entry`, ``stats[t]`` and ``records[r]``.
+    Returns the change in cash."""
     cost = costs[s, j]
     slip = cost.slippage
-    fill = px * (1.0 + slip) if d > 0.0 else px * (1.0 - slip)
+    move = slip + imp
+    fill = px * (1.0 + move) if d > 0.0 else px * (1.0 - move)
     traded = abs(d) * fill * fx
     fee = fee_nb(traded, fx, costs, charges, s, j)
     tax = (cost.buy_tax if d > 0.0 else cost.sell_tax) * traded
     fxc = cost.fx_cost * traded
     slip_cost = abs(d) * px * slip * fx
+    imp_cost = abs(d) * px * imp * fx
+    entry[j] = entry_after_nb(qty[j], d, entry[j], fill)
     qty[j] += d
     stats[t, STAT_TRADED] += traded
     stats[t, STAT_FEES] += fee
     stats[t, STAT_TAXES] += tax
     stats[t, STAT_FX_COSTS] += fxc
     stats[t, STAT_SLIPPAGE] += slip_cost
+    stats[t, STAT_IMPACT] += imp_cost
     rec = records[r]
     rec["portfolio"] = portfolio
     rec["bar"] = t
@@ -327,6 +439,7 @@ def fill_nb(portfolio, t, j, d, px, fx, costs, charges, s, qty, stats, records, 
     rec["tax"] = tax
     rec["fx_cost"] = fxc
     rec["slippage"] = slip_cost
+    rec["impact"] = imp_cost
     return -(d * fill * fx) - fee - tax - fxc
 
 
@@ -396,15 +509,16 @@ def observe_fx_nb(t, fx, last_fx, prev_fx):
 @njit(cache=True, inline="always")
 def bar_pass_nb(
     t, close, exec_price, targets, new_targets, asset_ccy, borrow, dt, prev_fx, last_fx,
-    qty, last_px, pending,
+    qty, last_px, pending, ruled, want, fresh,
 ):  # fmt: skip
     """Steps 1-4 and 9 of bar `t` in one pass over the assets.
 
     Accrues borrow on shorts at the previous close and rates (step 1), carries the last
-    known close (step 2), takes the bar's targets when `new_targets` (step 3), and sums
-    the book marked for trading (step 4) and at the close (step 9). Returns the number
-    of assets whose target became pending, the borrow fee, and the positions' marked
-    value, gross and net value at the close (cash excluded).
+    known close (step 2), takes the bar's targets when `new_targets` (step 3: straight
+    into `pending`, or with `ruled` into `want` and `fresh` for `target_step_nb`), and
+    sums the book marked for trading (step 4) and at the close (step 9). Returns the
+    number of assets whose target became pending, the borrow fee, and the positions'
+    marked value, gross and net value at the close (cash excluded).
     """
     row = t if borrow.shape[0] > 1 else 0
     accrues = t > 0 and dt > 0.0
@@ -422,9 +536,13 @@ def bar_pass_nb(
         if new_targets:
             x = targets[t, j]
             if not np.isnan(x):
-                if np.isnan(pending[j]):
-                    n_new += 1
-                pending[j] = x
+                if ruled:
+                    want[j] = x
+                    fresh[j] = 1.0
+                else:
+                    if np.isnan(pending[j]):
+                        n_new += 1
+                    pending[j] = x
         if q != 0.0:
             fx = last_fx[asset_ccy[j]]
             marked += q * mark_price_nb(exec_price[t, j], last) * fx
@@ -432,6 +550,238 @@ def bar_pass_nb(
             gross += abs(v)
             net += v
     return n_new, fee, marked, gross, net
+
+
+# --- trading rules: limits on targets, stops, the drawdown rule -------------------------
+#
+# Off unless the market carries them (`rules_of_nb`); a run without any costs one test
+# per bar with a target row.
+
+
+@njit(cache=True, inline="always")
+def member_nb(groups, g, j):
+    """Whether asset `j` belongs to group `g` (-1: the whole portfolio)."""
+    return g < 0 or groups[g, j] != 0.0
+
+
+@njit(cache=True, inline="always")
+def gross_cut_nb(w, groups, g, limit):
+    """Scale the members of group `g` so that their gross weight is at most `limit`;
+    return the sum of |weight| cut. NaN weights count as 0 and stay NaN."""
+    gross = 0.0
+    for j in range(w.shape[0]):
+        if member_nb(groups, g, j) and not np.isnan(w[j]):
+            gross += abs(w[j])
+    if not gross > limit + _LIMIT_TOL:
+        return 0.0
+    f = limit / gross
+    cut = 0.0
+    for j in range(w.shape[0]):
+        if member_nb(groups, g, j) and not np.isnan(w[j]):
+            new = w[j] * f
+            cut += abs(w[j]) - abs(new)
+            w[j] = new
+    return cut
+
+
+@njit(cache=True, inline="always")
+def net_cut_nb(w, groups, g, lo, hi):
+    """Bring the net weight of group `g` into ``[lo, hi]`` (``lo <= 0 <= hi``) by scaling
+    the side that pushes it out: the longs when it is above `hi`, the shorts when below
+    `lo`. Returns the sum of |weight| cut."""
+    longs = 0.0
+    shorts = 0.0
+    for j in range(w.shape[0]):
+        if member_nb(groups, g, j):
+            x = w[j]
+            if x > 0.0:
+                longs += x
+            elif x < 0.0:
+                shorts += x
+    net = longs + shorts
+    if net > hi + _LIMIT_TOL:
+        f = (hi - shorts) / longs
+        side = 1.0
+    elif net < lo - _LIMIT_TOL:
+        f = (lo - longs) / shorts
+        side = -1.0
+    else:
+        return 0.0
+    cut = 0.0
+    for j in range(w.shape[0]):
+        x = w[j]
+        if member_nb(groups, g, j) and x * side > 0.0:
+            new = x * f
+            cut += abs(x) - abs(new)
+            w[j] = new
+    return cut
+
+
+@njit(cache=True, inline="always")
+def room_nb(w, groups, g, gross_limit, lo, hi):
+    """The largest factor in [0, 1] that brings group `g` (-1: all) within its limits
+    when every weight is scaled by it."""
+    gross = 0.0
+    net = 0.0
+    for j in range(w.shape[0]):
+        if member_nb(groups, g, j) and not np.isnan(w[j]):
+            gross += abs(w[j])
+            net += w[j]
+    f = 1.0
+    if gross > gross_limit + _LIMIT_TOL:
+        f = min(f, gross_limit / gross)
+    if net > hi + _LIMIT_TOL:
+        f = min(f, hi / net)
+    elif net < lo - _LIMIT_TOL:
+        f = min(f, lo / net)
+    return f
+
+
+@njit(cache=True, inline="always")
+def limit_weights_nb(t, w, max_weight, groups, group_limits, net_band, scale, stats):
+    """Apply the limits to target weights `w` in place, in order: each name's maximum,
+    the groups' gross and net limits and the portfolio's net band (repeated until a pass
+    cuts nothing, at most `_LIMIT_PASSES`, then one common factor for whatever still
+    breaks one), and the drawdown rule's `scale`. Adds what each cut to ``stats[t]``."""
+    n_groups = group_limits.shape[0]
+    cut = 0.0
+    for j in range(w.shape[0]):
+        x = w[j]
+        if abs(x) > max_weight[j]:
+            new = max_weight[j] if x > 0.0 else -max_weight[j]
+            cut += abs(x) - max_weight[j]
+            w[j] = new
+    stats[t, STAT_CUT_NAME] += cut
+    lo = net_band[0]
+    hi = net_band[1]
+    for _ in range(_LIMIT_PASSES):
+        group_cut = 0.0
+        for g in range(n_groups):
+            group_cut += gross_cut_nb(w, groups, g, group_limits[g, 0])
+            group_cut += net_cut_nb(w, groups, g, group_limits[g, 1], group_limits[g, 2])
+        net_cut = net_cut_nb(w, groups, -1, lo, hi)
+        stats[t, STAT_CUT_GROUP] += group_cut
+        stats[t, STAT_CUT_NET] += net_cut
+        if group_cut == 0.0 and net_cut == 0.0:
+            break
+    f = room_nb(w, groups, -1, np.inf, lo, hi)
+    for g in range(n_groups):
+        lim = group_limits[g]
+        f = min(f, room_nb(w, groups, g, lim[0], lim[1], lim[2]))
+    if f < 1.0:
+        f = max(f, 0.0)
+        cut = 0.0
+        for j in range(w.shape[0]):
+            if not np.isnan(w[j]):
+                cut += abs(w[j]) * (1.0 - f)
+                w[j] *= f
+        stats[t, STAT_CUT_NET] += cut
+    if scale != 1.0:
+        cut = 0.0
+        for j in range(w.shape[0]):
+            if not np.isnan(w[j]):
+                cut += abs(w[j]) * (1.0 - scale)
+                w[j] *= scale
+        stats[t, STAT_CUT_DRAWDOWN] += cut
+
+
+@njit(cache=True, inline="always")
+def target_step_nb(t, limited_on, rules, scale, want, fresh, limited, stopped, w, pending, stats):
+    """Step 3 under trading rules: this bar's target row (``fresh``) and, with limits,
+    the limited weights of every asset, made pending. Returns how many assets' targets
+    became pending.
+
+    A stopped asset ignores its rows until its exit filled (``STOP_EXITING``); the
+    first row after that (``STOP_OUT``) is taken again. With limits (`limited_on`), the
+    weights ``want`` of the assets not stopped are limited (`limit_weights_nb`); every
+    asset in the row, and every other one whose limited weight moved, gets it as target.
+    """
+    max_weight, groups, group_limits, net_band = rules
+    n_new = 0
+    for j in range(want.shape[0]):
+        if fresh[j] != 0.0 and stopped[j] == STOP_EXITING:
+            fresh[j] = 0.0
+        elif fresh[j] != 0.0 and stopped[j] == STOP_OUT:
+            stopped[j] = 0.0
+        w[j] = want[j] if stopped[j] == 0.0 else np.nan
+    if limited_on:
+        limit_weights_nb(t, w, max_weight, groups, group_limits, net_band, scale, stats)
+    for j in range(want.shape[0]):
+        x = w[j]
+        if np.isnan(x):
+            fresh[j] = 0.0
+            continue
+        moved = not limited_on or x != limited[j]
+        if fresh[j] != 0.0 or (limited_on and moved):
+            if np.isnan(pending[j]):
+                n_new += 1
+            pending[j] = x
+            limited[j] = x
+        fresh[j] = 0.0
+    return n_new
+
+
+@njit(cache=True, inline="always")
+def stops_nb(t, close, qty, entry, stop_loss, take_profit, stopped, pending, stats):
+    """Stop-loss and take-profit at the close of bar `t`, on each held asset's average
+    entry price: a trigger makes its target 0 (an exit at its next tradable bar) and
+    ignores its target rows until that exit filled. Returns how many targets became
+    pending."""
+    n_new = 0
+    for j in range(qty.shape[0]):
+        q = qty[j]
+        if stopped[j] == STOP_EXITING and q == 0.0:
+            stopped[j] = STOP_OUT
+        if q == 0.0 or stopped[j] != 0.0:
+            continue
+        px = close[t, j]
+        e = entry[j]
+        if not (np.isfinite(px) and np.isfinite(e)):
+            continue
+        move = px / e - 1.0 if q > 0.0 else 1.0 - px / e  # the position's gain
+        if move <= -stop_loss[j]:
+            stats[t, STAT_STOP_LOSSES] += 1.0
+        elif move >= take_profit[j]:
+            stats[t, STAT_TAKE_PROFITS] += 1.0
+        else:
+            continue
+        stopped[j] = STOP_EXITING
+        if np.isnan(pending[j]):
+            n_new += 1
+        pending[j] = 0.0
+    return n_new
+
+
+@njit(cache=True, inline="always")
+def rules_of_nb(market):
+    """Which trading rules `market` carries: (participation cap, limits or drawdown
+    rule, stops, drawdown rule)."""
+    volume_cap, _, max_weight, _, group_limits, net_band, drawdown, stops = market[12:]
+    capped = volume_cap.shape[0] > 1
+    dd_on = np.isfinite(drawdown[DD_TRIGGER])
+    limited = dd_on or group_limits.shape[0] > 0
+    limited = limited or np.isfinite(net_band[0]) or np.isfinite(net_band[1])
+    stopping = False
+    for j in range(max_weight.shape[0]):
+        limited = limited or np.isfinite(max_weight[j])
+        stopping = stopping or np.isfinite(stops[0, j]) or np.isfinite(stops[1, j])
+    return capped, limited, stopping, dd_on
+
+
+@njit(cache=True)
+def record_slots_nb(market, target_rows):
+    """Trade records one portfolio needs: one per non-NaN target plus N closing fills of
+    a bankruptcy; with a participation cap or trading rules an order can fill over
+    several bars or come from a rule, so then at most N fills a bar, plus N."""
+    n_bars = target_rows.shape[0]
+    n_assets = market[0].shape[1]
+    capped, limited, stopping, _ = rules_of_nb(market)
+    if capped or limited or stopping:
+        return n_bars * n_assets + n_assets
+    count = 0
+    for t in range(n_bars):
+        count += target_rows[t]
+    return count + n_assets
 
 
 @njit(cache=True, inline="always")
@@ -454,21 +804,27 @@ def plan_orders_nb(
     size_type,
     value_pre,
     capped,
+    volume_cap,
+    impact,
     qty,
     pending,
     order,
     reduce,
+    stats,
 ):
     """Step 5: turn the pending targets of tradable assets into orders ``order[N]``.
 
     ``reduce[j]`` is the part of ``order[j]`` that moves the position toward zero, never
-    past it. Returns the number of orders, their full cost at the quote when `capped`
-    (the leverage cap needs it; 0 otherwise), and how many pending targets were taken
-    (the rest wait).
+    past it. An order larger than ``volume_cap[t, j]`` (participation; one row: no cap)
+    is cut to it, in whole lots toward zero: its target stays pending and the value held
+    back is the bar's `STAT_UNFILLED`. Returns the number of orders, their full cost at
+    the quote when `capped` (the leverage cap needs it; 0 otherwise), and how many
+    pending targets were taken (the rest wait).
     """
     n_orders = 0
     n_taken = 0
     cost_full = 0.0
+    by_volume = volume_cap.shape[0] > 1
     for j in range(qty.shape[0]):
         order[j] = 0.0
         reduce[j] = 0.0
@@ -484,16 +840,22 @@ def plan_orders_nb(
             target = pending[j] / (px * fx)
         else:
             target = pending[j]
-        pending[j] = np.nan
-        n_taken += 1
         d = round_to_lot_nb(target, lot_size[j]) - qty[j]
+        if by_volume and abs(d) > volume_cap[t, j]:  # the rest waits for a later bar
+            cut = round_to_lot_nb(volume_cap[t, j] if d > 0.0 else -volume_cap[t, j], lot_size[j])
+            stats[t, STAT_UNFILLED] += (abs(d) - abs(cut)) * px * fx
+            d = cut
+        else:
+            pending[j] = np.nan
+            n_taken += 1
         if abs(d) * px * fx <= _NOISE * value_pre:
             continue
         order[j] = d
         if qty[j] != 0.0 and (d > 0.0) != (qty[j] > 0.0):
             reduce[j] = d if abs(d) <= abs(qty[j]) else -qty[j]
         if capped:
-            cost_full += order_cost_nb(d, px, fx, costs, charges, s, j)
+            imp = impact_nb(t, j, d, costs[s, j].half_spread, impact)
+            cost_full += order_cost_nb(d, px, fx, costs, charges, s, j, imp)
         n_orders += 1
     return n_orders, cost_full, n_taken
 
@@ -529,14 +891,17 @@ def cap_leverage_nb(
 
 
 @njit(cache=True, inline="always")
-def fund_buys_nb(cash, order, mark, last_fx, asset_ccy, lot_size, costs, charges, s, value_pre):
+def fund_buys_nb(
+    t, cash, order, mark, last_fx, asset_ccy, lot_size, costs, charges, s, impact, value_pre
+):
     """Step 7 without a leverage cap: scale buys that `cash` cannot fund, pro rata.
 
     The cost of a buy of value v is bounded by ``v * (1 + rates) + fixed`` (a charge
     ``clip(r v, lo, hi)`` is at most ``r v + lo``), so one common factor
     ``(cash - fixed) / variable`` always leaves cash non-negative. Buys are scaled only
     when their exact cost exceeds cash; when the bound fits (with room for its own
-    rounding) the exact cost is not needed. Returns the shortfall.
+    rounding) the exact cost is not needed. Impact is taken at each buy's full size:
+    scaling a buy down only lowers it. Returns the shortfall.
     """
     variable = 0.0
     fixed = 0.0
@@ -546,7 +911,8 @@ def fund_buys_nb(cash, order, mark, last_fx, asset_ccy, lot_size, costs, charges
             continue
         fx = last_fx[asset_ccy[j]]
         cost = costs[s, j]
-        v = d * mark[j] * (1.0 + cost.slippage) * fx
+        move = cost.slippage + impact_nb(t, j, d, cost.half_spread, impact)
+        v = d * mark[j] * (1.0 + move) * fx
         rate = cost.fee_rate + cost.buy_tax + cost.fx_cost
         fixed += (cost.fee_fixed + cost.fee_min) * fx
         for m in range(charges.shape[2]):
@@ -561,7 +927,8 @@ def fund_buys_nb(cash, order, mark, last_fx, asset_ccy, lot_size, costs, charges
         if d > 0.0:
             fx = last_fx[asset_ccy[j]]
             cost = costs[s, j]
-            v = d * mark[j] * (1.0 + cost.slippage) * fx
+            move = cost.slippage + impact_nb(t, j, d, cost.half_spread, impact)
+            v = d * mark[j] * (1.0 + move) * fx
             exact += v + fee_nb(v, fx, costs, charges, s, j) + (cost.buy_tax + cost.fx_cost) * v
     shortfall = 0.0
     if exact > cash and variable > 0.0:
@@ -656,7 +1023,9 @@ def fill_side_nb(
     costs,
     charges,
     s,
+    impact,
     qty,
+    entry,
     cash,
     stats,
     records,
@@ -672,7 +1041,10 @@ def fill_side_nb(
         if (buys and d <= 0.0) or (not buys and d >= 0.0):
             continue
         fx = last_fx[asset_ccy[j]]
-        cash += fill_nb(portfolio, t, j, d, mark[j], fx, costs, charges, s, qty, stats, records, r)
+        imp = impact_nb(t, j, d, costs[s, j].half_spread, impact)
+        cash += fill_nb(
+            portfolio, t, j, d, mark[j], fx, costs, charges, s, imp, qty, entry, stats, records, r
+        )
         r += 1
     return cash, r
 
@@ -696,18 +1068,22 @@ def close_bar_nb(t, qty, last_px, last_fx, asset_ccy, cash, stats):
 
 @njit(cache=True, inline="always")
 def liquidate_nb(
-    portfolio, t, last_px, last_fx, asset_ccy, costs, charges, s, qty, cash, stats, records, r
-):
-    """Step 10: close every position at its last known close, with costs, in asset order.
-
-    Returns the new cash and the next free record slot.
+    portfolio, t, last_px, last_fx, asset_ccy, costs, charges, s, impact, qty, entry, cash,
+    stats, records, r,
+):  # fmt: skip
+    """Step 10: close every position at its last known close, with costs (impact included,
+    no participation cap), in asset order. Returns the new cash and the next free record
+    slot.
     """
     for j in range(qty.shape[0]):
         if qty[j] != 0.0:
             fx = last_fx[asset_ccy[j]]
+            d = -qty[j]
+            imp = impact_nb(t, j, d, costs[s, j].half_spread, impact)
             cash += fill_nb(
-                portfolio, t, j, -qty[j], last_px[j], fx, costs, charges, s, qty, stats, records, r
-            )
+                portfolio, t, j, d, last_px[j], fx, costs, charges, s, imp, qty, entry, stats,
+                records, r,
+            )  # fmt: skip
             r += 1
     return cash, r
 
@@ -739,7 +1115,11 @@ def run_portfolio_nb(
     sequence; all are initialised here.
     """
     close, exec_price, fx, asset_ccy, lot_size, costs, charges, segment, borrow, rates = market[:10]
-    dividends, withholding = market[10:]
+    dividends, withholding, volume_cap, impact = market[10:14]
+    max_weight, groups, group_limits, net_band, drawdown, stops = market[14:]
+    rules = (max_weight, groups, group_limits, net_band)
+    _, limited_on, stopping, dd_on = rules_of_nb(market)
+    ruled = limited_on or stopping
     n_bars, n_assets = close.shape
     capped = np.isfinite(max_leverage)
     cash = init_cash
@@ -750,28 +1130,50 @@ def run_portfolio_nb(
     order = work[W_ORDER]
     reduce = work[W_REDUCE]
     signed_value = work[W_SIGNED_VALUE]
+    want = work[W_WANT]
+    limited = work[W_LIMITED]
+    fresh = work[W_FRESH]
+    entry = work[W_ENTRY]
+    stopped = work[W_STOPPED]
     last_fx = fx_work[0]
     prev_fx = fx_work[1]
     for j in range(n_assets):
         qty[j] = 0.0
         last_px[j] = np.nan
         pending[j] = np.nan
+        want[j] = np.nan
+        limited[j] = np.nan
+        fresh[j] = 0.0
+        entry[j] = np.nan
+        stopped[j] = 0.0
     for c in range(last_fx.shape[0]):
         last_fx[c] = np.nan
     n_pending = 0
     r = 0
     status = STATUS_OK
     fail_bar = -1
+    peak = init_cash  # the drawdown rule's state
+    trough = init_cash
+    cutting = False
+    retarget = False  # the drawdown rule changed state at the previous bar's close
 
     for t in range(n_bars):
         for c in range(N_STATS):
             stats_out[t, c] = 0.0
         observe_fx_nb(t, fx, last_fx, prev_fx)
         dt = rates[t, RATE_YEAR_FRAC]
+        new_targets = target_rows[t] > 0
         n_new, fee, marked, gross, net = bar_pass_nb(
-            t, close, exec_price, targets, target_rows[t] > 0, asset_ccy, borrow, dt, prev_fx,
-            last_fx, qty, last_px, pending,
+            t, close, exec_price, targets, new_targets, asset_ccy, borrow, dt, prev_fx,
+            last_fx, qty, last_px, pending, ruled, want, fresh,
         )  # fmt: skip
+        if ruled and (new_targets or retarget):  # step 3 under limits and stops
+            scale = drawdown[DD_FRACTION] if cutting else 1.0
+            n_new += target_step_nb(
+                t, limited_on, rules, scale, want, fresh, limited, stopped, work[W_LIMIT],
+                pending, stats_out,
+            )  # fmt: skip
+            retarget = False
         n_pending += n_new
         if t > 0 and dt > 0.0:  # step 1: interest on the cash held over (t-1, t]
             rate = rates[t, RATE_CASH_CREDIT] if cash >= 0.0 else rates[t, RATE_CASH_DEBIT]
@@ -792,7 +1194,7 @@ def run_portfolio_nb(
             mark_nb(t, exec_price, last_px, mark)
             n_orders, cost_full, n_taken = plan_orders_nb(
                 t, exec_price, last_fx, asset_ccy, lot_size, costs, charges, s, size_type,
-                value_pre, capped, qty, pending, order, reduce,
+                value_pre, capped, volume_cap, impact, qty, pending, order, reduce, stats_out,
             )  # fmt: skip
             n_pending -= n_taken
             if n_orders > 0:
@@ -810,16 +1212,16 @@ def run_portfolio_nb(
                 m = sort_orders_nb(signed_value, order, seq, buf, work[W_KEY], work[W_KEY_BUF])
                 cash, r = fill_side_nb(
                     False, portfolio, t, seq, m, order, mark, last_fx, asset_ccy, costs, charges,
-                    s, qty, cash, stats_out, records, r,
+                    s, impact, qty, entry, cash, stats_out, records, r,
                 )  # fmt: skip
                 if not capped:
                     shortfall += fund_buys_nb(
-                        cash, order, mark, last_fx, asset_ccy, lot_size, costs, charges, s,
-                        value_pre,
+                        t, cash, order, mark, last_fx, asset_ccy, lot_size, costs, charges, s,
+                        impact, value_pre,
                     )  # fmt: skip
                 cash, r = fill_side_nb(
                     True, portfolio, t, seq, m, order, mark, last_fx, asset_ccy, costs, charges,
-                    s, qty, cash, stats_out, records, r,
+                    s, impact, qty, entry, cash, stats_out, records, r,
                 )  # fmt: skip
                 stats_out[t, STAT_SHORTFALL] = shortfall
                 for j in range(n_assets):
@@ -837,15 +1239,15 @@ def run_portfolio_nb(
         # one sum is not finite when any of its terms is inf or NaN
         amounts = (
             value + stats_out[t, STAT_GROSS] + value_pre + stats_out[t, STAT_TRADED]
-            + stats_out[t, STAT_SHORTFALL]
+            + stats_out[t, STAT_SHORTFALL] + stats_out[t, STAT_UNFILLED]
         )  # fmt: skip
         if not np.isfinite(amounts):
             status = STATUS_NOT_FINITE
         elif value <= 0.0:
             status = STATUS_BANKRUPT
             cash, r = liquidate_nb(
-                portfolio, t, last_px, last_fx, asset_ccy, costs, charges, segment[p, t], qty,
-                cash, stats_out, records, r,
+                portfolio, t, last_px, last_fx, asset_ccy, costs, charges, segment[p, t], impact,
+                qty, entry, cash, stats_out, records, r,
             )  # fmt: skip
             value = close_bar_nb(t, qty, last_px, last_fx, asset_ccy, cash, stats_out)
         if status != STATUS_OK:
@@ -857,6 +1259,24 @@ def run_portfolio_nb(
                 stats_out[u, STAT_CASH] = cash
                 stats_out[u, STAT_VALUE_PRE] = value
             break
+        if dd_on:  # the drawdown rule, on the bar's closing value
+            if not cutting:
+                peak = max(peak, value)
+                if value <= peak * (1.0 - drawdown[DD_TRIGGER]):
+                    cutting = True
+                    trough = value
+                    retarget = True
+            else:
+                trough = min(trough, value)
+                if value >= trough * (1.0 + drawdown[DD_RECOVERY]):
+                    cutting = False
+                    peak = value
+                    retarget = True
+            stats_out[t, STAT_DRAWDOWN_CUTTING] = 1.0 if cutting else 0.0
+        if stopping:
+            n_pending += stops_nb(
+                t, close, qty, entry, stops[0], stops[1], stopped, pending, stats_out
+            )
     return r, status, fail_bar
 
 
@@ -872,8 +1292,8 @@ def simulate_one_nb(
     `size_type`, and ``target_rows[T]`` how many of each row are not NaN (a row of zero
     is not read); `max_leverage` is inf for no cap (buys limited by cash). Writes
     ``stats_out[T, N_STATS]`` and the fills into ``records`` from slot 0, tagged with
-    `portfolio`; ``records`` needs a slot per non-NaN target plus N for the closing
-    fills of a bankruptcy (`positions_nb` turns them into quantities held). Returns
+    `portfolio`; ``records`` needs `record_slots_nb` slots (`positions_nb` turns them
+    into quantities held). Returns
     (records used, status, the bar the status was set or -1).
     """
     n_assets = market[0].shape[1]
@@ -993,7 +1413,10 @@ def portfolio_metrics_nb(stats, init_cash, n_trades, ppy, rf_bar, out):
     (buying a book and selling it later counts 2; bars whose value before trading is not
     positive count 0); exposures are the mean of gross and net position value over value
     (0 on bars that hold nothing); costs are totals in base currency; `M_SHORTFALL_BARS`
-    counts the bars with a shortfall.
+    counts the bars with a shortfall; `M_UNFILLED` sums what the participation cap held
+    back at each bar (a remainder waiting three bars counts three times) and
+    `M_UNFILLED_BARS` counts those bars; the cuts of the limits are sums of weight;
+    `M_DRAWDOWN_BARS` counts the bars the drawdown rule was cutting.
     """
     n = stats.shape[0]
     value = np.empty(n, dtype=np.float64)
@@ -1003,6 +1426,9 @@ def portfolio_metrics_nb(stats, init_cash, n_trades, ppy, rf_bar, out):
     short_bars = 0
     fees = taxes = borrow = slippage = fx_costs = interest = shortfall = 0.0
     dividends = dividends_paid = withholding = 0.0
+    impact = unfilled = cut_name = cut_group = cut_net = cut_drawdown = 0.0
+    unfilled_bars = drawdown_bars = 0
+    stop_losses = take_profits = 0.0
     for t in range(n):  # one pass over the bars, each total summed in bar order
         v = stats[t, STAT_VALUE]
         value[t] = v
@@ -1024,6 +1450,18 @@ def portfolio_metrics_nb(stats, init_cash, n_trades, ppy, rf_bar, out):
         dividends += stats[t, STAT_DIVIDENDS]
         dividends_paid += stats[t, STAT_DIVIDENDS_PAID]
         withholding += stats[t, STAT_WITHHOLDING]
+        impact += stats[t, STAT_IMPACT]
+        if stats[t, STAT_UNFILLED] > 0.0:
+            unfilled += stats[t, STAT_UNFILLED]
+            unfilled_bars += 1
+        cut_name += stats[t, STAT_CUT_NAME]
+        cut_group += stats[t, STAT_CUT_GROUP]
+        cut_net += stats[t, STAT_CUT_NET]
+        cut_drawdown += stats[t, STAT_CUT_DRAWDOWN]
+        if stats[t, STAT_DRAWDOWN_CUTTING] != 0.0:
+            drawdown_bars += 1
+        stop_losses += stats[t, STAT_STOP_LOSSES]
+        take_profits += stats[t, STAT_TAKE_PROFITS]
     value_metrics_nb(value, init_cash, ppy, rf_bar, out)
     out[M_TURNOVER] = turnover * ppy / n
     out[M_AVG_GROSS] = gross / n
@@ -1040,6 +1478,16 @@ def portfolio_metrics_nb(stats, init_cash, n_trades, ppy, rf_bar, out):
     out[M_DIVIDENDS_PAID] = dividends_paid
     out[M_WITHHOLDING] = withholding
     out[M_SHORTFALL_BARS] = short_bars
+    out[M_IMPACT] = impact
+    out[M_UNFILLED] = unfilled
+    out[M_UNFILLED_BARS] = unfilled_bars
+    out[M_CUT_NAME] = cut_name
+    out[M_CUT_GROUP] = cut_group
+    out[M_CUT_NET] = cut_net
+    out[M_CUT_DRAWDOWN] = cut_drawdown
+    out[M_DRAWDOWN_BARS] = drawdown_bars
+    out[M_STOP_LOSSES] = stop_losses
+    out[M_TAKE_PROFITS] = take_profits
 
 
 @njit(cache=True)
@@ -1215,12 +1663,9 @@ def measure_one_nb(
     """Simulate portfolio `k` into scratch arrays of its own and keep its metrics
     (``metrics_out[k]``) and, when ``values_out`` has a row per portfolio, its value
     curve. Returns (status, the bar the status was set or -1)."""
-    n_bars, n_assets = targets.shape
-    count = 0
-    for t in range(n_bars):
-        count += target_rows[t]
+    n_bars = targets.shape[0]
     stats = np.empty((n_bars, N_STATS), dtype=np.float64)  # each bar zeroes its row
-    records = np.empty(count + n_assets, dtype=TRADE_DTYPE)  # + closing fills
+    records = np.empty(record_slots_nb(market, target_rows), dtype=TRADE_DTYPE)
     used, status, fail_bar = simulate_one_nb(
         market, p, targets, target_rows, size_type, init_cash, max_leverage, k, stats, records
     )
