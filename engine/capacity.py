@@ -44,9 +44,6 @@ DEFAULT_MULTIPLIERS: tuple[float, ...] = (1.0, 10.0, 100.0, 1000.0)
 BPS = 1e4
 # the costs a fill pays, base currency; "impact" is half-spread plus the square-root model
 COST_PARTS: tuple[str, ...] = ("fees", "taxes", "slippage", "fx_costs", "impact")
-# Metrics of the impact and participation model that a kernel without it does not report:
-# no impact cost is 0, but an unfilled amount nobody measured is unknown, not 0.
-_NOT_REPORTED: dict[str, float] = {"impact": 0.0, "unfilled": math.nan, "unfilled_bars": math.nan}
 
 # Each column of the table, in order, and what it means (the CSV, JSON, page and README).
 COLUMNS: dict[str, str] = {
@@ -63,6 +60,8 @@ COLUMNS: dict[str, str] = {
     "impact_bps": "impact over the average value, in basis points.",
     "unfilled": "Value of orders the participation cap held back, summed over the bars they "
     "waited (an order waiting three bars counts three times), base currency.",
+    "unfilled_share": "unfilled over (average value x bars): the share of the book's value "
+    "that waited on the participation cap at an average bar.",
     "unfilled_bars": "Bars on which the participation cap held some order back.",
     "shortfall": "Value of buys that cash or the leverage cap could not fund.",
     "n_trades": "Number of fills.",
@@ -169,7 +168,7 @@ def _row(multiplier: float, result: BacktestResult) -> dict[str, Any]:
     metrics: Mapping[str, float] = result.metrics
 
     def metric(key: str) -> float:
-        return float(metrics.get(key, _NOT_REPORTED.get(key, math.nan)))
+        return float(metrics[key])
 
     average = float(np.mean(result.value.to_numpy()))
     costs = math.fsum(metric(key) for key in COST_PARTS)
@@ -183,7 +182,9 @@ def _row(multiplier: float, result: BacktestResult) -> dict[str, Any]:
         "costs_bps": costs * per_value,
         "impact": metric("impact"),
         "impact_bps": metric("impact") * per_value,
-        **{k: metric(k) for k in ("unfilled", "unfilled_bars", "shortfall", "n_trades")},
+        "unfilled": metric("unfilled"),
+        "unfilled_share": metric("unfilled") * per_value / BPS / len(result.value),
+        **{k: metric(k) for k in ("unfilled_bars", "shortfall", "n_trades")},
         **{k: metric(k) for k in COST_PARTS if k != "impact"},
         "avg_value": average,
         "bankrupt": "" if bankruptcy is None else day_label(bankruptcy.date),

@@ -21,8 +21,9 @@ _RETURN, _CAGR, _COSTS, _IMPACT, _UNFILLED = "#1f77b4", "#aec7e8", "#c0392b", "#
 
 
 def capacity_chart(result: CapacityResult) -> go.Figure:
-    """Total return and CAGR, costs and impact in bps of the average value, and the
-    unfilled value, each against the starting cash on a log axis."""
+    """Total return and CAGR, costs and impact in bps of the average value, and the share
+    of the book the participation cap held back, each against the starting cash on a
+    log axis."""
     table = result.table
     ccy = result.results[0].market.base_currency
     x = table["init_cash"].to_numpy()
@@ -35,7 +36,7 @@ def capacity_chart(result: CapacityResult) -> go.Figure:
         subplot_titles=(
             "Return",
             "Costs and impact (bps of the average value)",
-            f"Unfilled orders ({ccy}, value held back x bars)",
+            "Unfilled orders (share of the book waiting at an average bar)",
         ),
     )
 
@@ -56,17 +57,12 @@ def capacity_chart(result: CapacityResult) -> go.Figure:
     line("cagr", "CAGR", _CAGR, 1, "+.2%")
     line("costs_bps", "Costs (bps)", _COSTS, 2, ".1f")
     line("impact_bps", "Impact (bps)", _IMPACT, 2, ".1f")
-    line("unfilled", "Unfilled", _UNFILLED, 3, ",.0f")
+    line("unfilled_share", "Unfilled", _UNFILLED, 3, ".3%")
     fig.update_xaxes(type="log", tickvals=x, ticktext=[f"{v:,.0f}" for v in x])
     fig.update_xaxes(title_text=f"Initial cash ({ccy}, log scale)", row=3, col=1)
     fig.update_yaxes(tickformat=".0%", row=1, col=1)
     fig.update_yaxes(rangemode="tozero", row=2, col=1)
-    fig.update_yaxes(rangemode="tozero", row=3, col=1)
-    if table["unfilled"].isna().all():
-        fig.add_annotation(
-            text="not reported: this simulation has no participation cap",
-            xref="x3 domain", yref="y3 domain", x=0.5, y=0.5, showarrow=False,
-        )  # fmt: skip
+    fig.update_yaxes(rangemode="tozero", tickformat=".1%", row=3, col=1)
     fig.update_layout(margin_t=40)
     return fig
 

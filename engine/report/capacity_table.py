@@ -45,6 +45,7 @@ CAPACITY_COLUMNS: tuple[Column, ...] = (
     Column("impact", "Impact", _MONEY),
     Column("impact_bps", "Impact (bps of avg value)", "{:.1f}"),
     Column("unfilled", "Unfilled (value x bars)", _MONEY),
+    Column("unfilled_share", "Unfilled (share of book a bar)", "{:.3%}"),
     Column("unfilled_bars", "Bars with unfilled orders", _COUNT),
     Column("shortfall", "Buys not funded", _MONEY),
     Column("n_trades", "Trades", _COUNT),

@@ -119,6 +119,63 @@ def test_capacity_with_a_minimum_fee_costs_fewer_bps_on_a_bigger_book(tmp_path):
     assert table["total_return"].tolist() == pytest.approx([-5 / 1000, -5 / 10_000], rel=1e-12)
 
 
+_FRAMES = ("volume", "volatility", "adv")  # given as one number, put on every bar
+
+
+def _with_liquidity(monkeypatch, **rules):
+    """Simulate the flat market with `rules` (prepare_market's liquidity arguments) and no
+    fees: until the config wires them, the kernel's arrays are built here."""
+    from engine.inputs import prepare_market
+
+    def kernel(config, history):
+        market = history.after_warmup()
+        bars = {"index": market.close.index, "columns": market.close.columns}
+        given = {k: pd.DataFrame(v, **bars) if k in _FRAMES else v for k, v in rules.items()}
+        return prepare_market(
+            market.close,
+            fx=market.fx,
+            currency=market.currency,
+            base_currency=market.base_currency,
+            **given,
+        )
+
+    monkeypatch.setattr(backtest, "prepare_kernel", kernel)
+
+
+def test_capacity_unfilled_counts_what_the_participation_cap_held_back(tmp_path, monkeypatch):
+    # 100 shares trade a bar and the cap is 10%: 10 shares a bar. 1x wants 50 shares, so
+    # bars 1-4 hold back 40, 30, 20, 10 shares at 10.00; 10x wants 500: 490 .. 460.
+    _with_liquidity(monkeypatch, volume=100.0, participation=0.1)
+    result = capacity(_flat_market(tmp_path), [1, 10], set=["portfolio.fees.minimum=0"])
+    table = result.table.set_index("multiplier")
+    assert table["unfilled"].tolist() == [
+        (40 + 30 + 20 + 10) * 10.0,
+        (490 + 480 + 470 + 460) * 10.0,
+    ]
+    assert table["unfilled_bars"].tolist() == [4.0, 4.0]
+    # the value stays at the cash, so the book's share waiting is unfilled / (cash x 5 bars)
+    assert table["unfilled_share"].to_numpy() == pytest.approx([0.2, 0.38], rel=1e-12)
+    assert table["n_trades"].tolist() == [4.0, 4.0]
+    assert table["costs"].tolist() == [0.0, 0.0]
+
+
+def test_capacity_square_root_impact_costs_more_bps_on_a_bigger_book(tmp_path, monkeypatch):
+    # k = 1, sigma 2%, ADV 1000 shares: a buy of q shares at 10.00 pays the fraction
+    # 0.02 / sqrt(1000) * sqrt(q), i.e. 10 * q * 0.02 * sqrt(q / 1000) in all.
+    _with_liquidity(monkeypatch, impact=1.0, volatility=0.02, adv=1000.0)
+    result = capacity(_flat_market(tmp_path), [1, 10], set=["portfolio.fees.minimum=0"])
+    table = result.table.set_index("multiplier")
+    paid = [10.0 * q * 0.02 * (q / 1000.0) ** 0.5 for q in (50.0, 500.0)]  # 2.24, 70.7
+    assert table["impact"].to_numpy() == pytest.approx(paid, rel=1e-12)
+    assert table["costs"].to_numpy() == pytest.approx(paid, rel=1e-12)
+    cash = [1000.0, 10_000.0]
+    average = [(c + 4 * (c - p)) / 5 for c, p in zip(cash, paid, strict=True)]
+    assert table["avg_value"].to_numpy() == pytest.approx(average, rel=1e-12)
+    bps = [1e4 * p / a for p, a in zip(paid, average, strict=True)]  # 22.4, 71.2
+    assert table["impact_bps"].to_numpy() == pytest.approx(bps, rel=1e-12)
+    assert table.at[10.0, "impact_bps"] > 3 * table.at[1.0, "impact_bps"]  # about sqrt(10)
+
+
 @pytest.mark.parametrize(
     ("given", "named"),
     [
