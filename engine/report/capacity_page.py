@@ -60,9 +60,9 @@ def capacity_chart(result: CapacityResult) -> go.Figure:
     line("unfilled_share", "Unfilled", _UNFILLED, 3, ".3%")
     fig.update_xaxes(type="log", tickvals=x, ticktext=[f"{v:,.0f}" for v in x])
     fig.update_xaxes(title_text=f"Initial cash ({ccy}, log scale)", row=3, col=1)
-    fig.update_yaxes(tickformat=".0%", row=1, col=1)
+    fig.update_yaxes(tickformat=".1~%", row=1, col=1)
     fig.update_yaxes(rangemode="tozero", row=2, col=1)
-    fig.update_yaxes(rangemode="tozero", tickformat=".1%", row=3, col=1)
+    fig.update_yaxes(rangemode="tozero", tickformat=".3~%", row=3, col=1)
     fig.update_layout(margin_t=40)
     return fig
 
