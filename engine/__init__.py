@@ -5,6 +5,7 @@ The public API::
     engine.simulate(close, weights, ...)   # arrays/frames in, SimulationResult out
     engine.load_config(path)               # YAML file -> validated RunConfig
     engine.run(config, set=[...])          # RunConfig or YAML path -> BacktestResult
+    engine.capacity(config, [1, 10, 100])  # the run at multiples of its initial cash
     engine.load_market(config.data)        # the data section -> Market
 
 The names are imported on first use (PEP 562), so ``import engine`` and commands that
@@ -27,6 +28,7 @@ from engine.errors import (
 
 if TYPE_CHECKING:
     from engine.backtest import BacktestResult, run
+    from engine.capacity import CapacityResult, capacity
     from engine.config import RunConfig, load_config
     from engine.data import Market
     from engine.pipeline import load_market
@@ -38,6 +40,8 @@ __version__ = "0.1.0"
 # public name -> the module that defines it, imported when the name is first used
 _LAZY = {
     "BacktestResult": "engine.backtest",
+    "CapacityResult": "engine.capacity",
+    "capacity": "engine.capacity",
     "load_market": "engine.pipeline",  # the same function, without importing numba
     "run": "engine.backtest",
     "RunConfig": "engine.config",
@@ -68,6 +72,7 @@ __all__ = [
     "BacktestResult",
     "BankruptcyWarning",
     "BatchResult",
+    "CapacityResult",
     "Charge",
     "ConfigError",
     "DataError",
@@ -77,6 +82,7 @@ __all__ = [
     "SimulationResult",
     "StrategyError",
     "__version__",
+    "capacity",
     "load_config",
     "load_market",
     "run",

@@ -15,6 +15,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from engine import metrics as m
@@ -50,10 +51,14 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BacktestResult",
+    "Prepared",
     "benchmark_value",
     "check_strategy",
+    "configured",
     "load_market",
+    "prepare",
     "run",
+    "simulate_prepared",
     "target_weights",
     "weights_array",
 ]
@@ -234,14 +239,46 @@ def run(
     ConfigError
         For a config file or override that does not validate.
     """
+    return simulate_prepared(prepare(configured(config, set), offline))
+
+
+def configured(
+    config: RunConfig | str | os.PathLike[str], set: Sequence[str] | Mapping[str, Any] = ()
+) -> RunConfig:
+    """Return `config` (a `RunConfig` or a YAML path) with the `set` overrides of `run`."""
     overrides = [set] if isinstance(set, str) else set
     if isinstance(overrides, Mapping):
         loaded = config if isinstance(config, RunConfig) else load_config(config)
-        config = loaded.with_updates(overrides)
-    elif isinstance(config, RunConfig):
-        config = override_config(config, list(overrides)) if overrides else config
-    else:
-        config = load_config(config, list(overrides))
+        return loaded.with_updates(overrides)
+    if isinstance(config, RunConfig):
+        return override_config(config, list(overrides)) if overrides else config
+    return load_config(config, list(overrides))
+
+
+@dataclass(frozen=True, eq=False)
+class Prepared:
+    """Everything a run computes before its simulation: market, kernel arrays, targets.
+
+    None of it depends on ``portfolio.init_cash``, so `simulate_prepared` can simulate
+    the same prepared run at several starting cash amounts (``eastwind capacity``).
+    """
+
+    config: RunConfig
+    history: Market  # warm-up included
+    bench_prices: Market | None
+    kernel: KernelMarket
+    targets: np.ndarray  # [1, T, N], scheduled and lagged
+    decided: np.ndarray  # [T, N], the strategy's targets before the lag
+
+
+def prepare(config: RunConfig, offline: bool = False) -> Prepared:
+    """Load the market and compute the kernel's arrays and the targets of `config`.
+
+    Raises
+    ------
+    StrategyError
+        When the strategy fails or gives weights that are not finite.
+    """
     strategy = resolve_strategy(config)
     params = strategy_params(config, strategy)
     history, bench_prices = load_markets(config, offline)
@@ -251,6 +288,23 @@ def run(
     )
     if reasons[0] is not None:
         raise StrategyError(reasons[0])
+    assert decided is not None
+    return Prepared(config, history, bench_prices, kernel, targets, decided[0])
+
+
+def simulate_prepared(prepared: Prepared, init_cash: float | None = None) -> BacktestResult:
+    """Simulate a prepared run and measure it; `init_cash` replaces the config's.
+
+    Raises
+    ------
+    ConfigError
+        When `init_cash` is not a valid ``portfolio.init_cash``.
+    """
+    config = prepared.config
+    if init_cash is not None:
+        config = config.with_updates({"portfolio.init_cash": init_cash})
+    history, bench_prices, kernel = prepared.history, prepared.bench_prices, prepared.kernel
+    targets = prepared.targets
     market = history.after_warmup()
     p = config.portfolio
     simulation = run_portfolios(
@@ -280,8 +334,7 @@ def run(
     )
     if simulation.bankruptcy is not None:
         metrics |= {key: float("nan") for key in m.BANKRUPT_UNDEFINED if key in metrics}
-    assert decided is not None
-    weights = pd.DataFrame(decided[0], index=market.index, columns=market.close.columns)
+    weights = pd.DataFrame(prepared.decided, index=market.index, columns=market.close.columns)
     risk_free = pd.Series(rf_bar, index=market.index, name="risk_free")
     return BacktestResult(
         config, market, weights, simulation, metrics, bench, bench_metrics, risk_free, kernel

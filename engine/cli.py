@@ -287,6 +287,46 @@ def _sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def _capacity(args: argparse.Namespace) -> int:
+    from engine.outputs import require_writable_folder
+
+    config = _config(args)
+    out = Path(args.out) if args.out else config.out_dir / "capacity"
+    require_writable_folder(out, "--out" if args.out else config.where(("report", "out")))
+    from engine.capacity import capacity, check_multipliers, parse_multipliers
+    from engine.report import write_capacity
+    from engine.report.capacity_table import formatted
+
+    multipliers = check_multipliers(parse_multipliers(args.multipliers), config)
+    console = _console(stderr=True, quiet=args.quiet)
+    with console.status(f"{config.name}: loading data, building targets") as status:
+
+        def progress(i: int, multiple: float) -> None:
+            cash = multiple * config.portfolio.init_cash
+            status.update(
+                f"[{i}/{len(multipliers)}] simulating {config.name} at {multiple:g}x "
+                f"(init_cash {cash:,.0f})"
+            )
+
+        result = capacity(config, multipliers, progress=progress)
+    written = write_capacity(result, out)
+    if not args.quiet:
+        labels, rows = formatted(result, terminal=True)
+        market = result.results[0].market
+        title = f"{config.name}: capacity, {market.index[0].date()} .. {market.index[-1].date()}"
+        title += " [bold yellow](SYNTHETIC DATA)[/]" if market.is_synthetic else ""
+        table = _table(title)
+        table.add_column(labels[0], overflow="fold")
+        for cells in rows:
+            table.add_column(cells[0], justify="right", overflow="fold")
+        for i, label in enumerate(labels[1:], 1):
+            table.add_row(label, *(cells[i] for cells in rows))
+        stdout = _console()
+        stdout.print(table)
+        stdout.print(f"wrote {len(written)} files to {out}/: {', '.join(p.name for p in written)}")
+    return 0
+
+
 def _check(args: argparse.Namespace) -> int:
     from engine.outputs import require_writable_file, require_writable_folder
 
@@ -498,6 +538,7 @@ HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "run": _run,
     "compare": _compare,
     "sweep": _sweep,
+    "capacity": _capacity,
     "check": _check,
     "validate": _validate,
     "show": _show,

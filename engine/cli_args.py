@@ -27,7 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="eastwind",
         description="Config-driven portfolio backtesting.",
         epilog="examples:\n  eastwind run configs/demo.yaml\n  eastwind strategies\n"
-        "  eastwind run configs/hk_ai_vs_nasdaq.yaml --data synthetic --set portfolio.lag=2",
+        "  eastwind run configs/hk_ai_vs_nasdaq.yaml --data synthetic --set portfolio.lag=2\n"
+        "  eastwind capacity configs/demo.yaml --data synthetic --multipliers 1,10,100",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", required=True)
@@ -92,6 +93,24 @@ def build_parser() -> argparse.ArgumentParser:
     sweep_cmd.add_argument("--top", type=int, help="rows of the ranking to print")
     sweep_cmd.add_argument("--quiet", action="store_true", help="print nothing on success")
     add_common(sweep_cmd)
+
+    capacity_cmd = command(
+        "capacity",
+        "run a config at multiples of its initial cash; return, costs, impact and unfilled "
+        "orders side by side (capacity.csv, capacity.json, capacity.html)",
+        "eastwind capacity configs/demo.yaml --data synthetic --multipliers 1,10,100,1000",
+    )
+    capacity_cmd.add_argument("config", help="path to the YAML config")
+    capacity_cmd.add_argument(
+        "--multipliers",
+        default="1,10,100,1000",
+        metavar="M1,M2,...",
+        help="multiples of portfolio.init_cash, comma-separated (default 1,10,100,1000); "
+        "each times init_cash at most 1e15",
+    )
+    capacity_cmd.add_argument("--out", help="output folder (default: <report.out>/capacity)")
+    capacity_cmd.add_argument("--quiet", action="store_true", help="print nothing on success")
+    add_common(capacity_cmd)
 
     check_cmd = command(
         "check",

@@ -42,6 +42,7 @@ from engine.report.tables import (
 )
 
 if TYPE_CHECKING:
+    from engine.capacity import CapacityResult
     from engine.report.sweep_page import ranked_rows, walk_forward_summary
     from engine.sweep import SweepResult
 
@@ -74,6 +75,7 @@ def _lazy(name: str) -> Any:
 
 
 __all__ = [
+    "CAPACITY_FILES",
     "COMPARE_FILES",
     "MANIFEST",
     "METRICS",
@@ -90,6 +92,7 @@ __all__ = [
     "require_writable_folder",
     "walk_forward_summary",
     "write_atomic",
+    "write_capacity",
     "write_comparison",
     "write_run",
     "write_sweep",
@@ -104,6 +107,7 @@ RUN_FILES += ("risk.csv",)
 COMPARE_FILES = ("metrics.csv", "equity.csv", "correlation.csv", "compare.html")
 SWEEP_FILES = ("results.csv", "results.parquet", "walk_forward.csv", "walk_forward_equity.csv")
 SWEEP_FILES += ("sweep.html",)
+CAPACITY_FILES = ("capacity.csv", "capacity.json", "capacity.html")
 PARTIAL = "partial"  # where an interrupted sweep writes, inside the sweep's folder
 
 
@@ -169,3 +173,22 @@ def write_sweep(result: SweepResult, out: Path) -> list[Path]:
     written = write_set(out, files, manifest, SWEEP_FILES)
     discard_set(out / PARTIAL, "sweep")
     return written
+
+
+def write_capacity(result: CapacityResult, out: Path) -> list[Path]:
+    """Write capacity.csv, capacity.json, capacity.html and run.json as one set."""
+    from engine.report.capacity_page import capacity_page  # plotly, on first use
+    from engine.report.capacity_table import capacity_csv, capacity_json
+
+    files: dict[str, str | bytes] = {"capacity.csv": capacity_csv(result)}
+    run_id = run_id_of(files)
+    files["capacity.json"] = capacity_json(result, run_id)
+    files["capacity.html"] = capacity_page(result, run_id)
+    manifest = {
+        "command": "capacity",
+        "name": result.config.name,
+        "run_id": run_id,
+        "complete": True,
+        "multipliers": list(result.multipliers),
+    }
+    return write_set(out, files, manifest, CAPACITY_FILES)

@@ -69,6 +69,7 @@ COMMANDS = {
     "data show": (["data", "show", str(DEMO)], ("numba", "plotly", *REMOTE_AND_EXTRAS)),
     "check": (["check", str(DEMO)], ("plotly", *REMOTE_AND_EXTRAS)),
     "sweep": (["sweep", "{sweep}"], REMOTE_AND_EXTRAS),
+    "capacity": (["capacity", str(DEMO), "--multipliers", "1,10"], REMOTE_AND_EXTRAS),
 }
 
 
@@ -78,7 +79,7 @@ def test_each_command_imports_only_what_it_needs(name, tmp_path):
     sweep = tmp_path / "sweep.yaml"
     sweep.write_text(_SWEEP_YAML)
     argv = [a.format(sweep=sweep) for a in argv]
-    if argv[0] in ("run", "sweep"):
+    if argv[0] in ("run", "sweep", "capacity"):
         argv += ["--out", str(tmp_path / "out"), "--quiet"]
     if argv[0] == "check":
         argv += ["--baselines", str(ROOT / "tests" / "baselines"), "--quiet"]
