@@ -22,9 +22,8 @@ from pathlib import Path
 from types import ModuleType
 
 import numpy as np
-import pandas as pd
 from bench_w1 import make_inputs  # the scripts run from this folder
-from bench_w2 import FAST, FEES, INIT, SLOW, make_close
+from bench_w2 import FAST, FEES, INIT, SLOW, make_close, one_asset_market
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -69,7 +68,6 @@ def w1(kernel: ModuleType) -> tuple[Callable[[], object], Callable[[], np.ndarra
 
 
 def w2(kernel: ModuleType) -> tuple[Callable[[], object], Callable[[], np.ndarray]]:
-    from engine.data import Market
     from engine.inputs import prepare_market
     from engine.targets import GrossLimit, target_plan
     from strategies.trend import Trend, TrendParams
@@ -82,16 +80,8 @@ def w2(kernel: ModuleType) -> tuple[Callable[[], object], Callable[[], np.ndarra
     ]
     jobs = []
     for symbol in close.columns:
-        one = close[[symbol]]
-        market = Market(
-            close=one,
-            open=one,
-            currency={symbol: "USD"},
-            lot_size={symbol: 1.0},
-            fx=pd.DataFrame(index=one.index),
-            base_currency="USD",
-            source="frame",
-        )
+        market = one_asset_market(close, symbol)
+        one = market.close
         rule = Trend.decision_rule(dataclasses.replace(market), params)
         no_limit = GrossLimit(np.inf, ("portfolio", "max_gross"), np.inf)
         plan = target_plan(market, "on_change", 0, no_limit).kernel_args()

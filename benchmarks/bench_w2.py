@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -37,6 +38,22 @@ def make_close(n_assets: int, n_bars: int, seed: int = 7) -> pd.DataFrame:
     return pd.DataFrame(100.0 * np.exp(np.cumsum(returns, axis=0)), index=index, columns=columns)
 
 
+def one_asset_market(close: pd.DataFrame, symbol: str) -> Any:
+    """A `Market` of one column of `close`, in USD, whole shares: one W2 portfolio's."""
+    from engine.data import Market
+
+    one = close[[symbol]]
+    return Market(
+        close=one,
+        open=one,
+        currency={symbol: "USD"},
+        lot_size={symbol: 1.0},
+        fx=pd.DataFrame(index=one.index),
+        base_currency="USD",
+        source="frame",
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run W2 and print eastwind's speed relative to vectorbt."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -47,7 +64,6 @@ def main(argv: list[str] | None = None) -> int:
 
     import vectorbt as vbt
 
-    from engine.data import Market
     from engine.simulation import prepare_market, sweep_rule_metrics
     from engine.targets import GrossLimit, target_plan
     from strategies.trend import Trend, TrendParams
@@ -62,17 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     ]
     markets = []
     for symbol in close.columns:
-        one = close[[symbol]]
-        market = Market(
-            close=one,
-            open=one,
-            currency={symbol: "USD"},
-            lot_size={symbol: 1.0},
-            fx=pd.DataFrame(index=one.index),
-            base_currency="USD",
-            source="frame",
-        )
-        markets.append((market, prepare_market(one, fees=FEES)))
+        market = one_asset_market(close, symbol)
+        markets.append((market, prepare_market(market.close, fees=FEES)))
     no_limit = GrossLimit(np.inf, ("portfolio", "max_gross"), np.inf)
 
     def run_eastwind() -> np.ndarray:

@@ -14,7 +14,7 @@ from plotly.subplots import make_subplots
 
 from engine.capacity import COLUMNS, CapacityResult
 from engine.report.capacity_table import CAPACITY_COLUMNS, formatted
-from engine.report.html import chart, meta_table, page
+from engine.report.html import chart, meta_table, page, setup_head
 from engine.report.tables import bankruptcy_banner
 
 _RETURN, _CAGR, _COSTS, _IMPACT, _UNFILLED = "#1f77b4", "#aec7e8", "#c0392b", "#e67e22", "#8e44ad"
@@ -114,11 +114,7 @@ def capacity_page(result: CapacityResult, run_id: str | None = None) -> str:
         f" &middot; {html.escape(multiples)} the initial cash</p>"
     )
     setup = [
-        ("Config", str(config.path or "-")),
-        ("Data source", market.source + (" (synthetic)" if market.is_synthetic else "")),
-        ("Period", period),
-        ("Base currency", market.base_currency),
-        ("Universe", ", ".join(market.symbols)),
+        *setup_head(config, market, period),
         ("Initial cash (1x)", f"{config.portfolio.init_cash:,.0f} {market.base_currency}"),
         ("Multiples", multiples),
     ]

@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass
 
 from engine.capacity import COLUMNS, CapacityResult
+from engine.report.tables import run_identity
 
 
 @dataclass(frozen=True)
@@ -87,13 +88,7 @@ def capacity_json(result: CapacityResult, run_id: str | None = None) -> str:
         for row in result.table.to_dict(orient="records")
     ]
     document: dict[str, object] = {
-        "name": config.name,
-        "config": str(config.path) if config.path else None,
-        "data_source": market.source,
-        "start": str(market.index[0].date()),
-        "end": str(market.index[-1].date()),
-        "bars": len(market.index),
-        "base_currency": market.base_currency,
+        **run_identity(config, market),
         "multipliers": list(result.multipliers),
         "columns": COLUMNS,
         "rows": rows,

@@ -28,7 +28,8 @@ from plotly.subplots import make_subplots
 
 from engine import metrics as m
 from engine.backtest import BacktestResult
-from engine.config import describe
+from engine.config import RunConfig, describe
+from engine.data import Market
 from engine.outputs import MANIFEST, RUN_ID_META
 from engine.report import sections
 from engine.report.analysis import rolling_volatility
@@ -506,6 +507,17 @@ def page(
     )
 
 
+def setup_head(config: RunConfig, market: Market, period: str) -> list[tuple[str, str]]:
+    """The first rows of a page's Setup table: config, data, period, currency, universe."""
+    return [
+        ("Config", str(config.path or "-")),
+        ("Data source", market.source + (" (synthetic)" if market.is_synthetic else "")),
+        ("Period", period),
+        ("Base currency", market.base_currency),
+        ("Universe", ", ".join(market.symbols)),
+    ]
+
+
 def run_page(result: BacktestResult, run_id: str | None = None) -> str:
     """Return the tearsheet of one run as a complete HTML document."""
     config, market, p = result.config, result.market, result.config.portfolio
@@ -526,11 +538,7 @@ def run_page(result: BacktestResult, run_id: str | None = None) -> str:
         f" &middot; strategy: {html.escape(config.strategy.name)}</p>"
     )
     rules = [
-        ("Config", str(config.path or "-")),
-        ("Data source", market.source + (" (synthetic)" if market.is_synthetic else "")),
-        ("Period", period),
-        ("Base currency", market.base_currency),
-        ("Universe", ", ".join(market.symbols)),
+        *setup_head(config, market, period),
         ("Benchmark", bench_name or "-"),
         ("Strategy", f"{config.strategy.name} {config.strategy.params or ''}".strip()),
         ("Rebalance", str(p.rebalance or "strategy default")),

@@ -16,6 +16,8 @@ import pandas as pd
 
 from engine import metrics as m
 from engine.backtest import BacktestResult
+from engine.config import RunConfig
+from engine.data import Market
 from engine.report.confidence import confidence_rows, income_rows
 from engine.report.risk import RISK_DEFINITIONS, risk_file, risk_rows, when_used
 from engine.results import day_label
@@ -186,13 +188,9 @@ def bankruptcy_banner(result: BacktestResult) -> str | None:
     )
 
 
-def metrics_document(result: BacktestResult) -> dict[str, object]:
-    """Return the content of ``metrics.json``: run identity, metrics and benchmark metrics.
-
-    ``bankrupt`` is null, or the date the value fell to zero or below and its cause.
-    """
-    config, market = result.config, result.market
-    document: dict[str, object] = {
+def run_identity(config: RunConfig, market: Market) -> dict[str, object]:
+    """What a JSON output says first: the config, its data source, period and currency."""
+    return {
         "name": config.name,
         "config": str(config.path) if config.path else None,
         "data_source": market.source,
@@ -200,6 +198,17 @@ def metrics_document(result: BacktestResult) -> dict[str, object]:
         "end": str(market.index[-1].date()),
         "bars": len(market.index),
         "base_currency": market.base_currency,
+    }
+
+
+def metrics_document(result: BacktestResult) -> dict[str, object]:
+    """Return the content of ``metrics.json``: run identity, metrics and benchmark metrics.
+
+    ``bankrupt`` is null, or the date the value fell to zero or below and its cause.
+    """
+    config, market = result.config, result.market
+    document: dict[str, object] = {
+        **run_identity(config, market),
         "risk_free": config.report.model_dump(mode="json")["risk_free"],
         "metrics": {k: _finite(v) for k, v in result.metrics.items()},
         "annualisation": annualisation(result),
