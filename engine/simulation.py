@@ -446,9 +446,10 @@ def simulate(
         and by `impact` unless `volatility` and `adv` are given.
     participation
         At most this fraction of a bar's volume per asset and bar: the volume of the bar
-        itself with ``execution="close"``, of the bar before with ``"open"`` (the bar's
-        own is not known at its open). The rest of an order waits for later bars and is
-        reported as ``unfilled``. A bar of unknown volume is not capped.
+        itself with ``execution="close"``, the asset's last volume before the bar with
+        ``"open"`` (the bar's own is not known at its open). The rest of an order waits
+        for later bars and is reported as ``unfilled``. A bar of unknown volume is not
+        capped.
     half_spread, impact, impact_window, volatility, adv
         Each fill's price moves against it by ``half_spread + impact * sigma *
         sqrt(units / ADV)`` on top of `slippage`, reported as ``impact``; sigma (std of

@@ -151,7 +151,9 @@ def rule_arrays(
             raise SimulationError(f"participation must be in (0, 1], was {participation}")
         if vol is None:
             raise SimulationError("participation needs volume: pass volume=[T, N] shares")
-        known = vol.shift(1) if execution == "open" else vol
+        # at the open, the asset's last volume before the bar: on a union calendar the
+        # row before may be a holiday of its exchange, with no volume at all
+        known = vol.ffill().shift(1) if execution == "open" else vol
         arr = known.to_numpy(dtype=np.float64)
         cap = np.where(arr > 0.0, participation * arr, np.inf)  # NaN > 0 is False
         volume_cap = np.ascontiguousarray(cap if n_bars > 1 else np.vstack([cap, cap]))

@@ -143,7 +143,8 @@ def simulate_reference(
       Slippage is reported as before; half-spread and the sqrt part as ``impact``.
       The leverage cap and the cash bound use the fraction of the order as planned.
     - Participation: an order larger than ``participation * volume`` (the bar's volume
-      for ``execution="close"``, the previous bar's for ``"open"``; NaN or 0: no cap) is
+      for ``execution="close"``, the last one before the bar for ``"open"``; NaN or 0:
+      no cap) is
       cut to whole lots of the cap; its target stays pending and the value held back is
       ``unfilled``.
     - Limits (weights only): ``max_weight[j]``, ``net_exposure`` (lo, hi), ``groups`` (a
@@ -180,8 +181,9 @@ def simulate_reference(
     if participation is not None and volume is not None:
         for t in range(n_bars):
             for j in range(n_assets):
-                if execution == "open":
-                    seen = volume[t - 1][j] if t > 0 else math.nan
+                if execution == "open":  # the last volume before bar t (a gap skipped)
+                    before = [volume[s][j] for s in range(t) if not math.isnan(volume[s][j])]
+                    seen = before[-1] if before else math.nan
                 else:
                     seen = volume[t][j]
                 if not math.isnan(seen) and seen > 0:

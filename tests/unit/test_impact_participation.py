@@ -136,3 +136,25 @@ def test_participation_with_board_lots_rounds_the_cut_toward_zero_and_may_place_
         _close(view.qty[:, 0], [10.0, 10.0, 40.0, 50.0], "quantities", view.source)
         _close(view.stats["unfilled"], [4000.0, 4000.0, 1000.0, 0.0], "unfilled", view.source)
         assert [f["bar"] for f in view.fills] == [0, 2, 3], view.source
+
+
+def test_participation_at_the_open_skips_a_holiday_row_for_the_last_session_volume():
+    # A trades on bars 0, 2 and 3; bar 1 is a holiday of its exchange (another asset's
+    # session on a union calendar): no price, no volume
+    close = frame([[100.0], [None], [100.0], [100.0]])
+    volume = frame([[100.0], [None], [40.0], [200.0]])
+    weights = frame([[None], [0.5], [None], [None]])
+    for view in both(
+        close,
+        weights,
+        init_cash=10_000.0,
+        exec_price=close,
+        volume=volume,
+        participation=0.1,
+        execution="open",
+    ):
+        # bar 1: A does not trade; bar 2: the last volume before it is bar 0's 100 (not
+        # the holiday's NaN, which would lift the cap): buy 10 of 50, 40 * 100 unfilled;
+        # bar 3: cap 0.1 * 40 = 4: buy 4, 36 * 100 unfilled
+        _close(view.qty[:, 0], [0.0, 0.0, 10.0, 14.0], "quantities", view.source)
+        _close(view.stats["unfilled"], [0.0, 0.0, 4000.0, 3600.0], "unfilled", view.source)
